@@ -1,0 +1,241 @@
+"""Load and validate config/feeds.yaml into frozen settings.
+
+Errors name the file, the line and the key, so a typo is fixed without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from feedwatch.errors import ConfigError
+
+DEFAULT_PATH = Path("config/feeds.yaml")
+ENV_VAR = "FEEDWATCH_CONFIG"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
+
+
+def parse_duration(value: object) -> timedelta:
+    """'30s', '15m', '2h', '1d' (or a bare number of seconds) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 15m, 2h or 1d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PollSettings(_Section):
+    interval: Duration = timedelta(minutes=15)
+    timeout: Duration = timedelta(seconds=20)
+
+
+class FeedSettings(_Section):
+    url: str
+    title: str | None = None
+    interval: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        url = url.strip()
+        if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+
+class ShowSettings(_Section):
+    name: str = Field(min_length=1)
+    keywords: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    require_any: tuple[str, ...] = ()
+
+    @field_validator("keywords", "exclude", "require_any")
+    @classmethod
+    def _no_blank_phrases(cls, phrases: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.field_name == "keywords" and not phrases:
+            raise ValueError("list at least one keyword")
+        if any(not phrase.strip() for phrase in phrases):
+            raise ValueError("phrases must not be empty")
+        return phrases
+
+
+class SummarySettings(_Section):
+    sentences: int = Field(default=3, ge=1, le=20)
+    algorithm: Literal["textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic"] = "textrank"
+
+
+class DigestSettings(_Section):
+    path: Path = Path("digest.xml")
+    title: str = "feedwatch digest"
+    link: str = "http://localhost:8080/"
+    description: str = "Articles about the shows you track, summarised by feedwatch."
+    max_items: int = Field(default=100, ge=1)
+
+
+class Config(_Section):
+    database: str = "sqlite:///feedwatch.db"
+    poll: PollSettings = PollSettings()
+    feeds: tuple[FeedSettings, ...]
+    shows: tuple[ShowSettings, ...]
+    summary: SummarySettings = SummarySettings()
+    digest: DigestSettings = DigestSettings()
+    # Where the file was read from; not a key users write.
+    source: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("feeds", "shows")
+    @classmethod
+    def _not_empty(cls, items: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not items:
+            raise ValueError("list at least one")
+        return items
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        for label, values in (
+            ("feeds", [feed.url for feed in self.feeds]),
+            ("shows", [show.name for show in self.shows]),
+        ):
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    raise ValueError(f"{label}: {value!r} is listed twice")
+                seen.add(value)
+        return self
+
+    def interval_for(self, feed: FeedSettings) -> timedelta:
+        return feed.interval or self.poll.interval
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """-c/--config, else $FEEDWATCH_CONFIG, else config/feeds.yaml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEFAULT_PATH
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read, validate and resolve the config; every failure is a ConfigError."""
+    file = resolve_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    return parse(text, file)
+
+
+def parse(text: str, file: Path) -> Config:
+    """Validate YAML text as read from `file` (used for messages and relative paths)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{file}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping of settings at the top level")
+    lines = dict(_key_lines(root, ()))
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, file, lines)) from None
+    return _resolve_relative(config, file)
+
+
+def _key_lines(node: yaml.Node | None, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], int]]:
+    """Map each key path, e.g. ('feeds', 0, 'url'), to its 1-based line in the file."""
+    if node is None:
+        return
+    yield loc, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            key_loc = (*loc, key.value)
+            yield key_loc, key.start_mark.line + 1
+            for sub_loc, line in _key_lines(value, key_loc):
+                if sub_loc != key_loc:
+                    yield sub_loc, line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _key_lines(item, (*loc, index))
+
+
+def _describe(exc: ValidationError, file: Path, lines: Mapping[tuple[Any, ...], int]) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # pydantic appends the validator's name for Annotated/union types; drop what is not a key.
+        while loc and loc not in lines:
+            loc = loc[:-1]
+        line = lines.get(loc, 1)
+        key = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+        if error["type"] == "extra_forbidden":
+            text = "unknown key"
+        elif error["type"] == "missing":
+            text = "required key is missing"
+        else:
+            text = error["msg"].removeprefix("Value error, ")
+        messages.append(f"{file}:{line}: {key or '(top level)'}: {text}")
+    return "\n".join(messages)
+
+
+def _resolve_relative(config: Config, file: Path) -> Config:
+    """Relative paths in the file mean: relative to the file's folder, not the cwd."""
+    folder = file.resolve().parent
+    digest = config.digest
+    if not digest.path.is_absolute():
+        digest = digest.model_copy(update={"path": folder / digest.path})
+    return config.model_copy(
+        update={
+            "database": _resolve_sqlite_url(config.database, folder),
+            "digest": digest,
+            "source": file.resolve(),
+        }
+    )
+
+
+def _resolve_sqlite_url(url: str, folder: Path) -> str:
+    prefix, sep, rest = url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or rest.startswith("/") or rest in ("", ":memory:"):
+        return url
+    db_path, query_sep, query = rest.partition("?")
+    return f"{prefix}:///{folder / db_path}{query_sep}{query}"

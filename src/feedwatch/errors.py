@@ -1,0 +1,66 @@
+"""Every error feedwatch raises on purpose.
+
+FeedwatchError
+ +-- ConfigError            the config file is missing, malformed or has bad values (exit 2)
+ +-- FetchError             one feed or page could not be fetched
+ |    +-- NetworkError      DNS, connect, TLS, timeout, connection reset
+ |    +-- HTTPStatusError   the server answered with an error status (4xx/5xx)
+ |    +-- TooLargeError     the decoded body went past the configured byte cap
+ +-- ParseError             the body is not a feed feedparser can read
+ +-- StoreError             the database cannot be opened, migrated or written
+ +-- SummaryError           the text could not be summarised (e.g. not text at all)
+ +-- DigestError            the digest file could not be written
+
+A per-feed error (FetchError, ParseError) is recorded against that feed and the cycle goes
+on; anything else stops the command with a one-line message.
+"""
+
+from __future__ import annotations
+
+
+class FeedwatchError(Exception):
+    """Base of every error feedwatch raises on purpose."""
+
+
+class ConfigError(FeedwatchError):
+    """The configuration cannot be used. The message names the file, line and key."""
+
+
+class FetchError(FeedwatchError):
+    """A feed or page could not be fetched."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class NetworkError(FetchError):
+    """No usable HTTP response: DNS, connect, TLS, timeout or a dropped connection."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status feedwatch treats as a failure."""
+
+    def __init__(self, message: str, url: str, status: int) -> None:
+        super().__init__(message, url)
+        self.status = status
+
+
+class TooLargeError(FetchError):
+    """The decoded body went past the byte cap; reading stopped there."""
+
+
+class ParseError(FeedwatchError):
+    """The body could not be read as a feed."""
+
+
+class StoreError(FeedwatchError):
+    """The database cannot be opened, migrated or written."""
+
+
+class SummaryError(FeedwatchError):
+    """The input could not be summarised."""
+
+
+class DigestError(FeedwatchError):
+    """The digest feed could not be written."""

@@ -1,0 +1,94 @@
+"""Plain frozen records passed from one pipeline stage to the next."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server gave us to make the next request conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One HTTP response, body already decompressed and capped."""
+
+    url: str  # the URL that finally answered, after redirects
+    status: int
+    headers: Mapping[str, str]  # names in lower case
+    content: bytes  # empty for 304
+    validators: Validators = Validators()
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One feed entry as the feed gave it: text fields are still HTML."""
+
+    id: str  # the entry's own id, else its link, else a hash of its text
+    title: str
+    link: str | None
+    published: datetime | None  # timezone-aware UTC
+    summary_html: str
+    content_html: str  # the longest content block, "" when the feed has none
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed document reduced to what feedwatch uses."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[Entry, ...]
+    # Set when feedparser had to recover from malformed XML; entries are still usable.
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An entry turned into plain text: what is matched, stored and summarised."""
+
+    entry_id: str
+    url: str | None  # canonical: no utm_* parameters, no fragment
+    title: str
+    summary: str
+    body: str
+    published: datetime | None
+
+    @property
+    def text(self) -> str:
+        """The longest text the article has: what the summary is drawn from."""
+        return max((self.body, self.summary), key=len) or self.title
+
+    @property
+    def version(self) -> str:
+        """Changes exactly when the text a reader would see changes."""
+        digest = hashlib.sha256()
+        for part in (self.title, self.url or "", self.summary, self.body):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One matched article as the digest shows it."""
+
+    guid: str  # stable across cycles and databases
+    title: str
+    url: str | None
+    published: datetime  # the entry's date, else when feedwatch first saw it
+    summary: tuple[str, ...]  # verbatim sentences, in article order
+    shows: tuple[str, ...]  # show names, as configured
+    feed_title: str
+    feed_url: str
