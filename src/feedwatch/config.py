@@ -223,7 +223,7 @@ def _resolve_relative(config: Config, file: Path) -> Config:
     folder = file.resolve().parent
     digest = config.digest
     if not digest.path.is_absolute():
-        digest = digest.model_copy(update={"path": folder / digest.path})
+        digest = digest.model_copy(update={"path": (folder / digest.path).resolve()})
     return config.model_copy(
         update={
             "database": _resolve_sqlite_url(config.database, folder),
@@ -238,4 +238,4 @@ def _resolve_sqlite_url(url: str, folder: Path) -> str:
     if not sep or not prefix.startswith("sqlite") or rest.startswith("/") or rest in ("", ":memory:"):
         return url
     db_path, query_sep, query = rest.partition("?")
-    return f"{prefix}:///{folder / db_path}{query_sep}{query}"
+    return f"{prefix}:///{(folder / db_path).resolve()}{query_sep}{query}"

@@ -92,3 +92,24 @@ class DigestItem:
     shows: tuple[str, ...]  # show names, as configured
     feed_title: str
     feed_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryJob:
+    """A matched article whose current version has no summary yet."""
+
+    article_id: int
+    version: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    """What `feedwatch feeds` shows about one feed."""
+
+    url: str
+    title: str | None
+    last_fetched: datetime | None
+    last_status: int | None
+    articles: int
+    last_error: str | None

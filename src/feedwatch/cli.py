@@ -1,0 +1,246 @@
+"""The `feedwatch` command: check, once, feeds, summarize, run.
+
+Exit status: 0 done, 1 could not run (database unreachable, unreadable input), 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from feedwatch import __version__, config
+from feedwatch.errors import ConfigError, FeedwatchError
+
+if TYPE_CHECKING:
+    from feedwatch.fetcher import Fetcher
+    from feedwatch.store import Store
+
+log = logging.getLogger("feedwatch")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.command(args))
+    except ConfigError as exc:
+        print(f"feedwatch: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FeedwatchError as exc:
+        print(f"feedwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _arguments() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="feedwatch", description="Follow the TV shows you track across entertainment feeds."
+    )
+    _common_options(top, defaults=True)
+    # The same options after the command name; SUPPRESS keeps a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
+    top.add_argument("--version", action="version", version=f"feedwatch {__version__}")
+    commands = top.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", parents=[common], help="validate the config and summarise it")
+    check.set_defaults(command=_check)
+
+    once = commands.add_parser("once", parents=[common], help="run one full cycle over every feed and exit")
+    once.set_defaults(command=_once)
+
+    feeds = commands.add_parser("feeds", parents=[common], help="show the state of every configured feed")
+    feeds.set_defaults(command=_feeds)
+
+    summarize = commands.add_parser(
+        "summarize", parents=[common], help="summarise text or HTML files (stdin when none)"
+    )
+    summarize.add_argument("files", nargs="*", metavar="FILE")
+    summarize.add_argument("--sentences", type=_positive, metavar="N",
+                           help="sentences per summary (default: the config's summary.sentences, else 3)")
+    summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
+    summarize.set_defaults(command=_summarize)
+
+    run = commands.add_parser("run", parents=[common], help="run the daemon")
+    run.set_defaults(command=_run)
+    return top
+
+
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    parser.add_argument(
+        "-c", "--config", metavar="PATH",
+        default=None if defaults else argparse.SUPPRESS,
+        help=f"config file (default: ${config.ENV_VAR}, else {config.DEFAULT_PATH})",
+    )
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"],
+        default="info" if defaults else argparse.SUPPRESS,
+        help="how much to log on stderr (default: info)",
+    )
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _check(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    print(f"{cfg.source}: ok")
+    print(f"database: {_masked(cfg.database)}")
+    print(f"digest: {cfg.digest.path} (at most {cfg.digest.max_items} items)")
+    print(f"{len(cfg.feeds)} feeds:")
+    for feed in cfg.feeds:
+        every = _duration(cfg.interval_for(feed).total_seconds())
+        print(f"  {feed.title or feed.url}  every {every}" + (f"  {feed.url}" if feed.title else ""))
+    print(f"{len(cfg.shows)} shows:")
+    for show in cfg.shows:
+        rules = ", ".join(show.keywords)
+        if show.require_any:
+            rules += f"; needs one of: {', '.join(show.require_any)}"
+        if show.exclude:
+            rules += f"; not with: {', '.join(show.exclude)}"
+        print(f"  {show.name}: {rules}")
+    return EXIT_OK
+
+
+def _once(args: argparse.Namespace) -> int:
+    from feedwatch.cycle import Pipeline
+
+    cfg = config.load(args.config)
+    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+        report = Pipeline(cfg, store, fetcher).run_cycle()
+    print(
+        f"{len(report.polls)} feeds polled ({len(report.failed)} failed), "
+        f"{sum(poll.new for poll in report.polls)} new and "
+        f"{sum(poll.updated for poll in report.polls)} updated articles, "
+        f"{report.summarised} summarised; digest: {report.digest_items} items in {report.digest_path}"
+    )
+    return EXIT_OK
+
+
+def _feeds(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    with _open_store(cfg) as store:
+        store.sync_feeds([(feed.url, feed.title) for feed in cfg.feeds])
+        reports = {report.url: report for report in store.feed_reports()}
+    rows = [("FEED", "LAST FETCH (UTC)", "STATUS", "ARTICLES", "LAST ERROR")]
+    for feed in cfg.feeds:
+        report = reports[feed.url]
+        rows.append((
+            feed.title or report.title or feed.url,
+            report.last_fetched.strftime("%Y-%m-%d %H:%M:%S") if report.last_fetched else "never",
+            str(report.last_status) if report.last_status is not None else "-",
+            str(report.articles),
+            report.last_error or "",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    return EXIT_OK
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from feedwatch.summariser import Summariser
+    from feedwatch.text import html_to_text
+
+    cfg = _optional_config(args.config)
+    count = args.sentences or (cfg.summary.sentences if cfg else 3)
+    summariser = Summariser(cfg.summary.algorithm if cfg else "textrank")
+    status = EXIT_OK
+    sources = args.files or ["-"]
+    for index, path in enumerate(sources):
+        try:
+            raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        except OSError as exc:
+            print(f"feedwatch: {path}: {exc.strerror or exc}", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        if _looks_like_html(path, text):
+            text = html_to_text(text)
+        sentences = summariser.summarise(text, count)
+        if args.json:
+            print(json.dumps({"path": path, "sentences": list(sentences)}, ensure_ascii=False))
+            continue
+        if len(sources) > 1:
+            print(("\n" if index else "") + f"==> {path} <==")
+        for sentence in sentences:
+            print(sentence)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    from feedwatch import scheduler
+    from feedwatch.cycle import Pipeline
+
+    cfg = config.load(args.config)
+    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+        pipeline = Pipeline(cfg, store, fetcher)
+        pipeline.publish()
+        log.info("feedwatch %s: polling %d feeds; digest at %s", __version__,
+                 len(cfg.feeds), cfg.digest.path)
+        scheduler.build(pipeline).start()
+    return EXIT_OK
+
+
+# The heavy modules (SQLAlchemy, sumy, httpx) load only in the commands that need them,
+# so `check` and `--help` answer at once.
+def _open_store(cfg: config.Config) -> closing[Store]:
+    from feedwatch.store import Store
+
+    return closing(Store.open(cfg.database))
+
+
+def _fetcher(cfg: config.Config) -> Fetcher:
+    from feedwatch.fetcher import Fetcher
+
+    return Fetcher(timeout=cfg.poll.timeout.total_seconds())
+
+
+def _optional_config(path: str | None) -> config.Config | None:
+    """The config when one was named or the default exists; `summarize` works without one."""
+    if path is None and not config.resolve_path(None).exists():
+        return None
+    return config.load(path)
+
+
+def _looks_like_html(path: str, text: str) -> bool:
+    if path.lower().endswith((".html", ".htm", ".xhtml")):
+        return True
+    head = text[:2048].lower()
+    return any(tag in head for tag in ("<html", "<!doctype html", "<body", "<p>", "<div", "<article"))
+
+
+def _masked(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

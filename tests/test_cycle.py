@@ -1,0 +1,202 @@
+"""End to end: `feedwatch once` over local copies of several feeds."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedwatch import parser
+from feedwatch.cli import main
+from feedwatch.cycle import to_article
+from feedwatch.summariser import Summariser
+from feedwatch.text import html_to_text
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+
+SHOWS = """
+shows:
+  - name: Jessica Jones
+    keywords: [Jessica Jones, "Marvel's Jessica Jones"]
+  - name: Daredevil
+    keywords: [Daredevil]
+  - name: Luke Cage
+    keywords: [Luke Cage]
+  - name: Iron Fist
+    keywords: [Iron Fist]
+    require_any: [Marvel, Netflix, Danny Rand]
+  - name: The Defenders
+    keywords: [The Defenders]
+    require_any: [Marvel, Netflix]
+"""
+
+# (title, categories) of every article whose text mentions a tracked show.
+EXPECTED = {
+    "Daredevil: Born Again sets its second-season premiere": ["Daredevil"],
+    "Krysten Ritter teases a return to Hell's Kitchen": ["Jessica Jones"],
+    "Harlem's hero: Luke Cage actor joins a legal drama": ["Luke Cage"],
+    "Finn Jones on whether Iron Fist could return": ["Iron Fist"],
+    "Rewatch: The Defenders, eight years on": ["The Defenders"],
+    "Marvel’s Jessica Jones leaves the service in December": ["Jessica Jones"],
+}
+
+
+def write_config(folder: Path, urls: list[str]) -> Path:
+    feeds = "\n".join(f"  - url: {url}" for url in urls)
+    config = folder / "feeds.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            database: sqlite:///state/feedwatch.db
+            poll:
+              timeout: 5s
+            digest:
+              path: out/digest.xml
+              title: Test digest
+              link: http://localhost:8080/
+            """
+        )
+        + "feeds:\n" + feeds + "\n" + SHOWS,
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def three_feeds(server, tmp_path) -> tuple[Path, list[str]]:
+    urls = [
+        server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes()),
+        server.serve("/screenbeat.atom", (FEEDS / "screenbeat.atom").read_bytes(),
+                     content_type="application/atom+xml"),
+        server.serve("/streamnotes.rdf", (FEEDS / "streamnotes.rdf").read_bytes()),
+    ]
+    return write_config(tmp_path, urls), urls
+
+
+def test_once_publishes_exactly_the_matching_articles(three_feeds, tmp_path, capsys):
+    config, _ = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    assert not digest.bozo, digest.get("bozo_exception")
+    got = {entry.title: [tag.term for tag in entry.tags] for entry in digest.entries}
+    assert got == EXPECTED
+    # newest first
+    published = [entry.published_parsed for entry in digest.entries]
+    assert published == sorted(published, reverse=True)
+
+
+def source_articles() -> dict[str, str]:
+    """Title -> the article text feedwatch summarises, read straight from the fixtures."""
+    texts = {}
+    for name in ("tvwire.rss", "screenbeat.atom", "streamnotes.rdf"):
+        parsed = parser.parse((FEEDS / name).read_bytes(), {}, f"https://{name}.example/")
+        for entry in parsed.entries:
+            article = to_article(entry, f"https://{name}.example/")
+            texts.setdefault(article.title, article.text)
+    return texts
+
+
+def test_summaries_are_three_verbatim_sentences_in_order(three_feeds, tmp_path):
+    config, _ = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+    texts = source_articles()
+    summariser = Summariser()
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    for entry in digest.entries:
+        text = texts[entry.title]
+        sentences = summariser.summarise(text, 3)
+        assert len(sentences) == 3, entry.title
+        positions = [text.index(sentence) for sentence in sentences]
+        assert positions == sorted(positions), entry.title
+        # The description opens with exactly those sentences.
+        assert html_to_text(entry.summary).startswith(" ".join(sentences)), entry.title
+
+
+def test_an_article_in_two_feeds_is_listed_once(three_feeds, tmp_path):
+    config, _ = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    links = [entry.link for entry in digest.entries]
+    assert len(links) == len(set(links))
+    assert "https://tvwire.example/2026/11/luke-cage-actor-legal-drama/?ref=home" in links
+    assert not any("utm_" in link for link in links)
+
+
+def test_second_cycle_is_conditional_and_changes_nothing(three_feeds, server, tmp_path, capsys):
+    config, _ = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+    digest_path = tmp_path / "out" / "digest.xml"
+    first = feedparser.parse(digest_path.read_bytes())
+    first_requests = len(server.requests)
+
+    assert main(["-c", str(config), "once"]) == 0
+    second_round = server.requests[first_requests:]
+    assert len(second_round) == 3
+    assert all(request.status == 304 for request in second_round)
+    assert all("if-none-match" in request.headers for request in second_round)
+
+    second = feedparser.parse(digest_path.read_bytes())
+    assert [(e.id, e.title, e.summary) for e in second.entries] == [
+        (e.id, e.title, e.summary) for e in first.entries
+    ]
+    assert "0 new and 0 updated" in capsys.readouterr().out
+
+
+def test_changed_entry_is_updated_not_duplicated(three_feeds, server, tmp_path):
+    config, urls = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+    body = (FEEDS / "streamnotes.rdf").read_text(encoding="utf-8").replace(
+        "leave the service on December 31", "leave the service on January 15"
+    ).replace("in December</title>", "in January</title>")
+    server.serve("/streamnotes.rdf", body)
+
+    assert main(["-c", str(config), "once"]) == 0
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    titles = [entry.title for entry in digest.entries]
+    assert "Marvel’s Jessica Jones leaves the service in January" in titles
+    assert "Marvel’s Jessica Jones leaves the service in December" not in titles
+    assert len(titles) == len(EXPECTED)
+
+
+def test_a_failing_feed_does_not_stop_the_others(server, tmp_path, capsys):
+    urls = [
+        server.serve("/broken", b"oops", status=500, content_type="text/plain"),
+        server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes()),
+        server.serve("/page.html", b"<!doctype html><html><body><p>Not a feed</p></body></html>",
+                     content_type="text/html"),
+        server.url("/missing"),
+    ]
+    config = write_config(tmp_path, urls)
+    assert main(["-c", str(config), "once"]) == 0
+
+    err = capsys.readouterr().err
+    failures = [line for line in err.splitlines() if line.startswith("ERROR")]
+    assert len(failures) == 3, err
+    assert "Traceback" not in err
+    assert any("/broken" in line and "500" in line for line in failures)
+    assert any("/missing" in line and "404" in line for line in failures)
+
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    assert {entry.title for entry in digest.entries} == {
+        title for title in EXPECTED if title.startswith(("Daredevil", "Krysten", "Harlem"))
+    }
+
+    assert main(["-c", str(config), "feeds"]) == 0
+    table = capsys.readouterr().out
+    assert "HTTP 500" in table and "HTTP 404" in table
+    assert "never" not in table
+
+
+def test_unreachable_database_exits_1_without_traceback(server, tmp_path, capsys):
+    config = write_config(tmp_path, [server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes())])
+    text = config.read_text().replace(
+        "sqlite:///state/feedwatch.db", "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    )
+    config.write_text(text)
+    assert main(["-c", str(config), "once"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("feedwatch: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
