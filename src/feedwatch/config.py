@@ -52,6 +52,13 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def http_url(url: str) -> str:
+    url = url.strip()
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
@@ -72,10 +79,7 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        url = url.strip()
-        if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-        return url
+        return http_url(url)
 
 
 class ShowSettings(_Section):
@@ -101,10 +105,15 @@ class SummarySettings(_Section):
 
 class DigestSettings(_Section):
     path: Path = Path("digest.xml")
-    title: str = "feedwatch digest"
+    title: str = Field(default="feedwatch digest", min_length=1)
     link: str = "http://localhost:8080/"
     description: str = "Articles about the shows you track, summarised by feedwatch."
     max_items: int = Field(default=100, ge=1)
+
+    @field_validator("link")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        return http_url(url)
 
 
 class Config(_Section):

@@ -37,6 +37,7 @@ _ALLOWED_TAGS = {"p", "a", "br", "em", "strong"}
 _ALLOWED_ATTRIBUTES = {"a": {"href"}}
 _ALLOWED_SCHEMES = {"http", "https"}
 _FALLBACK_TITLE = "feedwatch digest"
+_UNKNOWN_FEED = "unknown feed"
 
 
 def render(items: Sequence[DigestItem], settings: DigestSettings, *, built: datetime) -> bytes:
@@ -125,7 +126,7 @@ def _shows(item: DigestItem) -> list[str]:
 
 
 def _feed_label(item: DigestItem) -> str:
-    return _clean(item.feed_title).strip() or _clean(item.feed_url).strip()
+    return _clean(item.feed_title).strip() or _http_url(item.feed_url) or _UNKNOWN_FEED
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
