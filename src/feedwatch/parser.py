@@ -1,0 +1,188 @@
+"""Feed documents (RSS 0.9x/1.0/2.0, Atom) to ParsedFeed, via feedparser.
+
+The body arrives as bytes with the response headers; nothing here touches the network.
+Whatever the bytes are, the outcome is a ParsedFeed or a ParseError.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import hashlib
+import io
+import re
+import time
+import xml.sax
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from feedwatch.errors import ParseError
+from feedwatch.models import Entry, ParsedFeed
+from feedwatch.urls import canonical_url
+
+# Entities a document may declare are expanded by feedparser's fallback (non-XML) parser
+# without any limit, so a small body with one big entity used many times can take gigabytes.
+# Legitimate feeds declare a few short entities; this many characters of expansion is refused.
+MAX_ENTITY_EXPANSION = 1_000_000
+
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY\s+([\w.:-]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
+_ENTITY_REFERENCE = re.compile(r"&([\w.:-]+);")
+_ROOT_ELEMENT = re.compile(r"<[A-Za-z_]")
+_HTML_START = re.compile(rb"^(?:\s|<!--.*?-->|<\?.*?\?>)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+
+
+def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    """Parse one response body; `url` is the base for relative links and is never fetched.
+
+    Raises ParseError when the body is not a feed at all. A feed feedparser had to recover
+    from (malformed XML, a wrong charset declaration) is returned with `warning` set.
+    """
+    _refuse_entity_bombs(content)
+    response_headers = {name.lower(): value for name, value in headers.items()}
+    # feedparser resolves relative links against Content-Location; without one, the feed URL.
+    location = response_headers.get("content-location")
+    response_headers["content-location"] = urljoin(url, location) if location else url
+    # A bytes argument would be tried as a file name first: always hand over a stream.
+    result = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=response_headers,
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    problem = result.get("bozo_exception") if result.get("bozo") else None
+    if not result.entries:
+        if not result.get("version"):
+            raise ParseError(_not_a_feed(content, problem))
+        if isinstance(problem, xml.sax.SAXException):
+            # Broken badly enough that nothing was recovered: an error says more than "0 entries".
+            raise ParseError(f"feed with no readable entries ({_describe(problem)})")
+    feed = result.feed
+    return ParsedFeed(
+        title=feed.get("title") or None,
+        link=feed.get("link") or None,
+        entries=tuple(_entry(entry) for entry in result.entries),
+        # A feed served as text/html or without a Content-Type parses just the same:
+        # nothing was recovered, so there is nothing to warn about.
+        warning=None if isinstance(problem, feedparser.NonXMLContentType) else _describe(problem),
+    )
+
+
+def _entry(entry: Any) -> Entry:
+    title = entry.get("title", "")
+    link = entry.get("link") or None
+    summary = entry.get("summary", "")
+    contents = [part.get("value", "") for part in entry.get("content", ())]
+    content = max(contents, key=len, default="")
+    entry_id = (entry.get("id") or "").strip() or (canonical_url(link) if link else None)
+    if not entry_id:
+        entry_id = "sha256:" + hashlib.sha256(f"{title}\0{summary}".encode()).hexdigest()
+    return Entry(
+        id=entry_id,
+        title=title,
+        link=link,
+        published=_utc(entry.get("published_parsed")) or _utc(_own(entry, "updated_parsed")),
+        # feedparser copies an entry's only content into its summary: don't report it twice.
+        summary_html="" if summary == content else summary,
+        content_html=content,
+    )
+
+
+def _own(entry: Any, key: str) -> Any:
+    # FeedParserDict answers a missing `updated_parsed` with `published_parsed` (and a
+    # DeprecationWarning); read the dict itself to get only what the feed said.
+    return dict.get(entry, key)
+
+
+def _utc(value: time.struct_time | None) -> datetime | None:
+    """feedparser's parsed dates are UTC struct_times."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):  # a year datetime cannot hold
+        return None
+
+
+def _describe(exc: BaseException | None) -> str | None:
+    """One line saying what feedparser had to work around."""
+    if exc is None:
+        return None
+    if isinstance(exc, xml.sax.SAXParseException):
+        # No line number: feedparser rewrites the prolog before parsing, so it would mislead.
+        return f"malformed XML: {exc.getMessage()}"
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _not_a_feed(content: bytes, problem: BaseException | None) -> str:
+    stripped = content.lstrip(codecs.BOM_UTF8 + b" \t\r\n")
+    if not stripped:
+        return "empty document, not an RSS/Atom feed"
+    if stripped[:1] in (b"{", b"["):
+        return "not an RSS/Atom feed (looks like JSON; JSON Feed is not supported)"
+    if _HTML_START.match(stripped[:4096]):
+        return "not an RSS/Atom feed (looks like an HTML page)"
+    detail = _describe(problem)
+    return f"not an RSS/Atom feed ({detail})" if detail else "not an RSS/Atom feed"
+
+
+def _refuse_entity_bombs(content: bytes) -> None:
+    text = _as_text(content)
+    if "<!ENTITY" not in text:
+        return
+    root = _ROOT_ELEMENT.search(text)
+    prolog, body = (text[: root.start()], text[root.start() :]) if root else (text, "")
+    declared = {
+        match[1]: match[2] if match[2] is not None else match[3]
+        for match in _ENTITY_DECLARATION.finditer(prolog)
+    }
+    expanded: dict[str, int] = {}
+
+    def length(name: str, seen: frozenset[str]) -> int:
+        # Length of the entity's full expansion, capped just past the limit so that
+        # nested ("billion laughs") and cyclic declarations stay cheap to measure.
+        if name in seen:
+            return MAX_ENTITY_EXPANSION + 1
+        if name not in expanded:
+            value = declared[name]
+            total = len(value)
+            for reference in _ENTITY_REFERENCE.findall(value):
+                if reference in declared:
+                    total += length(reference, seen | {name})
+            expanded[name] = min(total, MAX_ENTITY_EXPANSION + 1)
+        return expanded[name]
+
+    total = 0
+    for reference in _ENTITY_REFERENCE.findall(body):
+        if reference in declared:
+            total += length(reference, frozenset())
+            if total > MAX_ENTITY_EXPANSION:
+                raise ParseError(
+                    "refused: entity declarations would expand to more than "
+                    f"{MAX_ENTITY_EXPANSION:,} characters (an XML entity bomb?)"
+                )
+
+
+def _as_text(content: bytes) -> str:
+    """Enough of a decoding to find markup: exact for UTF-16/32, ASCII-safe for the rest."""
+    head = content[:4]
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif head == b"\0\0\0<":
+        encoding = "utf-32-be"
+    elif head == b"<\0\0\0":
+        encoding = "utf-32-le"
+    elif head.startswith(b"\0<"):
+        encoding = "utf-16-be"
+    elif head.startswith(b"<\0"):
+        encoding = "utf-16-le"
+    else:
+        # Every other charset feedparser reads keeps ASCII markup bytes as they are.
+        encoding = "latin-1"
+    return content.decode(encoding, errors="replace")

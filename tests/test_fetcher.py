@@ -1,0 +1,295 @@
+from __future__ import annotations
+
+import gzip
+import socket
+import time
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from feedwatch import __version__
+from feedwatch.errors import HTTPStatusError, NetworkError, TooLargeError
+from feedwatch.fetcher import USER_AGENT, Fetcher
+from feedwatch.models import Validators
+from httpserver import FeedServer
+
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Screen Ledger</title>'
+    b"<item><title>The Lantern Keepers renewed</title></item></channel></rss>"
+)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(timeout=5) as shared:
+        yield shared
+
+
+def raw_response(
+    body: bytes, headers: dict[str, str], status: int = 200
+) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A route handler sending `body` exactly as given, e.g. already compressed."""
+
+    def handle(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return handle
+
+
+def test_gzipped_body_is_decoded(server: FeedServer, fetcher: Fetcher) -> None:
+    url = server.serve("/feed.xml", FEED)
+    result = fetcher.fetch(url)
+    assert result.status == 200
+    assert result.headers["content-encoding"] == "gzip"  # the server did compress it
+    assert result.content == FEED
+    assert result.url == url
+    assert result.headers["content-type"] == "application/xml; charset=utf-8"
+    assert all(name == name.lower() for name in result.headers)
+
+
+def test_sends_user_agent_and_feed_preferring_accept(server: FeedServer, fetcher: Fetcher) -> None:
+    fetcher.fetch(server.serve("/feed.xml", FEED))
+    sent = server.hits("/feed.xml")[0].headers
+    assert sent["user-agent"] == USER_AGENT
+    assert USER_AGENT.startswith(f"feedwatch/{__version__} ")
+    assert sent["accept"].startswith("application/rss+xml, application/atom+xml")
+    assert "*/*;q=0.1" in sent["accept"]
+    assert "gzip" in sent["accept-encoding"]
+
+
+def test_custom_user_agent(server: FeedServer) -> None:
+    url = server.serve("/feed.xml", FEED)
+    with Fetcher(timeout=5, user_agent="feedwatch-test/1") as fetcher:
+        fetcher.fetch(url)
+    assert server.hits("/feed.xml")[0].headers["user-agent"] == "feedwatch-test/1"
+
+
+def test_validators_make_the_second_request_conditional(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    url = server.serve("/feed.xml", FEED)
+    first = fetcher.fetch(url)
+    assert first.validators.etag
+    assert first.validators.last_modified
+
+    second = fetcher.fetch(url, first.validators)
+    assert second.status == 304
+    assert second.not_modified
+    assert second.content == b""
+    assert second.validators == first.validators
+    sent = server.hits("/feed.xml")[1].headers
+    assert sent["if-none-match"] == first.validators.etag
+    assert sent["if-modified-since"] == first.validators.last_modified
+
+
+def test_304_without_last_modified_keeps_the_one_sent(server: FeedServer, fetcher: Fetcher) -> None:
+    url = server.serve("/feed.xml", FEED)
+    first = fetcher.fetch(url)
+    # The test server's 304 carries only the ETag.
+    second = fetcher.fetch(url, first.validators)
+    assert second.validators.last_modified == first.validators.last_modified
+
+
+def test_redirect_is_followed_and_final_url_reported(server: FeedServer, fetcher: Fetcher) -> None:
+    final = server.serve("/new/feed.xml", FEED)
+    old = server.serve(
+        "/old/feed.xml", b"", status=301, headers={"Location": final}, conditional=False
+    )
+    result = fetcher.fetch(old)
+    assert result.url == final
+    assert result.content == FEED
+
+
+def test_redirect_loop_is_a_network_error(server: FeedServer, fetcher: Fetcher) -> None:
+    url = server.url("/loop")
+    server.serve("/loop", b"", status=302, headers={"Location": url}, conditional=False)
+    with pytest.raises(NetworkError, match="too many redirects"):
+        fetcher.fetch(url)
+    assert len(server.hits("/loop")) == 6  # the first request and five redirects
+
+
+@pytest.mark.parametrize(
+    ("status", "message"), [(404, "HTTP 404 Not Found"), (500, "HTTP 500 Internal Server Error")]
+)
+def test_error_status_raises_with_status(
+    server: FeedServer, fetcher: Fetcher, status: int, message: str
+) -> None:
+    url = server.serve("/broken", b"oops", status=status, conditional=False)
+    with pytest.raises(HTTPStatusError) as caught:
+        fetcher.fetch(url)
+    assert caught.value.status == status
+    assert str(caught.value) == message
+    assert caught.value.url == url
+
+
+def test_error_after_redirect_names_the_final_url(server: FeedServer, fetcher: Fetcher) -> None:
+    old = server.serve(
+        "/moved", b"", status=301, headers={"Location": server.url("/gone")}, conditional=False
+    )
+    with pytest.raises(HTTPStatusError, match=r"HTTP 404 Not Found \(redirected to .*/gone\)"):
+        fetcher.fetch(old)
+
+
+def test_refused_connection_is_a_network_error(fetcher: Fetcher) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(NetworkError) as caught:
+        fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml")
+    assert str(caught.value) == "connection refused"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://127.0.0.1/feed.xml", "not an http:// or https:// URL"),
+        ("feed.xml", "not an http:// or https:// URL"),
+        ("http://[::1/feed.xml", "invalid URL"),
+    ],
+)
+def test_unusable_url_is_a_network_error(fetcher: Fetcher, url: str, message: str) -> None:
+    with pytest.raises(NetworkError, match=message):
+        fetcher.fetch(url)
+
+
+def test_server_closing_without_answer_is_a_network_error(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    def hang_up(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+
+    url = server.serve("/hangup", b"", handler=hang_up)
+    with pytest.raises(NetworkError) as caught:
+        fetcher.fetch(url)
+    assert "\n" not in str(caught.value)
+
+
+def test_no_answer_within_timeout(server: FeedServer) -> None:
+    url = server.serve("/slow", FEED, delay=1.0)
+    with (
+        Fetcher(timeout=0.3) as fetcher,
+        pytest.raises(NetworkError, match=r"timed out after 0.3s"),
+    ):
+        fetcher.fetch(url)
+
+
+def test_trickling_server_is_cut_off_at_the_overall_deadline(server: FeedServer) -> None:
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", "100")
+        handler.end_headers()
+        try:
+            for _ in range(100):
+                handler.wfile.write(b"x")
+                time.sleep(0.2)
+        except OSError:  # the client gave up, as it should
+            return
+
+    url = server.serve("/trickle", b"", handler=trickle)
+    started = time.monotonic()
+    with Fetcher(timeout=1) as fetcher, pytest.raises(NetworkError, match="timed out after 1s"):
+        fetcher.fetch(url)
+    assert time.monotonic() - started < 2
+
+
+def test_body_at_the_cap_is_accepted(server: FeedServer) -> None:
+    body = bytes(range(256)) * 400  # 102,400 bytes
+    url = server.serve("/exact", b"", handler=raw_response(body, {"Content-Type": "text/plain"}))
+    with Fetcher(timeout=5, max_bytes=len(body)) as fetcher:
+        assert fetcher.fetch(url).content == body
+
+
+def test_body_over_the_cap_is_too_large(server: FeedServer) -> None:
+    body = bytes(range(256)) * 400
+    url = server.serve("/big", b"", handler=raw_response(body, {"Content-Type": "text/plain"}))
+    with (
+        Fetcher(timeout=5, max_bytes=len(body) - 1) as fetcher,
+        pytest.raises(TooLargeError) as caught,
+    ):
+        fetcher.fetch(url)
+    assert str(caught.value) == f"body larger than {len(body) - 1} bytes"
+
+
+def test_decoded_size_counts_not_the_compressed_size(server: FeedServer) -> None:
+    body = b"<rss>" + b"Harbour Lights " * 20_000 + b"</rss>"  # 300 kB, compresses to ~1 kB
+    url = server.serve("/compressible", body)
+    with Fetcher(timeout=5, max_bytes=100_000) as fetcher, pytest.raises(TooLargeError):
+        fetcher.fetch(url)
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    parts = [compressor.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, compressor.flush()])
+
+
+def test_gzip_bomb_stops_at_the_cap_quickly_and_in_little_memory(server: FeedServer) -> None:
+    bomb = _gzip_of_zeros(50 * 1024 * 1024)
+    assert len(bomb) < 100_000
+    url = server.serve(
+        "/bomb.xml",
+        b"",
+        handler=raw_response(bomb, {"Content-Type": "application/xml", "Content-Encoding": "gzip"}),
+    )
+    with Fetcher(timeout=5, max_bytes=1024 * 1024) as fetcher:
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(TooLargeError, match="body larger than 1048576 bytes"):
+                fetcher.fetch(url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert time.monotonic() - started < 1
+    assert peak < 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "compress",
+    [zlib.compress, lambda data: zlib.compress(data)[2:-4]],
+    ids=["zlib-wrapped", "raw"],
+)
+def test_deflate_bodies_are_decoded(
+    server: FeedServer, fetcher: Fetcher, compress: Callable[[bytes], bytes]
+) -> None:
+    url = server.serve(
+        "/deflate.xml", b"", handler=raw_response(compress(FEED), {"Content-Encoding": "deflate"})
+    )
+    assert fetcher.fetch(url).content == FEED
+
+
+def test_corrupt_gzip_is_a_network_error(server: FeedServer, fetcher: Fetcher) -> None:
+    broken = gzip.compress(FEED)[:10] + b"not deflate data at all"
+    url = server.serve(
+        "/corrupt.xml", b"", handler=raw_response(broken, {"Content-Encoding": "gzip"})
+    )
+    with pytest.raises(NetworkError, match="corrupt gzip body"):
+        fetcher.fetch(url)
+
+
+def test_unrequested_encoding_is_a_network_error(server: FeedServer, fetcher: Fetcher) -> None:
+    url = server.serve(
+        "/brotli.xml", b"", handler=raw_response(b"\x8b\x02\x80", {"Content-Encoding": "br"})
+    )
+    with pytest.raises(NetworkError, match="unsupported Content-Encoding: br"):
+        fetcher.fetch(url)
+
+
+def test_one_fetcher_serves_several_threads_at_once(server: FeedServer, fetcher: Fetcher) -> None:
+    urls = [server.serve(f"/feed-{n}.xml", FEED + str(n).encode(), delay=0.3) for n in range(6)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(fetcher.fetch, urls))
+    assert [result.content for result in results] == [FEED + str(n).encode() for n in range(6)]
+    assert time.monotonic() - started < 1.2  # one after another would take 1.8 s
+    assert Validators() not in [result.validators for result in results]
