@@ -1,0 +1,138 @@
+"""Open a database: engine, connection settings, schema migration, readable errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from feedwatch.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Execution option a transaction sets when it will write (see _begin_sqlite).
+WRITE = {"feedwatch_write": True}
+SQLITE_BUSY_SECONDS = 30
+POSTGRES_CONNECT_SECONDS = 10
+
+
+def open_engine(url: str) -> tuple[Engine, str]:
+    """An engine on `url` with the schema at the newest migration, and the URL fit to show.
+
+    Every failure is a StoreError naming the database (password masked).
+    """
+    name = _masked(url)
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        raise StoreError(f"cannot open database {name}: not a database URL") from None
+    name = parsed.render_as_string(hide_password=True)
+    engine = None
+    try:
+        engine = _create(parsed)
+        migrate(engine)
+    except (SQLAlchemyError, StoreError, ImportError, OSError) as exc:
+        if engine is not None:
+            engine.dispose()
+        raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
+    return engine, name
+
+
+def migrate(engine: Engine) -> None:
+    """Run `alembic upgrade head` in one transaction; nothing happens when already there."""
+    # Alembic narrates its start-up and every connection at INFO; the one line logged below
+    # says what matters. Quieted before alembic is first imported, unless set on purpose.
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as connection:
+        connection.execution_options(**WRITE)
+        with connection.begin():
+            before = MigrationContext.configure(connection).get_current_revision()
+            config.attributes["connection"] = connection
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:
+                # Typically a database last opened by a newer feedwatch.
+                raise StoreError(f"cannot upgrade its schema: {exc}") from None
+            after = MigrationContext.configure(connection).get_current_revision()
+    if before != after:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's decorations."""
+    if isinstance(exc, ImportError):
+        return f"database driver not installed ({exc})"
+    if isinstance(exc, OSError):
+        return f"cannot create folder {exc.filename}: {exc.strerror}"
+    source = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = [line.strip() for line in str(source).splitlines() if line.strip()]
+    return lines[0] if lines else type(source).__name__
+
+
+def is_retryable(exc: SQLAlchemyError) -> bool:
+    """True for a unique-key race or a deadlock/serialisation failure (SQLSTATE class 23/40).
+
+    Both mean another transaction got there first; running the work again sees its rows.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
+    return isinstance(exc, IntegrityError) or state.startswith("40")
+
+
+def _create(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args["timeout"] = SQLITE_BUSY_SECONDS
+    elif url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        # Without it a host that drops packets would hang `feedwatch` for minutes.
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_SECONDS
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by _begin_sqlite, not by the driver's guesswork.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers go on while a poll thread writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # A writer takes the write lock up front: a read transaction that later tried to write
+    # could fail at once with "database is locked" instead of waiting the busy timeout.
+    if connection.get_execution_options().get("feedwatch_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -1,0 +1,138 @@
+"""The tables, as SQLAlchemy ORM classes.
+
+Alembic migrations create and change the schema; these classes must describe the result
+(tests compare the two). Change a column here, then generate a migration for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints let later migrations drop or alter them on every database,
+# SQLite's batch mode included.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    SQLite keeps no zone, so values are written as naive UTC and given back their zone on
+    the way out. A naive datetime passed in is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class FeedRow(Base):
+    """One configured feed and how its last poll went."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String, unique=True)  # as configured: the feed's identity
+    # Kept apart so a title removed from the config falls back to the feed's own.
+    config_title: Mapped[str | None] = mapped_column(String)
+    feed_title: Mapped[str | None] = mapped_column(String)
+    last_fetched: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None]
+    etag: Mapped[str | None] = mapped_column(String)
+    last_modified: Mapped[str | None] = mapped_column(String)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def title(self) -> str | None:
+        return self.config_title or self.feed_title
+
+
+class ArticleRow(Base):
+    """One article, however many feeds or entries delivered it."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)  # first delivery
+    guid: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String, unique=True)  # canonical
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    feed: Mapped[FeedRow] = relationship()
+    entries: Mapped[list[EntryRow]] = relationship(back_populates="article", passive_deletes=True)
+    matches: Mapped[list[MatchRow]] = relationship(
+        cascade="all, delete-orphan", order_by="MatchRow.position", passive_deletes=True
+    )
+
+
+class EntryRow(Base):
+    """A feed's entry id, pointing at the article it delivered.
+
+    `version` is what this entry last delivered: several entries can share one article, and
+    each is skipped only while its own text stays the same.
+    """
+
+    __tablename__ = "entries"
+
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[str] = mapped_column(String(64))
+
+    article: Mapped[ArticleRow] = relationship(back_populates="entries")
+
+
+class MatchRow(Base):
+    """A show an article is about; position keeps the order the matcher gave."""
+
+    __tablename__ = "matches"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    show_name: Mapped[str] = mapped_column(String, primary_key=True)
+    position: Mapped[int]
+
+
+class SummaryRow(Base):
+    """The summary of one version of an article; it stops counting when the version moves on."""
+
+    __tablename__ = "summaries"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(String(64))
+    sentences: Mapped[list[str]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,488 @@
+"""The store on SQLite and, when it answers on 127.0.0.1:5432, PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from feedwatch.errors import StoreError
+from feedwatch.models import Article, Validators
+from feedwatch.store import SaveResult, Store
+from feedwatch.store.schema import Base
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "feedwatch" / "store" / "migrations"
+
+TVWIRE = "https://tvwire.example/rss"
+SCREENBEAT = "https://screenbeat.example/atom"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def article(
+    entry_id: str,
+    url: str | None = None,
+    *,
+    title: str = "Severance renewed for a third season",
+    summary: str = "Apple confirmed the renewal.",
+    body: str = "Apple confirmed on Friday that Severance returns. Filming starts in spring.",
+    published: datetime | None = None,
+) -> Article:
+    return Article(entry_id, url, title, summary, body, published)
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Engine]:
+    engine = create_engine(POSTGRES, connect_args={"connect_timeout": 2}, poolclass=NullPool)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        pytest.skip(f"PostgreSQL does not answer at {POSTGRES}: {reason}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes URLs of fresh, empty databases of one kind (one schema each on PostgreSQL)."""
+    if request.param == "sqlite":
+        counter = itertools.count()
+        yield lambda: f"sqlite:///{tmp_path / f'db{next(counter)}' / 'feedwatch.db'}"
+        return
+    admin: Engine = request.getfixturevalue("postgres")
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"feedwatch_test_{uuid.uuid4().hex}"
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        schemas.append(schema)
+        return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+    yield make
+    with admin.begin() as connection:
+        for schema in schemas:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str]) -> str:
+    return new_database()
+
+
+@pytest.fixture
+def open_store(new_database: Callable[[], str]) -> Iterator[Callable[[str], Store]]:
+    """Store.open that closes what it opened when the test ends (before schemas are dropped)."""
+    opened: list[Store] = []
+
+    def open_(url: str) -> Store:
+        opened.append(Store.open(url))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[[str], Store], database_url: str) -> Store:
+    store = open_store(database_url)
+    store.sync_feeds([(TVWIRE, "TV Wire"), (SCREENBEAT, None)])
+    return store
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+def summarise_all(store: Store) -> None:
+    for job in store.pending_summaries():
+        store.save_summary(job.article_id, job.version, [f"Summary of: {job.text[:20]}"])
+
+
+def reports(store: Store) -> dict[str, int]:
+    return {report.url: report.articles for report in store.feed_reports()}
+
+
+# --- deduplication ---------------------------------------------------------------------------
+
+
+def test_saving_the_same_entries_again_stores_nothing_twice(store: Store) -> None:
+    batch = [
+        (article("e1", "https://tvwire.example/a"), ("Severance",)),
+        (article("e2", "https://tvwire.example/b", title="Andor ends"), ()),
+        (article("e3", None, title="No link at all"), ("Severance",)),
+    ]
+    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=3)
+    for hour in (1, 2):
+        later = NOW + timedelta(hours=hour)
+        assert store.save_articles(TVWIRE, batch, at=later) == SaveResult(unchanged=3)
+    assert reports(store)[TVWIRE] == 3
+    assert len(store.pending_summaries()) == 2
+
+
+def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Store) -> None:
+    url = "https://news.example/severance"
+    store.save_articles(TVWIRE, [(article("tw-1", url), ("Severance",))], at=NOW)
+    # Another feed carries the same story under its own entry id and headline.
+    other = article("sb-77", url, title="Severance is back", body="Short.")
+    saved = store.save_articles(SCREENBEAT, [(other, ("Apple TV", "Severance"))], at=NOW)
+
+    assert saved == SaveResult(updated=1)  # a show was added, no new article
+    assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
+    summarise_all(store)
+    [item] = store.digest_items(10)
+    assert item.title == "Severance renewed for a third season"  # text untouched
+    assert item.shows == ("Severance", "Apple TV")
+    assert (item.feed_title, item.feed_url) == ("TV Wire", TVWIRE)  # the first feed
+    # Seeing it again from the second feed changes nothing.
+    again = store.save_articles(SCREENBEAT, [(other, ("Apple TV", "Severance"))], at=NOW)
+    assert again == SaveResult(unchanged=1)
+
+
+def test_duplicates_inside_one_batch_are_saved_once(store: Store) -> None:
+    first = article("e1", "https://tvwire.example/a")
+    batch = [
+        (first, ("Severance",)),
+        (first, ("Severance",)),  # the same entry twice
+        (article("e2", "https://tvwire.example/a", title="Same link"), ("Severance",)),
+        (article("e3", None, title="Unlinked"), ()),
+        (article("e3", None, title="Unlinked"), ()),
+    ]
+    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=2, unchanged=3)
+    assert reports(store)[TVWIRE] == 2
+
+
+def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) -> None:
+    store.save_articles(TVWIRE, [(article("e1", "https://tvwire.example/tmp"), ("Andor",))], at=NOW)
+    store.save_articles(
+        SCREENBEAT, [(article("s1", "https://news.example/final"), ("Severance",))], at=NOW
+    )
+    moved = article("e1", "https://news.example/final", body="Rewritten.")
+    assert store.save_articles(TVWIRE, [(moved, ("Andor",))], at=NOW) == SaveResult(updated=1)
+    # The article left behind had no other entry and is gone; its URL can be used again.
+    assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
+    fresh = article("e2", "https://tvwire.example/tmp", title="New story")
+    assert store.save_articles(TVWIRE, [(fresh, ())], at=NOW) == SaveResult(new=1)
+    summarise_all(store)
+    [item] = store.digest_items(10)
+    assert item.url == "https://news.example/final"
+    assert item.shows == ("Severance", "Andor")
+
+
+# --- updates and summaries ------------------------------------------------------------------
+
+
+def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store: Store) -> None:
+    url = "https://tvwire.example/a"
+    store.save_articles(TVWIRE, [(article("e1", url), ("Severance", "Apple TV"))], at=NOW)
+    summarise_all(store)
+    [before] = store.digest_items(10)
+
+    edited = article("e1", url, title="Andor, not Severance", body="A corrected story.")
+    saved = store.save_articles(TVWIRE, [(edited, ("Andor",))], at=NOW + timedelta(hours=1))
+
+    assert saved == SaveResult(updated=1)
+    assert store.digest_items(10) == []  # the old summary was of the old text
+    [job] = store.pending_summaries()
+    assert (job.version, job.text) == (edited.version, edited.text)
+    store.save_summary(job.article_id, job.version, ["A corrected story."])
+    [after] = store.digest_items(10)
+    assert after.title == "Andor, not Severance"
+    assert after.shows == ("Andor",)
+    assert after.summary == ("A corrected story.",)
+    assert after.guid == before.guid
+    assert reports(store)[TVWIRE] == 1
+
+
+def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
+    url = "https://tvwire.example/a"
+    store.save_articles(TVWIRE, [(article("e1", url), ("Severance",))], at=NOW)
+    [job] = store.pending_summaries()
+    # The entry changes while its summary is being written.
+    edited = article("e1", url, body="Updated body text, longer than before.")
+    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW)
+    store.save_summary(job.article_id, job.version, ["Stale."])
+
+    [pending] = store.pending_summaries()
+    assert pending.version == edited.version != job.version
+    assert store.digest_items(10) == []
+    store.save_summary(pending.article_id, pending.version, ["First try."])
+    store.save_summary(pending.article_id, pending.version, ["Second try."])
+    assert store.pending_summaries() == []
+    assert store.digest_items(10)[0].summary == ("Second try.",)
+
+
+def test_unmatched_articles_are_stored_but_never_summarised(store: Store) -> None:
+    store.save_articles(TVWIRE, [(article("e1", "https://tvwire.example/a"), ())], at=NOW)
+    assert reports(store)[TVWIRE] == 1
+    assert store.pending_summaries() == []
+    assert store.digest_items(10) == []
+
+
+def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
+    articles = [
+        article("e1", None, summary="A long teaser, longer than the body.", body="Short."),
+        article("e2", None, title="Only a title", summary="", body=""),
+        article("e3", None),
+    ]
+    store.save_articles(TVWIRE, [(a, ("Severance",)) for a in articles], at=NOW)
+    jobs = store.pending_summaries()
+    assert [job.text for job in jobs] == [a.text for a in articles]
+    assert store.pending_summaries(limit=2) == jobs[:2]
+
+
+# --- digest -----------------------------------------------------------------------------------
+
+
+def test_digest_items_are_newest_first_and_limited(store: Store) -> None:
+    dated = [
+        article("old", None, title="Old", published=NOW - timedelta(days=2)),
+        article("new", None, title="New", published=NOW - timedelta(hours=1)),
+        article("undated", None, title="Undated"),  # sorts by when it was first seen: NOW
+        article("tie", None, title="Tie", published=NOW - timedelta(hours=1)),
+    ]
+    store.save_articles(TVWIRE, [(a, ("Severance",)) for a in dated], at=NOW)
+    unsummarised = article("unsummarised", None, title="X")
+    store.save_articles(TVWIRE, [(unsummarised, ("Severance",))], at=NOW)
+    for job in store.pending_summaries()[:4]:
+        store.save_summary(job.article_id, job.version, ["Summary."])
+
+    items = store.digest_items(10)
+    # Equal dates: the one stored later comes first.
+    assert [item.title for item in items] == ["Undated", "Tie", "New", "Old"]
+    assert items[0].published == NOW
+    assert [item.title for item in store.digest_items(2)] == ["Undated", "Tie"]
+    assert len({item.guid for item in items}) == 4
+
+
+def test_guids_survive_reopening_and_match_across_databases(
+    new_database: Callable[[], str], open_store: Callable[[str], Store]
+) -> None:
+    batch = [
+        (article("e1", "https://news.example/a"), ("Severance",)),
+        (article("e2", None, title="No link"), ("Severance",)),
+    ]
+
+    def guids(url: str, feed: str) -> dict[str, str]:
+        store = open_store(url)
+        store.save_articles(feed, batch, at=NOW)
+        summarise_all(store)
+        return {item.title: item.guid for item in store.digest_items(10)}
+
+    first_url = new_database()
+    first = guids(first_url, TVWIRE)
+    assert all(guid.startswith("urn:feedwatch:") for guid in first.values())
+    assert guids(first_url, TVWIRE) == first  # reopened: same rows, same guids
+    # Another database: the linked article keeps its guid whichever feed brings it; the
+    # unlinked one is known only by its feed and entry id.
+    elsewhere = guids(new_database(), SCREENBEAT)
+    assert elsewhere["Severance renewed for a third season"] == first[
+        "Severance renewed for a third season"
+    ]
+    assert elsewhere["No link"] != first["No link"]
+    assert guids(new_database(), TVWIRE) == first
+
+
+# --- feeds ------------------------------------------------------------------------------------
+
+
+def test_validators_round_trip(store: Store) -> None:
+    assert store.validators(TVWIRE) == Validators()
+    assert store.validators("https://unknown.example/feed") == Validators()
+    sent = Validators(etag='"abc123"', last_modified="Sat, 01 Mar 2025 10:00:00 GMT")
+    store.record_poll(TVWIRE, at=NOW, status=200, validators=sent)
+    assert store.validators(TVWIRE) == sent
+    store.record_poll(TVWIRE, at=NOW + timedelta(minutes=15), status=304)  # keeps them
+    assert store.validators(TVWIRE) == sent
+
+
+def test_an_error_is_recorded_then_cleared_by_a_good_poll(store: Store) -> None:
+    store.record_poll(TVWIRE, at=NOW, status=503, error="HTTP 503 Service Unavailable")
+    [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
+    assert (report.last_status, report.last_error) == (503, "HTTP 503 Service Unavailable")
+
+    later = NOW + timedelta(minutes=15)
+    store.record_poll(TVWIRE, at=later, status=200, validators=Validators(etag='"x"'))
+    [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
+    assert (report.last_fetched, report.last_status, report.last_error) == (later, 200, None)
+
+
+def test_feed_titles_prefer_the_config_then_the_feed(store: Store) -> None:
+    for url in (TVWIRE, SCREENBEAT):
+        store.record_poll(url, at=NOW, status=200, title="Title in the feed")
+    titles = {report.url: report.title for report in store.feed_reports()}
+    assert titles == {TVWIRE: "TV Wire", SCREENBEAT: "Title in the feed"}
+    store.sync_feeds([(TVWIRE, None), (SCREENBEAT, "Screen Beat")])
+    titles = {report.url: report.title for report in store.feed_reports()}
+    assert titles == {TVWIRE: "Title in the feed", SCREENBEAT: "Screen Beat"}
+
+
+def test_feed_reports_count_articles_per_feed(store: Store) -> None:
+    shared = article("x", "https://news.example/shared")
+    store.save_articles(TVWIRE, [(article(f"e{i}", None), ()) for i in range(3)], at=NOW)
+    store.save_articles(TVWIRE, [(shared, ())], at=NOW)
+    store.save_articles(SCREENBEAT, [(shared, ())], at=NOW)
+    reports_ = store.feed_reports()
+    assert [(r.url, r.articles) for r in reports_] == [(TVWIRE, 4), (SCREENBEAT, 1)]
+    assert all(r.last_fetched is None and r.last_status is None for r in reports_)
+
+
+def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    polled = datetime(2025, 3, 1, 13, 30, tzinfo=paris)
+    store.record_poll(TVWIRE, at=polled, status=200)
+    published = datetime(2025, 2, 28, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    store.save_articles(TVWIRE, [(article("e1", None, published=published), ("S",))], at=NOW)
+    summarise_all(store)
+
+    fetched = next(r.last_fetched for r in store.feed_reports() if r.url == TVWIRE)
+    item = store.digest_items(1)[0]
+    for value, expected in ((fetched, polled), (item.published, published)):
+        assert value == expected
+        assert value is not None and value.utcoffset() == timedelta(0)
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+
+def test_poll_threads_saving_the_same_stories_do_not_collide(store: Store) -> None:
+    feeds = [f"https://feed{i}.example/rss" for i in range(4)]
+    stories = [f"https://news.example/story-{n}" for n in range(15)]
+    errors: list[BaseException] = []
+
+    def poll(feed: str) -> None:
+        try:
+            batch = [(article(f"{feed}#{url}", url), ("Severance",)) for url in stories]
+            store.save_articles(feed, batch, at=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll, args=(feed,)) for feed in feeds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(store.pending_summaries()) == len(stories)
+    assert all(reports(store)[feed] == len(stories) for feed in feeds)
+
+
+# --- opening and migrations ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql+psycopg://feedwatch:s3cret@127.0.0.1:1/feedwatch", "127.0.0.1"),
+        ("this is not a url", "not a database URL"),
+        ("nosuchdb://host/db", "nosuchdb"),
+    ],
+)
+def test_open_failures_are_one_clean_line(url: str, expected: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    message = str(caught.value)
+    assert message.startswith("cannot open database ")
+    assert expected in message
+    assert "s3cret" not in message
+    assert "\n" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_open_names_the_password_masked() -> None:
+    with pytest.raises(StoreError, match=r"feedwatch:\*\*\*@127\.0\.0\.1:1"):
+        Store.open("postgresql+psycopg://feedwatch:s3cret@127.0.0.1:1/feedwatch")
+
+
+def test_open_fails_cleanly_when_the_sqlite_path_cannot_be_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="unable to open database file"):
+        Store.open(f"sqlite:///{tmp_path}")  # a folder
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match=f"cannot create folder {blocker}"):
+        Store.open(f"sqlite:///{blocker / 'feedwatch.db'}")
+
+
+def test_open_creates_missing_sqlite_folders_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "nested" / "feedwatch.db"
+    Store.open(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_migrations_produce_exactly_the_models(
+    open_store: Callable[[str], Store], database_url: str, engine: Engine
+) -> None:
+    open_store(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_reopening_keeps_data_and_migrates_nothing(
+    open_store: Callable[[str], Store], database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedwatch.store")
+    first = open_store(database_url)
+    assert "schema upgraded from empty to 0001" in caplog.text
+    first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
+    first.close()
+
+    caplog.clear()
+    again = open_store(database_url)
+    assert "upgraded" not in caplog.text
+    assert reports(again) == {TVWIRE: 1}
+    assert len(again.pending_summaries()) == 1
+
+
+def test_a_database_from_a_newer_feedwatch_is_refused_cleanly(
+    open_store: Callable[[str], Store], database_url: str, engine: Engine
+) -> None:
+    open_store(database_url).close()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match=r"cannot upgrade its schema: .*'9999'"):
+        Store.open(database_url)
+
+
+def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    config = Config(scripts / "alembic.ini")
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{tmp_path / 'dev.db'}")
+    command.upgrade(config, "head")
+    command.revision(config, message="next change", autogenerate=True, rev_id="0002")
+
+    script = ScriptDirectory.from_config(config)
+    assert script.get_current_head() == "0002"
+    new = script.get_revision("0002")
+    assert new is not None and new.down_revision == "0001"
+    # The models and the migrations agree, so there is nothing to do yet.
+    assert "op." not in Path(new.path).read_text(encoding="utf-8")
