@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from httpserver import FeedServer  # noqa: E402
+from httpserver import FeedServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

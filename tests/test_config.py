@@ -48,14 +48,19 @@ def test_duration_forms(text, seconds):
 
 
 def test_per_feed_interval_overrides_poll_interval(tmp_path):
-    text = MINIMAL.replace("/feed/\n", "/feed/\n    interval: 10m\n") + "  - name: X\n    keywords: [X]\n"
+    text = (
+        MINIMAL.replace("/feed/\n", "/feed/\n    interval: 10m\n")
+        + "  - name: X\n    keywords: [X]\n"
+    )
     text += "poll:\n  interval: 1h\n"
     cfg = config.load(write(tmp_path, text))
     assert cfg.interval_for(cfg.feeds[0]) == timedelta(minutes=10)
 
 
 def test_unknown_key_names_line_and_key(tmp_path):
-    message = error_of(MINIMAL.replace("    keywords:", "    keywrods: [x]\n    keywords:"), tmp_path)
+    message = error_of(
+        MINIMAL.replace("    keywords:", "    keywrods: [x]\n    keywords:"), tmp_path
+    )
     assert message == f"{tmp_path / 'feeds.yaml'}:5: shows.0.keywrods: unknown key"
 
 
@@ -65,7 +70,9 @@ def test_bad_value_names_line_and_key(tmp_path):
 
 
 def test_missing_required_key(tmp_path):
-    message = error_of("feeds:\n  - title: no url\nshows:\n  - name: A\n    keywords: [A]\n", tmp_path)
+    message = error_of(
+        "feeds:\n  - title: no url\nshows:\n  - name: A\n    keywords: [A]\n", tmp_path
+    )
     assert ":2: feeds.0.url: required key is missing" in message
 
 
@@ -77,7 +84,10 @@ def test_yaml_syntax_error_has_line(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (MINIMAL.replace("https://tv.example/feed/", "ftp://tv.example/"), "not an http:// or https:// URL"),
+        (
+            MINIMAL.replace("https://tv.example/feed/", "ftp://tv.example/"),
+            "not an http:// or https:// URL",
+        ),
         (MINIMAL + "summary:\n  sentences: 0\n", "summary.sentences"),
         (MINIMAL + "summary:\n  algorithm: magic\n", "summary.algorithm"),
         (MINIMAL + "  - name: Daredevil\n    keywords: [DD]\n", "'Daredevil' is listed twice"),
@@ -93,7 +103,9 @@ def test_bad_configs_are_explained(tmp_path, text, expected):
 def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
     folder = tmp_path / "conf"
     folder.mkdir()
-    cfg = config.load(write(folder, MINIMAL + "database: sqlite:///data/fw.db\ndigest:\n  path: out/d.xml\n"))
+    cfg = config.load(
+        write(folder, MINIMAL + "database: sqlite:///data/fw.db\ndigest:\n  path: out/d.xml\n")
+    )
     monkeypatch.chdir(tmp_path)
     assert cfg.database == f"sqlite:///{folder / 'data' / 'fw.db'}"
     assert cfg.digest.path == folder / "out" / "d.xml"
@@ -136,7 +148,11 @@ def test_missing_config_file(tmp_path, capsys):
 def test_shipped_config_is_valid():
     cfg = config.load(Path(__file__).parents[1] / "config" / "feeds.yaml")
     assert {show.name for show in cfg.shows} == {
-        "Jessica Jones", "Daredevil", "Luke Cage", "Iron Fist", "The Defenders"
+        "Jessica Jones",
+        "Daredevil",
+        "Luke Cage",
+        "Iron Fist",
+        "The Defenders",
     }
     iron_fist = next(show for show in cfg.shows if show.name == "Iron Fist")
     assert iron_fist.require_any

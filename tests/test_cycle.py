@@ -58,7 +58,10 @@ def write_config(folder: Path, urls: list[str]) -> Path:
               link: http://localhost:8080/
             """
         )
-        + "feeds:\n" + feeds + "\n" + SHOWS,
+        + "feeds:\n"
+        + feeds
+        + "\n"
+        + SHOWS,
         encoding="utf-8",
     )
     return config
@@ -68,8 +71,11 @@ def write_config(folder: Path, urls: list[str]) -> Path:
 def three_feeds(server, tmp_path) -> tuple[Path, list[str]]:
     urls = [
         server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes()),
-        server.serve("/screenbeat.atom", (FEEDS / "screenbeat.atom").read_bytes(),
-                     content_type="application/atom+xml"),
+        server.serve(
+            "/screenbeat.atom",
+            (FEEDS / "screenbeat.atom").read_bytes(),
+            content_type="application/atom+xml",
+        ),
         server.serve("/streamnotes.rdf", (FEEDS / "streamnotes.rdf").read_bytes()),
     ]
     return write_config(tmp_path, urls), urls
@@ -146,11 +152,14 @@ def test_second_cycle_is_conditional_and_changes_nothing(three_feeds, server, tm
 
 
 def test_changed_entry_is_updated_not_duplicated(three_feeds, server, tmp_path):
-    config, urls = three_feeds
+    config, _urls = three_feeds
     assert main(["-c", str(config), "once"]) == 0
-    body = (FEEDS / "streamnotes.rdf").read_text(encoding="utf-8").replace(
-        "leave the service on December 31", "leave the service on January 15"
-    ).replace("in December</title>", "in January</title>")
+    body = (
+        (FEEDS / "streamnotes.rdf")
+        .read_text(encoding="utf-8")
+        .replace("leave the service on December 31", "leave the service on January 15")
+        .replace("in December</title>", "in January</title>")
+    )
     server.serve("/streamnotes.rdf", body)
 
     assert main(["-c", str(config), "once"]) == 0
@@ -165,8 +174,11 @@ def test_a_failing_feed_does_not_stop_the_others(server, tmp_path, capsys):
     urls = [
         server.serve("/broken", b"oops", status=500, content_type="text/plain"),
         server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes()),
-        server.serve("/page.html", b"<!doctype html><html><body><p>Not a feed</p></body></html>",
-                     content_type="text/html"),
+        server.serve(
+            "/page.html",
+            b"<!doctype html><html><body><p>Not a feed</p></body></html>",
+            content_type="text/html",
+        ),
         server.url("/missing"),
     ]
     config = write_config(tmp_path, urls)
@@ -191,7 +203,9 @@ def test_a_failing_feed_does_not_stop_the_others(server, tmp_path, capsys):
 
 
 def test_unreachable_database_exits_1_without_traceback(server, tmp_path, capsys):
-    config = write_config(tmp_path, [server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes())])
+    config = write_config(
+        tmp_path, [server.serve("/tvwire.rss", (FEEDS / "tvwire.rss").read_bytes())]
+    )
     text = config.read_text().replace(
         "sqlite:///state/feedwatch.db", "postgresql+psycopg://nobody@127.0.0.1:1/none"
     )

@@ -1,7 +1,6 @@
 """Matcher: which tracked shows an article is about."""
 
 # These tests are about look-alike characters (typographic apostrophes, fullwidth letters).
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """html_to_text: feed HTML to the plain text that is matched, stored and summarised."""
 
 # Entities decode to typographic quotes and dashes, so the expected texts contain them.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

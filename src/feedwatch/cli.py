@@ -1,6 +1,7 @@
 """The `feedwatch` command: check, once, feeds, summarize, run.
 
-Exit status: 0 done, 1 could not run (database unreachable, unreadable input), 2 bad config or usage.
+Exit status: 0 done, 1 could not run (database unreachable, unreadable input),
+2 bad config or usage.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedwatch import __version__, config
+from feedwatch import __version__, config, logs
 from feedwatch.errors import ConfigError, FeedwatchError
 
 if TYPE_CHECKING:
@@ -28,11 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(args.log_level)
     try:
         return int(args.command(args))
     except ConfigError as exc:
@@ -56,21 +53,31 @@ def _arguments() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"feedwatch {__version__}")
     commands = top.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", parents=[common], help="validate the config and summarise it")
+    check = commands.add_parser(
+        "check", parents=[common], help="validate the config and summarise it"
+    )
     check.set_defaults(command=_check)
 
-    once = commands.add_parser("once", parents=[common], help="run one full cycle over every feed and exit")
+    once = commands.add_parser(
+        "once", parents=[common], help="run one full cycle over every feed and exit"
+    )
     once.set_defaults(command=_once)
 
-    feeds = commands.add_parser("feeds", parents=[common], help="show the state of every configured feed")
+    feeds = commands.add_parser(
+        "feeds", parents=[common], help="show the state of every configured feed"
+    )
     feeds.set_defaults(command=_feeds)
 
     summarize = commands.add_parser(
         "summarize", parents=[common], help="summarise text or HTML files (stdin when none)"
     )
     summarize.add_argument("files", nargs="*", metavar="FILE")
-    summarize.add_argument("--sentences", type=_positive, metavar="N",
-                           help="sentences per summary (default: the config's summary.sentences, else 3)")
+    summarize.add_argument(
+        "--sentences",
+        type=_positive,
+        metavar="N",
+        help="sentences per summary (default: the config's summary.sentences, else 3)",
+    )
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)
 
@@ -81,12 +88,15 @@ def _arguments() -> argparse.ArgumentParser:
 
 def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     parser.add_argument(
-        "-c", "--config", metavar="PATH",
+        "-c",
+        "--config",
+        metavar="PATH",
         default=None if defaults else argparse.SUPPRESS,
         help=f"config file (default: ${config.ENV_VAR}, else {config.DEFAULT_PATH})",
     )
     parser.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"],
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
         default="info" if defaults else argparse.SUPPRESS,
         help="how much to log on stderr (default: info)",
     )
@@ -110,7 +120,9 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{len(cfg.feeds)} feeds:")
     for feed in cfg.feeds:
         every = _duration(cfg.interval_for(feed).total_seconds())
-        print(f"  {feed.title or feed.url}  every {every}" + (f"  {feed.url}" if feed.title else ""))
+        print(
+            f"  {feed.title or feed.url}  every {every}" + (f"  {feed.url}" if feed.title else "")
+        )
     print(f"{len(cfg.shows)} shows:")
     for show in cfg.shows:
         rules = ", ".join(show.keywords)
@@ -132,7 +144,8 @@ def _once(args: argparse.Namespace) -> int:
         f"{len(report.polls)} feeds polled ({len(report.failed)} failed), "
         f"{sum(poll.new for poll in report.polls)} new and "
         f"{sum(poll.updated for poll in report.polls)} updated articles, "
-        f"{report.summarised} summarised; digest: {report.digest_items} items in {report.digest_path}"
+        f"{report.summarised} summarised; "
+        f"digest: {report.digest_items} items in {report.digest_path}"
     )
     return EXIT_OK
 
@@ -145,13 +158,17 @@ def _feeds(args: argparse.Namespace) -> int:
     rows = [("FEED", "LAST FETCH (UTC)", "STATUS", "ARTICLES", "LAST ERROR")]
     for feed in cfg.feeds:
         report = reports[feed.url]
-        rows.append((
-            feed.title or report.title or feed.url,
-            report.last_fetched.strftime("%Y-%m-%d %H:%M:%S") if report.last_fetched else "never",
-            str(report.last_status) if report.last_status is not None else "-",
-            str(report.articles),
-            report.last_error or "",
-        ))
+        rows.append(
+            (
+                feed.title or report.title or feed.url,
+                report.last_fetched.strftime("%Y-%m-%d %H:%M:%S")
+                if report.last_fetched
+                else "never",
+                str(report.last_status) if report.last_status is not None else "-",
+                str(report.articles),
+                report.last_error or "",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -197,8 +214,12 @@ def _run(args: argparse.Namespace) -> int:
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
         pipeline.publish()
-        log.info("feedwatch %s: polling %d feeds; digest at %s", __version__,
-                 len(cfg.feeds), cfg.digest.path)
+        log.info(
+            "feedwatch %s: polling %d feeds; digest at %s",
+            __version__,
+            len(cfg.feeds),
+            cfg.digest.path,
+        )
         scheduler.build(pipeline).start()
     return EXIT_OK
 
@@ -224,11 +245,16 @@ def _optional_config(path: str | None) -> config.Config | None:
     return config.load(path)
 
 
+_HTML_MARKERS = ("<html", "<!doctype html", "<body", "<p>", "<div", "<article")
+
+
 def _looks_like_html(path: str, text: str) -> bool:
     if path.lower().endswith((".html", ".htm", ".xhtml")):
         return True
     head = text[:2048].lower()
-    return any(tag in head for tag in ("<html", "<!doctype html", "<body", "<p>", "<div", "<article"))
+    return any(
+        tag in head for tag in ("<html", "<!doctype html", "<body", "<p>", "<div", "<article")
+    )
 
 
 def _masked(url: str) -> str:

@@ -124,7 +124,7 @@ class Config(_Section):
     summary: SummarySettings = SummarySettings()
     digest: DigestSettings = DigestSettings()
     # Where the file was read from; not a key users write.
-    source: Path = Field(default=Path("."), exclude=True)
+    source: Path = Field(default=Path(), exclude=True)
 
     @field_validator("feeds", "shows")
     @classmethod
@@ -191,7 +191,9 @@ def parse(text: str, file: Path) -> Config:
     return _resolve_relative(config, file)
 
 
-def _key_lines(node: yaml.Node | None, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], int]]:
+def _key_lines(
+    node: yaml.Node | None, loc: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], int]]:
     """Map each key path, e.g. ('feeds', 0, 'url'), to its 1-based line in the file."""
     if node is None:
         return
@@ -244,7 +246,12 @@ def _resolve_relative(config: Config, file: Path) -> Config:
 
 def _resolve_sqlite_url(url: str, folder: Path) -> str:
     prefix, sep, rest = url.partition(":///")
-    if not sep or not prefix.startswith("sqlite") or rest.startswith("/") or rest in ("", ":memory:"):
+    if (
+        not sep
+        or not prefix.startswith("sqlite")
+        or rest.startswith("/")
+        or rest in ("", ":memory:")
+    ):
         return url
     db_path, query_sep, query = rest.partition("?")
     return f"{prefix}:///{(folder / db_path).resolve()}{query_sep}{query}"

@@ -80,7 +80,7 @@ class Pipeline:
         store.sync_feeds([(feed.url, feed.title) for feed in config.feeds])
 
     def poll(self, feed: FeedSettings) -> PollOutcome:
-        """Fetch, parse, match and store one feed; every per-feed failure is recorded, not raised."""
+        """Fetch, parse, match and store one feed; a per-feed failure is recorded, not raised."""
         started = time.monotonic()
         now = datetime.now(UTC)
         try:

@@ -41,7 +41,11 @@ def _poll_and_publish(pipeline: Pipeline, feed: FeedSettings) -> None:
         if outcome.error is None:
             log.info(
                 "%s: HTTP %s, %d new, %d updated, %.2fs",
-                feed.url, outcome.status, outcome.new, outcome.updated, outcome.seconds,
+                feed.url,
+                outcome.status,
+                outcome.new,
+                outcome.updated,
+                outcome.seconds,
             )
         if outcome.new or outcome.updated:
             pipeline.publish()
