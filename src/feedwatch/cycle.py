@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedwatch import digest, parser
+from feedwatch import digest, parser, policy
 from feedwatch.config import Config, FeedSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError
 from feedwatch.fetcher import Fetcher
@@ -128,6 +128,27 @@ class Pipeline:
             items = self.store.digest_items(self.config.digest.max_items)
             digest.write(items, self.config.digest, built=datetime.now(UTC))
             return len(jobs), len(items)
+
+    def due(self, now: datetime) -> list[FeedSettings]:
+        """The configured feeds whose next poll time has come."""
+        last = self._last_polled()
+        return [
+            feed
+            for feed in self.config.feeds
+            if policy.is_due(last.get(feed.url), self.config.interval_for(feed), now)
+        ]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest feed is next due; None when one is due right now."""
+        last = self._last_polled()
+        times = [
+            policy.next_poll(last.get(feed.url), self.config.interval_for(feed))
+            for feed in self.config.feeds
+        ]
+        return None if None in times else min(times)  # type: ignore[type-var]
+
+    def _last_polled(self) -> dict[str, datetime | None]:
+        return {report.url: report.last_fetched for report in self.store.feed_reports()}
 
     def run_cycle(self, feeds: Iterable[FeedSettings] | None = None) -> CycleReport:
         polls = tuple(self.poll(feed) for feed in (self.config.feeds if feeds is None else feeds))
