@@ -1,0 +1,68 @@
+"""`feedwatch summarize` and `feedwatch feeds` as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from feedwatch.cli import main
+
+DATA = Path(__file__).parent / "data"
+ARTICLE = DATA / "summariser" / "harbour_lights.txt"
+PAGE = DATA / "cli" / "article.html"
+
+
+def test_summarize_files_as_json(capsys):
+    assert main(["summarize", "--json", "--sentences", "2", str(ARTICLE), str(PAGE)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [record["path"] for record in records] == [str(ARTICLE), str(PAGE)]
+    text = ARTICLE.read_text(encoding="utf-8")
+    assert len(records[0]["sentences"]) == 2
+    assert all(sentence in text for sentence in records[0]["sentences"])
+
+
+def test_summarize_html_strips_markup_and_scripts(capsys):
+    assert main(["summarize", "--json", str(PAGE)]) == 0
+    sentences = json.loads(capsys.readouterr().out)["sentences"]
+    assert len(sentences) == 3
+    assert not any("<" in sentence or "tracking" in sentence for sentence in sentences)
+    assert any("Luke Cage" in sentence for sentence in sentences)
+
+
+def test_summarize_reads_stdin(monkeypatch, capsys):
+    stdin = io.TextIOWrapper(io.BytesIO(ARTICLE.read_bytes()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["summarize", "--sentences", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0] in ARTICLE.read_text(encoding="utf-8")
+
+
+def test_summarize_missing_file_is_one_line_and_others_still_run(capsys, tmp_path):
+    missing = tmp_path / "nope.txt"
+    assert main(["summarize", "--json", str(missing), str(ARTICLE)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"feedwatch: {missing}: No such file or directory"
+    assert json.loads(captured.out)["path"] == str(ARTICLE)
+
+
+def test_bad_sentence_count_is_a_usage_error(capsys):
+    try:
+        main(["summarize", "--sentences", "0", str(ARTICLE)])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_console_script_runs_offline(tmp_path):
+    # A real process: nothing it imports may try to fetch NLTK data or anything else.
+    result = subprocess.run(
+        [sys.executable, "-m", "feedwatch", "summarize", "--json", str(PAGE)],
+        check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "NLTK_DATA": str(tmp_path / "no-nltk-data")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["sentences"]) == 3
