@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/feedwatch -c $(CONFIG) run
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-dev
