@@ -18,14 +18,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, column, create_engine, insert, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Article, Validators
+from feedwatch.models import Article, ParsedFeed, Schedule, Validators
 from feedwatch.store import SaveResult, Store
-from feedwatch.store.schema import Base
+from feedwatch.store.schema import Base, UTCDateTime
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "feedwatch" / "store" / "migrations"
@@ -302,9 +302,10 @@ def test_guids_survive_reopening_and_match_across_databases(
     # Another database: the linked article keeps its guid whichever feed brings it; the
     # unlinked one is known only by its feed and entry id.
     elsewhere = guids(new_database(), SCREENBEAT)
-    assert elsewhere["Severance renewed for a third season"] == first[
-        "Severance renewed for a third season"
-    ]
+    assert (
+        elsewhere["Severance renewed for a third season"]
+        == first["Severance renewed for a third season"]
+    )
     assert elsewhere["No link"] != first["No link"]
     assert guids(new_database(), TVWIRE) == first
 
@@ -313,13 +314,13 @@ def test_guids_survive_reopening_and_match_across_databases(
 
 
 def test_validators_round_trip(store: Store) -> None:
-    assert store.validators(TVWIRE) == Validators()
-    assert store.validators("https://unknown.example/feed") == Validators()
+    assert store.feed_state(TVWIRE).validators == Validators()
+    assert store.feed_state("https://unknown.example/feed").validators == Validators()
     sent = Validators(etag='"abc123"', last_modified="Sat, 01 Mar 2025 10:00:00 GMT")
     store.record_poll(TVWIRE, at=NOW, status=200, validators=sent)
-    assert store.validators(TVWIRE) == sent
+    assert store.feed_state(TVWIRE).validators == sent
     store.record_poll(TVWIRE, at=NOW + timedelta(minutes=15), status=304)  # keeps them
-    assert store.validators(TVWIRE) == sent
+    assert store.feed_state(TVWIRE).validators == sent
 
 
 def test_an_error_is_recorded_then_cleared_by_a_good_poll(store: Store) -> None:
@@ -334,8 +335,9 @@ def test_an_error_is_recorded_then_cleared_by_a_good_poll(store: Store) -> None:
 
 
 def test_feed_titles_prefer_the_config_then_the_feed(store: Store) -> None:
+    parsed = ParsedFeed(title="Title in the feed", link=None, entries=())
     for url in (TVWIRE, SCREENBEAT):
-        store.record_poll(url, at=NOW, status=200, title="Title in the feed")
+        store.record_poll(url, at=NOW, status=200, feed=parsed)
     titles = {report.url: report.title for report in store.feed_reports()}
     assert titles == {TVWIRE: "TV Wire", SCREENBEAT: "Title in the feed"}
     store.sync_feeds([(TVWIRE, None), (SCREENBEAT, "Screen Beat")])
@@ -366,6 +368,164 @@ def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
     for value, expected in ((fetched, polled), (item.published, published)):
         assert value == expected
         assert value is not None and value.utcoffset() == timedelta(0)
+
+
+# --- polling state --------------------------------------------------------------------------
+
+
+def state(store: Store, url: str = TVWIRE):
+    return store.feed_state(url)
+
+
+def test_a_new_feed_is_due_at_once_at_its_own_url(store: Store) -> None:
+    fresh = state(store)
+    assert (fresh.url, fresh.fetch_url) == (TVWIRE, TVWIRE)
+    assert (fresh.next_poll, fresh.errors, fresh.retry_after, fresh.gone_since) == (
+        None,
+        0,
+        None,
+        None,
+    )
+    assert store.feed_state("https://unknown.example/feed").fetch_url == (
+        "https://unknown.example/feed"
+    )
+
+
+def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
+    parsed = ParsedFeed(
+        "TV Wire", None, (), ttl=timedelta(hours=1), update_period=timedelta(minutes=30)
+    )
+    schedule = Schedule(
+        next_poll=NOW + timedelta(hours=2), errors=2, retry_after=NOW + timedelta(hours=2)
+    )
+    store.record_poll(
+        TVWIRE,
+        at=NOW,
+        status=200,
+        validators=Validators(etag='"v1"'),
+        feed=parsed,
+        schedule=schedule,
+        moved_to="https://tvwire.example/new-rss",
+    )
+    saved = state(store)
+    assert saved.fetch_url == "https://tvwire.example/new-rss"
+    assert (saved.next_poll, saved.errors, saved.retry_after) == (
+        NOW + timedelta(hours=2),
+        2,
+        NOW + timedelta(hours=2),
+    )
+    assert (saved.ttl, saved.update_period) == (timedelta(hours=1), timedelta(minutes=30))
+    assert saved.last_polled == NOW
+    assert store.feed_states()[TVWIRE] == saved
+    [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
+    assert (report.next_poll, report.errors, report.moved_to) == (
+        NOW + timedelta(hours=2),
+        2,
+        "https://tvwire.example/new-rss",
+    )
+
+    # A poll that says nothing about them keeps the schedule, hints and redirect.
+    store.record_poll(TVWIRE, at=NOW + timedelta(hours=3), status=304)
+    kept = state(store)
+    assert (kept.next_poll, kept.errors, kept.ttl, kept.fetch_url) == (
+        saved.next_poll,
+        2,
+        saved.ttl,
+        saved.fetch_url,
+    )
+    # A document without hints clears them; a redirect back home clears the redirect.
+    store.record_poll(TVWIRE, at=NOW, status=200, feed=ParsedFeed(None, None, ()), moved_to=TVWIRE)
+    assert (state(store).ttl, state(store).update_period) == (None, None)
+    assert state(store).fetch_url == TVWIRE
+    assert [r.title for r in store.feed_reports() if r.url == TVWIRE] == ["TV Wire"]
+
+
+def test_a_gone_feed_is_reported_gone(store: Store) -> None:
+    store.record_poll(
+        TVWIRE,
+        at=NOW,
+        status=410,
+        error="HTTP 410 Gone",
+        schedule=Schedule(errors=1, gone_since=NOW),
+    )
+    assert state(store).gone_since == NOW
+    [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
+    assert (report.gone_since, report.next_poll, report.last_status) == (NOW, None, 410)
+
+
+def test_reset_forgets_gone_back_off_redirect_and_validators(store: Store) -> None:
+    store.save_articles(TVWIRE, [(article("e1", None), ())], at=NOW)
+    store.record_poll(
+        TVWIRE,
+        at=NOW,
+        status=410,
+        validators=Validators('"v"', "Sat, 01 Mar 2025 10:00:00 GMT"),
+        error="HTTP 410 Gone",
+        schedule=Schedule(None, errors=4, retry_after=NOW + timedelta(days=1), gone_since=NOW),
+        moved_to="https://elsewhere.example/rss",
+    )
+    assert store.reset_feed(TVWIRE)
+    fresh = state(store)
+    assert fresh == type(fresh)(TVWIRE, TVWIRE, last_polled=NOW)
+    assert reports(store)[TVWIRE] == 1  # the articles stay
+    assert not store.reset_feed("https://unknown.example/feed")
+
+
+def test_a_changed_config_entry_wakes_a_gone_feed_and_is_due_at_once(store: Store) -> None:
+    feeds = [(TVWIRE, "TV Wire")]
+    store.sync_feeds(feeds, {TVWIRE: "hash-1"})
+    later = Schedule(next_poll=NOW + timedelta(hours=5))
+    store.record_poll(TVWIRE, at=NOW, status=200, schedule=later)
+    store.sync_feeds(feeds, {TVWIRE: "hash-1"})  # unchanged: nothing happens
+    assert state(store).next_poll == later.next_poll
+
+    store.sync_feeds(feeds, {TVWIRE: "hash-2"})  # e.g. a new interval: takes effect now
+    assert state(store).next_poll is None
+
+    store.record_poll(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+    store.sync_feeds(feeds, {TVWIRE: "hash-2"})
+    assert state(store).gone_since == NOW
+    store.sync_feeds(feeds, {TVWIRE: "hash-3"})
+    assert state(store).gone_since is None
+
+
+def test_a_gone_feed_removed_from_the_config_and_put_back_is_polled_again(store: Store) -> None:
+    fingerprints = {TVWIRE: "same", SCREENBEAT: "other"}
+    store.sync_feeds([(TVWIRE, None), (SCREENBEAT, None)], fingerprints)
+    store.record_poll(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+    store.record_poll(SCREENBEAT, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+
+    store.sync_feeds([(SCREENBEAT, None)], {SCREENBEAT: "other"})
+    assert state(store).gone_since == NOW  # out of the config: nothing to poll anyway
+    store.sync_feeds([(TVWIRE, None), (SCREENBEAT, None)], fingerprints)
+    assert state(store).gone_since is None
+    # A feed that stayed keeps its schedule.
+    assert state(store, SCREENBEAT).next_poll == NOW + timedelta(hours=1)
+
+
+def test_the_first_fingerprint_keeps_the_schedule(store: Store) -> None:
+    # A feed stored before fingerprints existed (e.g. by feedwatch at schema 0001).
+    store.record_poll(TVWIRE, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+    store.sync_feeds([(TVWIRE, None)], {TVWIRE: "first"})
+    assert state(store).next_poll == NOW + timedelta(hours=1)
+
+
+def test_publish_times_are_the_feeds_newest_distinct_dates(store: Store) -> None:
+    dates = [NOW - timedelta(hours=h) for h in (0, 1, 1, 3, 5)]
+    batch = [
+        (article(f"e{i}", None, title=f"Story {i}", published=when), ())
+        for i, when in enumerate(dates)
+    ]
+    batch.append((article("undated", None, title="Undated"), ()))
+    batch.append((article("future", None, title="Later", published=NOW + timedelta(days=1)), ()))
+    store.save_articles(TVWIRE, batch, at=NOW)
+    other = article("s1", None, title="Elsewhere", published=NOW - timedelta(minutes=30))
+    store.save_articles(SCREENBEAT, [(other, ())], at=NOW)
+
+    expected = [NOW - timedelta(hours=h) for h in (0, 1, 3, 5)]
+    assert store.publish_times(TVWIRE, until=NOW, limit=20) == expected
+    assert store.publish_times(TVWIRE, until=NOW, limit=2) == expected[:2]
+    assert store.publish_times("https://unknown.example/feed", until=NOW, limit=20) == []
 
 
 # --- concurrency -----------------------------------------------------------------------------
@@ -446,12 +606,94 @@ def test_migrations_produce_exactly_the_models(
         assert compare_metadata(context, Base.metadata) == []
 
 
+def test_a_database_at_0001_with_data_upgrades_and_keeps_it(
+    open_store: Callable[[str], Store], database_url: str, engine: Engine
+) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    when = UTCDateTime()
+    feeds = table(
+        "feeds",
+        *(column(name) for name in ("id", "url", "config_title", "last_status", "etag")),
+        column("last_fetched", when),
+        column("last_modified"),
+    )
+    articles = table(
+        "articles",
+        *(column(name) for name in ("id", "feed_id", "guid", "url", "title", "summary", "body")),
+        *(column(name, when) for name in ("published", "first_seen", "updated_at")),
+        column("version"),
+    )
+    story = article("e1", "https://tvwire.example/a", published=NOW - timedelta(hours=1))
+    if engine.url.database and engine.dialect.name == "sqlite":
+        Path(engine.url.database).parent.mkdir(parents=True)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            insert(feeds).values(
+                id=1,
+                url=TVWIRE,
+                config_title="TV Wire",
+                last_status=200,
+                etag='"abc"',
+                last_fetched=NOW,
+                last_modified="Sat, 01 Mar 2025 10:00:00 GMT",
+            )
+        )
+        connection.execute(
+            insert(articles).values(
+                id=1,
+                feed_id=1,
+                guid="urn:feedwatch:old",
+                url=story.url,
+                title=story.title,
+                summary=story.summary,
+                body=story.body,
+                published=story.published,
+                first_seen=NOW,
+                updated_at=NOW,
+                version=story.version,
+            )
+        )
+        connection.execute(
+            insert(
+                table("entries", *map(column, ("feed_id", "entry_id", "article_id", "version")))
+            ).values(feed_id=1, entry_id="e1", article_id=1, version=story.version)
+        )
+        connection.execute(
+            insert(table("matches", *map(column, ("article_id", "show_name", "position")))).values(
+                article_id=1, show_name="Severance", position=0
+            )
+        )
+
+    store = open_store(database_url)
+    assert store.feed_state(TVWIRE).validators == Validators(
+        '"abc"', "Sat, 01 Mar 2025 10:00:00 GMT"
+    )
+    upgraded = store.feed_state(TVWIRE)
+    assert (upgraded.last_polled, upgraded.next_poll, upgraded.errors) == (NOW, None, 0)
+    assert (upgraded.fetch_url, upgraded.gone_since, upgraded.ttl) == (TVWIRE, None, None)
+    assert reports(store) == {TVWIRE: 1}
+    # The stored entry is still known: seeing it again stores nothing twice.
+    again = store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW + timedelta(hours=1))
+    assert again == SaveResult(unchanged=1)
+    summarise_all(store)
+    [item] = store.digest_items(10)
+    assert (item.guid, item.shows, item.feed_title) == (
+        "urn:feedwatch:old",
+        ("Severance",),
+        "TV Wire",
+    )
+    assert store.publish_times(TVWIRE, until=NOW, limit=20) == [story.published]
+
+
 def test_reopening_keeps_data_and_migrates_nothing(
     open_store: Callable[[str], Store], database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0001" in caplog.text
+    assert "schema upgraded from empty to 0002" in caplog.text
     first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
     first.close()
 
@@ -478,11 +720,11 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     config = Config(scripts / "alembic.ini")
     config.set_main_option("sqlalchemy.url", f"sqlite:///{tmp_path / 'dev.db'}")
     command.upgrade(config, "head")
-    command.revision(config, message="next change", autogenerate=True, rev_id="0002")
+    command.revision(config, message="next change", autogenerate=True, rev_id="0099")
 
     script = ScriptDirectory.from_config(config)
-    assert script.get_current_head() == "0002"
-    new = script.get_revision("0002")
-    assert new is not None and new.down_revision == "0001"
+    assert script.get_current_head() == "0099"
+    new = script.get_revision("0099")
+    assert new is not None and new.down_revision == "0002"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The `feedwatch` command: check, once, feeds, summarize, run.
+"""The `feedwatch` command: check, once, feeds, summarize, run, serve.
 
 Exit status: 0 done, 1 could not run (database unreachable, unreadable input),
 2 bad config or usage.
@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from feedwatch.errors import ConfigError, FeedwatchError
 
 if TYPE_CHECKING:
     from feedwatch.fetcher import Fetcher
+    from feedwatch.models import FeedReport
     from feedwatch.store import Store
 
 log = logging.getLogger("feedwatch")
@@ -29,7 +31,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments().parse_args(argv)
-    logs.setup(args.log_level)
+    logs.setup(args.log_level, args.log_format)
     try:
         return int(args.command(args))
     except ConfigError as exc:
@@ -59,12 +61,22 @@ def _arguments() -> argparse.ArgumentParser:
     check.set_defaults(command=_check)
 
     once = commands.add_parser(
-        "once", parents=[common], help="run one full cycle over every feed and exit"
+        "once",
+        parents=[common],
+        help="run one full cycle over every feed (but gone or told to wait) and exit",
+    )
+    once.add_argument(
+        "--due", action="store_true", help="poll only the feeds whose next poll time has come"
     )
     once.set_defaults(command=_once)
 
     feeds = commands.add_parser(
         "feeds", parents=[common], help="show the state of every configured feed"
+    )
+    feeds.add_argument(
+        "--reset",
+        metavar="URL",
+        help="poll this feed afresh at its configured URL: forget gone, back-off and redirect",
     )
     feeds.set_defaults(command=_feeds)
 
@@ -81,8 +93,15 @@ def _arguments() -> argparse.ArgumentParser:
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)
 
-    run = commands.add_parser("run", parents=[common], help="run the daemon")
+    run = commands.add_parser(
+        "run", parents=[common], help="run the daemon: poll feeds and serve the digest over HTTP"
+    )
     run.set_defaults(command=_run)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the digest over HTTP without polling"
+    )
+    serve.set_defaults(command=_serve)
     return top
 
 
@@ -99,6 +118,12 @@ def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
         choices=["debug", "info", "warning", "error"],
         default="info" if defaults else argparse.SUPPRESS,
         help="how much to log on stderr (default: info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text" if defaults else argparse.SUPPRESS,
+        help="log lines as plain text or one JSON object each (default: text)",
     )
 
 
@@ -139,9 +164,14 @@ def _once(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.config)
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
-        report = Pipeline(cfg, store, fetcher).run_cycle()
+        pipeline = Pipeline(cfg, store, fetcher)
+        report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
+    skipped = len(cfg.feeds) - len(report.polls)
+    why = "not due, gone or told to wait" if args.due else "gone or told to wait"
     print(
-        f"{len(report.polls)} feeds polled ({len(report.failed)} failed), "
+        f"{len(report.polls)} feeds polled ({len(report.failed)} failed"
+        + (f"; {skipped} skipped: {why}" if skipped else "")
+        + "), "
         f"{sum(poll.new for poll in report.polls)} new and "
         f"{sum(poll.updated for poll in report.polls)} updated articles, "
         f"{report.summarised} summarised; "
@@ -151,21 +181,44 @@ def _once(args: argparse.Namespace) -> int:
 
 
 def _feeds(args: argparse.Namespace) -> int:
+    from feedwatch import policy
+
     cfg = config.load(args.config)
+    if args.reset and args.reset not in {feed.url for feed in cfg.feeds}:
+        print(f"feedwatch: {args.reset} is not a feed in {cfg.source}", file=sys.stderr)
+        return EXIT_CONFIG
     with _open_store(cfg) as store:
-        store.sync_feeds([(feed.url, feed.title) for feed in cfg.feeds])
+        store.sync_feeds(
+            [(feed.url, feed.title) for feed in cfg.feeds], policy.fingerprints(cfg.feeds)
+        )
+        if args.reset:
+            store.reset_feed(args.reset)
+            print(f"{args.reset}: reset; it is polled afresh at the next cycle")
         reports = {report.url: report for report in store.feed_reports()}
-    rows = [("FEED", "LAST FETCH (UTC)", "STATUS", "ARTICLES", "LAST ERROR")]
+    now = datetime.now(UTC)
+    rows = [
+        (
+            "FEED",
+            "LAST FETCH (UTC)",
+            "STATUS",
+            "ARTICLES",
+            "NEXT POLL (UTC)",
+            "BACK-OFF",
+            "MOVED TO",
+            "LAST ERROR",
+        )
+    ]
     for feed in cfg.feeds:
         report = reports[feed.url]
         rows.append(
             (
                 feed.title or report.title or feed.url,
-                report.last_fetched.strftime("%Y-%m-%d %H:%M:%S")
-                if report.last_fetched
-                else "never",
+                _when(report.last_fetched) if report.last_fetched else "never",
                 str(report.last_status) if report.last_status is not None else "-",
                 str(report.articles),
+                _next_poll(report, now),
+                _back_off(report, now),
+                report.moved_to or "-",
                 report.last_error or "",
             )
         )
@@ -174,6 +227,27 @@ def _feeds(args: argparse.Namespace) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]).rstrip())
     return EXIT_OK
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _next_poll(report: FeedReport, now: datetime) -> str:
+    if report.gone_since:
+        return f"gone since {_when(report.gone_since)}"
+    if report.next_poll is None or report.next_poll <= now:
+        return "due"
+    return _when(report.next_poll)
+
+
+def _back_off(report: FeedReport, now: datetime) -> str:
+    if not report.errors or report.gone_since:
+        return "-"
+    failures = f"{report.errors} failure" + ("s" if report.errors > 1 else "")
+    if report.retry_after and report.retry_after > now:
+        return f"{failures}, told to wait"
+    return failures
 
 
 def _summarize(args: argparse.Namespace) -> int:
@@ -207,20 +281,70 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from feedwatch import scheduler
+    from feedwatch import scheduler, server
     from feedwatch.cycle import Pipeline
+    from feedwatch.metrics import Metrics
 
     cfg = config.load(args.config)
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
-        pipeline = Pipeline(cfg, store, fetcher)
-        pipeline.publish()
-        log.info(
-            "feedwatch %s: polling %d feeds; digest at %s",
-            __version__,
-            len(cfg.feeds),
-            cfg.digest.path,
+        metrics = Metrics()
+        daemon = scheduler.Daemon(Pipeline(cfg, store, fetcher), metrics)
+        # Bound before polling starts, so a port in use stops the command at once.
+        web = server.DigestServer(
+            server.App(lambda: daemon.config.digest.path, metrics, daemon.health),
+            cfg.server.host,
+            cfg.server.port,
         )
-        scheduler.build(pipeline).start()
+        try:
+            with scheduler.Signals() as signals:
+                daemon.start()
+                web.start()
+                log.info(
+                    "feedwatch %s: polling %d feeds; digest at %s, served at %s/feed.xml",
+                    __version__,
+                    len(cfg.feeds),
+                    cfg.digest.path,
+                    web.url,
+                )
+                stopped_by = signals.wait(on_reload=lambda: daemon.reload("SIGHUP"))
+                log.info("%s: stopping", stopped_by)
+        finally:
+            daemon.stop()
+            web.close()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from feedwatch import scheduler, server
+    from feedwatch.metrics import Metrics
+
+    current = [config.load(args.config)]
+
+    def reload() -> None:
+        try:
+            current[0] = config.load(current[0].source)
+        except ConfigError as exc:
+            message = "; ".join(line.strip() for line in str(exc).splitlines())
+            log.error("config reload (SIGHUP) failed, keeping the running config: %s", message)
+            return
+        log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)
+
+    cfg = current[0]
+    web = server.DigestServer(
+        server.App(lambda: current[0].digest.path, Metrics(), lambda: {"polling": False}),
+        cfg.server.host,
+        cfg.server.port,
+    )
+    try:
+        with scheduler.Signals() as signals:
+            web.start()
+            log.info(
+                "feedwatch %s: serving %s at %s/feed.xml", __version__, cfg.digest.path, web.url
+            )
+            log.info("%s: stopping", signals.wait(on_reload=reload))
+    finally:
+        web.close()
     return EXIT_OK
 
 
@@ -235,7 +359,7 @@ def _open_store(cfg: config.Config) -> closing[Store]:
 def _fetcher(cfg: config.Config) -> Fetcher:
     from feedwatch.fetcher import Fetcher
 
-    return Fetcher(timeout=cfg.poll.timeout.total_seconds())
+    return Fetcher(timeout=cfg.poll.timeout.total_seconds(), max_bytes=cfg.poll.max_bytes)
 
 
 def _optional_config(path: str | None) -> config.Config | None:

@@ -31,6 +31,8 @@ ENV_VAR = "FEEDWATCH_CONFIG"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?)?b?\s*$", re.IGNORECASE)
+_UNIT_BYTES = {None: 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
 
 
@@ -52,6 +54,23 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def parse_size(value: object) -> int:
+    """'20MB', '512KB', '1.5 GB' (binary units: 1 KB = 1024 bytes) or a bare number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512KB or 20MB")
+    if isinstance(value, int | float):
+        size = float(value)
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; use e.g. 512KB, 20MB or 1GB")
+        unit = match.group(2).lower() if match.group(2) else None
+        size = float(match.group(1)) * _UNIT_BYTES[unit]
+    if size < 1:
+        raise ValueError("a size must be at least 1 byte")
+    return int(size)
+
+
 def http_url(url: str) -> str:
     url = url.strip()
     if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
@@ -60,6 +79,7 @@ def http_url(url: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
 
 class _Section(BaseModel):
@@ -69,6 +89,19 @@ class _Section(BaseModel):
 class PollSettings(_Section):
     interval: Duration = timedelta(minutes=15)
     timeout: Duration = timedelta(seconds=20)
+    # The bounds of each feed's adapted interval; see policy.py for the rule.
+    min_interval: Duration = timedelta(minutes=1)
+    max_interval: Duration = timedelta(days=1)
+    max_bytes: ByteSize = 20 * 1024**2  # of a decoded response body
+    # Feeds in flight at once, and at most this many to any one host (politeness).
+    concurrency: int = Field(default=16, ge=1, le=256)
+    per_host: int = Field(default=2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> PollSettings:
+        if self.min_interval > self.max_interval:
+            raise ValueError("min_interval must not be longer than max_interval")
+        return self
 
 
 class FeedSettings(_Section):
@@ -116,6 +149,13 @@ class DigestSettings(_Section):
         return http_url(url)
 
 
+class ServerSettings(_Section):
+    """Where `run` and `serve` answer HTTP: /feed.xml, /healthz, /metrics."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
+
+
 class Config(_Section):
     database: str = "sqlite:///feedwatch.db"
     poll: PollSettings = PollSettings()
@@ -123,6 +163,7 @@ class Config(_Section):
     shows: tuple[ShowSettings, ...]
     summary: SummarySettings = SummarySettings()
     digest: DigestSettings = DigestSettings()
+    server: ServerSettings = ServerSettings()
     # Where the file was read from; not a key users write.
     source: Path = Field(default=Path(), exclude=True)
 

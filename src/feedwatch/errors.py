@@ -17,6 +17,8 @@ on; anything else stops the command with a one-line message.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class FeedwatchError(Exception):
     """Base of every error feedwatch raises on purpose."""
@@ -41,9 +43,13 @@ class NetworkError(FetchError):
 class HTTPStatusError(FetchError):
     """The server answered with a status feedwatch treats as a failure."""
 
-    def __init__(self, message: str, url: str, status: int) -> None:
+    def __init__(
+        self, message: str, url: str, status: int, retry_after: datetime | None = None
+    ) -> None:
         super().__init__(message, url)
         self.status = status
+        # When the response's Retry-After says to come back (UTC); None without one.
+        self.retry_after = retry_after
 
 
 class TooLargeError(FetchError):

@@ -7,6 +7,11 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+FORMATS = ("text", "json")
+# Libraries whose messages share feedwatch's handler, and the least level shown for each:
+# APScheduler's warnings are about ticks skipped on purpose (a job never overlaps itself).
+_LIBRARIES = {"apscheduler": logging.ERROR, "waitress": logging.WARNING}
+
 _handler: logging.Handler | None = None
 
 
@@ -21,19 +26,24 @@ class JSONFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         event.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            event["traceback"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False)
 
 
 def setup(level: str = "info", fmt: str = "text") -> None:
     """Send the `feedwatch` loggers to stderr; calling again replaces the previous set-up."""
     global _handler  # noqa: PLW0603 - one handler per process, replaced on reconfiguration
-    logger = logging.getLogger("feedwatch")
-    if _handler is not None:
-        logger.removeHandler(_handler)
-    _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
         JSONFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(message)s")
     )
-    logger.addHandler(_handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
+    wanted = logging.getLevelName(level.upper())
+    for name, floor in {"feedwatch": logging.NOTSET, **_LIBRARIES}.items():
+        logger = logging.getLogger(name)
+        if _handler is not None:
+            logger.removeHandler(_handler)
+        logger.addHandler(handler)
+        logger.setLevel(max(wanted, floor))
+        logger.propagate = False
+    _handler = handler

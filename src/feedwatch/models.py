@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,11 @@ class FetchResult:
     headers: Mapping[str, str]  # names in lower case
     content: bytes  # empty for 304
     validators: Validators = Validators()
+    # Where 301/308 redirects led, followed from the requested URL for as long as every hop
+    # was permanent; None when the first answer was not a 301/308. E.g. A -301-> B -302-> C
+    # gives B; A -302-> B -301-> C gives None (only the temporary address moved).
+    permanent_url: str | None = None
+    max_age: timedelta | None = None  # Cache-Control: max-age, when positive
 
     @property
     def not_modified(self) -> bool:
@@ -52,6 +57,8 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     # Set when feedparser had to recover from malformed XML; entries are still usable.
     warning: str | None = None
+    ttl: timedelta | None = None  # RSS <ttl>: how long the feed may be cached
+    update_period: timedelta | None = None  # sy:updatePeriod divided by sy:updateFrequency
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +120,34 @@ class FeedReport:
     last_status: int | None
     articles: int
     last_error: str | None
+    next_poll: datetime | None = None  # None: due at once (or never, when gone)
+    errors: int = 0  # failed polls in a row
+    retry_after: datetime | None = None  # no poll before this, as a 429/503 asked
+    gone_since: datetime | None = None  # answered 410 Gone
+    moved_to: str | None = None  # polled here since a permanent redirect
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What feedwatch keeps about polling one feed: enough to resume after a restart."""
+
+    url: str  # as configured: the feed's identity
+    fetch_url: str  # where it is polled: `url`, or where a permanent redirect led
+    validators: Validators = Validators()
+    last_polled: datetime | None = None
+    next_poll: datetime | None = None  # None: due at once
+    errors: int = 0  # failed polls in a row; 0 after a success
+    retry_after: datetime | None = None  # no poll before this, as a 429/503 asked
+    gone_since: datetime | None = None  # answered 410 Gone: not polled again until reset
+    ttl: timedelta | None = None  # the hints of the last feed document parsed
+    update_period: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The polling state one poll leaves behind (see FeedState for each field)."""
+
+    next_poll: datetime | None = None
+    errors: int = 0
+    retry_after: datetime | None = None
+    gone_since: datetime | None = None

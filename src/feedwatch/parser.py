@@ -14,7 +14,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -33,6 +33,16 @@ _ENTITY_DECLARATION = re.compile(r"<!ENTITY\s+([\w.:-]+)\s+(?:\"([^\"]*)\"|'([^'
 _ENTITY_REFERENCE = re.compile(r"&([\w.:-]+);")
 _ROOT_ELEMENT = re.compile(r"<[A-Za-z_]")
 _HTML_START = re.compile(rb"^(?:\s|<!--.*?-->|<\?.*?\?>)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+# sy:updatePeriod values (RSS 1.0 Syndication module); sy:updateFrequency divides them.
+_UPDATE_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
+# Hints are cut to poll.max_interval later; this only keeps the arithmetic in range.
+_LONGEST_HINT = timedelta(days=3650)
 
 
 def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
@@ -68,7 +78,28 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         # A feed served as text/html or without a Content-Type parses just the same:
         # nothing was recovered, so there is nothing to warn about.
         warning=None if isinstance(problem, feedparser.NonXMLContentType) else _describe(problem),
+        ttl=_ttl(feed.get("ttl")),
+        update_period=_update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )
+
+
+def _ttl(value: str | None) -> timedelta | None:
+    """RSS <ttl>: whole minutes; anything else, or 0, says nothing."""
+    minutes = (value or "").strip()
+    if not minutes.isdecimal() or len(minutes) > 9 or int(minutes) == 0:
+        return None
+    return timedelta(minutes=min(int(minutes), _LONGEST_HINT // timedelta(minutes=1)))
+
+
+def _update_period(period: str | None, frequency: str | None) -> timedelta | None:
+    """sy:updatePeriod (default daily when only a frequency is given) / sy:updateFrequency."""
+    if period is None and frequency is None:
+        return None
+    length = _UPDATE_PERIODS.get((period or "daily").strip().lower())
+    times = (frequency or "1").strip()
+    if length is None or not times.isdecimal() or len(times) > 9 or int(times) == 0:
+        return None
+    return length / int(times)
 
 
 def _entry(entry: Any) -> Entry:

@@ -1,53 +1,350 @@
-"""The daemon: APScheduler polls each feed on its interval and republishes the digest."""
+"""The daemon: APScheduler wakes a dispatcher that hands due feeds to a bounded pool.
+
+- Every TICK seconds APScheduler runs the dispatcher. It asks the store which feeds are due
+  only once the earliest next poll time has come (or at least every MAX_SLEEP seconds, to see
+  changes made by another process, e.g. `feedwatch feeds --reset`), and hands the due feeds
+  not already in flight to a HostPool: `poll.concurrency` at once, `poll.per_host` per host.
+- A poll that stored new or changed articles asks for a publish. One publisher thread
+  summarises and rewrites the digest; requests made while it works are folded into one more
+  run, so polls never queue behind the summariser and the digest is never more than one
+  publish behind the polls.
+- A second job checks the config file every WATCH_EVERY seconds; a changed file (or SIGHUP)
+  is reloaded: a new Pipeline over the same store and fetcher. A broken edit is logged and
+  the running config kept.
+- stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
+  (each commits its own writes), then a last publish of what they stored.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from datetime import UTC, datetime
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedwatch.config import FeedSettings
-from feedwatch.cycle import Pipeline
-from feedwatch.errors import FeedwatchError
+from feedwatch import config
+from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.metrics import Metrics
+from feedwatch.pool import HostPool, host_of
+
+if TYPE_CHECKING:
+    from feedwatch.config import Config, FeedSettings
+    from feedwatch.cycle import Pipeline
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE = 10.0  # seconds running polls get to finish after SIGTERM/SIGINT
+TICK = 1.0
+MAX_SLEEP = timedelta(seconds=30)
+WATCH_EVERY = 2.0
+# Keys a reload cannot apply to a running process: the store, fetcher and server are kept.
+RESTART_KEYS = ("database", "server", "poll.timeout", "poll.max_bytes")
 
-def build(pipeline: Pipeline) -> BlockingScheduler:
-    """One interval job per feed, each first run now; a job never overlaps itself."""
-    scheduler = BlockingScheduler(timezone=UTC)
-    for feed in pipeline.config.feeds:
-        scheduler.add_job(
-            _poll_and_publish,
-            IntervalTrigger(seconds=pipeline.config.interval_for(feed).total_seconds()),
-            args=(pipeline, feed),
-            id=feed.url,
-            name=feed.title or feed.url,
+
+@dataclass(eq=False)
+class _Cycle:
+    """The feeds one dispatch handed out; done when the last of them is."""
+
+    started: float
+    left: int
+
+
+class Daemon:
+    """Polls the configured feeds on their schedules until stop() is called."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        metrics: Metrics | None = None,
+        *,
+        grace: float = SHUTDOWN_GRACE,
+        tick: float = TICK,
+        watch_every: float = WATCH_EVERY,
+    ) -> None:
+        self.pipeline = pipeline
+        self.metrics = metrics or Metrics()
+        self.grace = grace
+        self._tick = tick
+        self._watch_every = watch_every
+        poll = pipeline.config.poll
+        self._pool = HostPool(poll.concurrency, poll.per_host)
+        self.metrics.track_in_flight(lambda: self._pool.running)
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._wake_at = datetime.min.replace(tzinfo=UTC)
+        self._wake_now = True
+        self._stopping = threading.Event()
+        self._reload_lock = threading.Lock()
+        self._config_seen = _file_state(pipeline.config.source)
+        self._publish = threading.Condition()
+        self._publish_wanted = False
+        self._publisher_done = False
+        self._publisher = threading.Thread(target=self._publish_loop, name="publish", daemon=True)
+
+    @property
+    def config(self) -> Config:
+        return self.pipeline.config
+
+    def start(self) -> None:
+        """Write the digest once (so it can be served at once), then start polling.
+
+        A digest that cannot be written here is raised: there would be nothing to serve.
+        """
+        started = time.monotonic()
+        self._published(started, *self.pipeline.publish())
+        failing = [report.url for report in self.pipeline.store.feed_reports() if report.last_error]
+        self.metrics.set_feeds([feed.url for feed in self.config.feeds], failing)
+        self._publisher.start()
+        # A job never overlaps itself; ticks missed while one ran are dropped, not caught up.
+        options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        self._scheduler.add_job(
+            self._dispatch,
+            IntervalTrigger(seconds=self._tick),
+            id="dispatch",
             next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
+            **options,
         )
-    return scheduler
+        self._scheduler.add_job(
+            self._watch_config, IntervalTrigger(seconds=self._watch_every), id="config", **options
+        )
+        self._scheduler.start()
 
-
-def _poll_and_publish(pipeline: Pipeline, feed: FeedSettings) -> None:
-    # A job that raises would make APScheduler print a traceback and try again on the next
-    # tick anyway; one line says the same thing.
-    try:
-        outcome = pipeline.poll(feed)
-        if outcome.error is None:
-            log.info(
-                "%s: HTTP %s, %d new, %d updated, %.2fs",
-                feed.url,
-                outcome.status,
-                outcome.new,
-                outcome.updated,
-                outcome.seconds,
+    def stop(self) -> bool:
+        """Stop polling within `grace` seconds. True when every running poll finished."""
+        deadline = time.monotonic() + self.grace
+        self._stopping.set()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        running = self._pool.running
+        if running:
+            log.info("stopping: waiting up to %gs for %d polls in flight", self.grace, running)
+        finished = self._pool.shutdown(timeout=self.grace)
+        if not finished:
+            log.warning(
+                "stopping: %d polls still running after %gs, abandoned (nothing of theirs "
+                "was committed)",
+                self._pool.running,
+                self.grace,
             )
-        if outcome.new or outcome.updated:
-            pipeline.publish()
-    except FeedwatchError as exc:
-        log.error("%s: %s", feed.url, exc)
+        with self._publish:
+            self._publisher_done = True
+            self._publish.notify_all()
+        if self._publisher.is_alive():
+            self._publisher.join(max(0.0, deadline - time.monotonic()))
+        return finished and not self._publisher.is_alive()
+
+    def wake(self) -> None:
+        """Look for due feeds at the next tick instead of waiting for the next due time."""
+        with self._lock:
+            self._wake_now = True
+
+    def health(self) -> dict[str, Any]:
+        return {"polling": not self._stopping.is_set(), **self.metrics.health()}
+
+    def reload(self, reason: str) -> bool:
+        """Read the config file again and use it from the next poll on.
+
+        A config that does not load is logged in one line and the running one kept.
+        """
+        from feedwatch.cycle import Pipeline
+
+        with self._reload_lock:
+            old = self.pipeline
+            source = old.config.source
+            self._config_seen = _file_state(source)
+            try:
+                new_config = config.load(source)
+            except ConfigError as exc:
+                self.metrics.reloaded(ok=False)
+                message = "; ".join(line.strip() for line in str(exc).splitlines())
+                log.error(
+                    "config reload (%s) failed, keeping the running config: %s", reason, message
+                )
+                return False
+            for key in RESTART_KEYS:
+                if _setting(old.config, key) != _setting(new_config, key):
+                    log.warning("config reload (%s): %s changes on restart only", reason, key)
+            try:
+                pipeline = Pipeline(new_config, old.store, old.fetcher)
+            except FeedwatchError as exc:
+                self.metrics.reloaded(ok=False)
+                log.error("config reload (%s) failed, keeping the running config: %s", reason, exc)
+                return False
+            self.pipeline = pipeline
+            self._pool.set_limits(new_config.poll.concurrency, new_config.poll.per_host)
+            self.metrics.set_feeds(feed.url for feed in new_config.feeds)
+            self.metrics.reloaded(ok=True)
+        before = {feed.url for feed in old.config.feeds}
+        after = {feed.url for feed in new_config.feeds}
+        log.info(
+            "config reloaded (%s): %d feeds (%d added, %d removed), %d shows",
+            reason,
+            len(after),
+            len(after - before),
+            len(before - after),
+            len(new_config.shows),
+        )
+        self.wake()
+        # Digest settings (title, size) may have changed.
+        self._request_publish()
+        return True
+
+    def _dispatch(self) -> None:
+        if self._stopping.is_set():
+            return
+        now = datetime.now(UTC)
+        with self._lock:
+            if not self._wake_now and now < self._wake_at:
+                return
+            self._wake_now = False
+        pipeline = self.pipeline
+        try:
+            due = pipeline.due(now)
+            next_due = pipeline.next_due()
+        except FeedwatchError as exc:
+            log.error("cannot read the schedule: %s", exc)
+            with self._lock:
+                self._wake_at = now + MAX_SLEEP
+            return
+        with self._lock:
+            fresh = [feed for feed in due if feed.url not in self._in_flight]
+            self._in_flight.update(feed.url for feed in fresh)
+            # next_due None: something is due now, maybe still in flight: look again next tick.
+            self._wake_at = now if next_due is None else min(next_due, now + MAX_SLEEP)
+        if not fresh:
+            return
+        cycle = _Cycle(time.monotonic(), len(fresh))
+        for feed in fresh:
+            self._pool.submit(host_of(feed.url), self._poll, feed.url, cycle)
+
+    def _poll(self, url: str, cycle: _Cycle) -> None:
+        try:
+            # The config of the moment: a reload since dispatch may have changed or removed it.
+            pipeline = self.pipeline
+            feed = _find(pipeline.config, url)
+            if feed is None or self._stopping.is_set():
+                return
+            try:
+                outcome = pipeline.poll(feed)
+            except FeedwatchError as exc:  # the poll could not be recorded, e.g. StoreError
+                log.error("%s: %s", url, exc)
+                self.metrics.poll_failed(url)
+                return
+            self.metrics.poll_done(outcome)
+            if outcome.new or outcome.updated:
+                self._request_publish()
+        finally:
+            with self._lock:
+                self._in_flight.discard(url)
+                cycle.left -= 1
+                cycle_over = cycle.left == 0
+            if cycle_over:
+                self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _request_publish(self) -> None:
+        with self._publish:
+            self._publish_wanted = True
+            self._publish.notify_all()
+
+    def _publish_loop(self) -> None:
+        while True:
+            with self._publish:
+                self._publish.wait_for(lambda: self._publish_wanted or self._publisher_done)
+                if not self._publish_wanted:
+                    return
+                self._publish_wanted = False
+            self._publish_now()
+
+    def _publish_now(self) -> None:
+        started = time.monotonic()
+        try:
+            summarised, items = self.pipeline.publish()
+        except FeedwatchError as exc:
+            log.error("cannot publish the digest: %s", exc)
+            return
+        self._published(started, summarised, items)
+
+    def _published(self, started: float, summarised: int, items: int) -> None:
+        seconds = time.monotonic() - started
+        self.metrics.published(seconds, summarised, items)
+        log.info(
+            "digest: %d items, %d new summaries, %.2fs",
+            items,
+            summarised,
+            seconds,
+            extra={"fields": {"items": items, "summarised": summarised, "seconds": seconds}},
+        )
+
+    def _watch_config(self) -> None:
+        if self._stopping.is_set():
+            return
+        state = _file_state(self.config.source)
+        if state is not None and state != self._config_seen:
+            self.reload("file changed")
+
+
+def _find(cfg: Config, url: str) -> FeedSettings | None:
+    return next((feed for feed in cfg.feeds if feed.url == url), None)
+
+
+def _setting(cfg: Config, dotted: str) -> object:
+    value: object = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def _file_state(path: Path) -> str | None:
+    """A fingerprint of the file's content; None while it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class Signals:
+    """SIGTERM, SIGINT and SIGHUP caught from `with` on, so none is lost while starting up.
+
+    Leaving the block hands SIGTERM/SIGINT back (a second one ends the process at once) and
+    ignores SIGHUP. Must be used in the main thread.
+    """
+
+    def __init__(self) -> None:
+        self._caught: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Signals:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_IGN if signum == signal.SIGHUP else handler)
+
+    def wait(self, on_reload: Callable[[], object] | None = None) -> str:
+        """Block until SIGTERM or SIGINT, calling `on_reload` on each SIGHUP meanwhile;
+        returns the name of the signal that stopped it."""
+        while True:
+            try:
+                signum = self._caught.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if signum != signal.SIGHUP:
+                return signal.Signals(signum).name
+            if on_reload is not None:
+                on_reload()
+
+    def _note(self, signum: int, _frame: object) -> None:
+        self._caught.put(signum)  # SimpleQueue.put may be called from a signal handler

@@ -5,9 +5,9 @@ Each method runs in its own short transaction, so poll threads can share one Sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import Engine, and_, exists, func, select
@@ -15,7 +15,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Article, DigestItem, FeedReport, SummaryJob, Validators
+from feedwatch.models import (
+    Article,
+    DigestItem,
+    FeedReport,
+    FeedState,
+    ParsedFeed,
+    Schedule,
+    SummaryJob,
+    Validators,
+)
 from feedwatch.store import database, saving
 from feedwatch.store.saving import SaveResult
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow, SummaryRow
@@ -46,21 +55,57 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
-    def sync_feeds(self, feeds: Sequence[tuple[str, str | None]]) -> None:
-        """Add the configured feeds (url, title) not stored yet; take titles from the config."""
+    def sync_feeds(
+        self,
+        feeds: Sequence[tuple[str, str | None]],
+        fingerprints: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add the configured feeds (url, title) not stored yet; take titles from the config.
+
+        `fingerprints` maps each URL to policy.fingerprint of its config entry. A feed whose
+        entry changed is due at once; a gone feed whose entry changed, or that comes back
+        after a sync without it, is polled again.
+        """
 
         def write(session: Session) -> None:
-            for url, title in dict(feeds).items():
-                _feed(session, url).config_title = title
+            stored = {row.url: row for row in session.scalars(select(FeedRow))}
+            configured = dict(feeds)
+            for url, title in configured.items():
+                row = stored.get(url) or _feed(session, url)
+                row.config_title = title
+                if fingerprints is not None and url in fingerprints:
+                    _note_config(row, fingerprints[url])
+            if fingerprints is not None:
+                for url, row in stored.items():
+                    if url not in configured:
+                        row.config_hash = None
 
         self._write(write)
 
-    def validators(self, feed_url: str) -> Validators:
+    def feed_state(self, feed_url: str) -> FeedState:
+        """How the feed is polled; a feed never stored is due at once at its own URL."""
         with self._session() as session:
             feed = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
-            if feed is None:
-                return Validators()
-            return Validators(etag=feed.etag, last_modified=feed.last_modified)
+            return FeedState(feed_url, feed_url) if feed is None else _state(feed)
+
+    def feed_states(self) -> dict[str, FeedState]:
+        """Every stored feed's state, by URL."""
+        with self._session() as session:
+            return {feed.url: _state(feed) for feed in session.scalars(select(FeedRow))}
+
+    def publish_times(self, feed_url: str, *, until: datetime, limit: int) -> list[datetime]:
+        """The newest distinct publish times, not after `until`, of the feed's articles."""
+        query = (
+            select(ArticleRow.published)
+            .join(EntryRow, EntryRow.article_id == ArticleRow.id)
+            .join(FeedRow, FeedRow.id == EntryRow.feed_id)
+            .where(FeedRow.url == feed_url, ArticleRow.published <= until)
+            .distinct()
+            .order_by(ArticleRow.published.desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [when for when in session.scalars(query) if when is not None]
 
     def record_poll(
         self,
@@ -70,20 +115,49 @@ class Store:
         status: int | None,
         validators: Validators | None = None,
         error: str | None = None,
-        title: str | None = None,
+        feed: ParsedFeed | None = None,
+        schedule: Schedule | None = None,
+        moved_to: str | None = None,
     ) -> None:
-        """Note how a poll went. `error` None means it worked (and clears the last error);
-        `validators` None keeps the stored ones; `title` is the feed's own."""
+        """Note how a poll went, in one transaction.
+
+        `error` None means it worked (and clears the last error). `validators` None keeps
+        the stored ones. `feed`, the document parsed, gives the feed's own title and its
+        ttl / update period. `schedule` None keeps the stored one. `moved_to`, where a
+        permanent redirect led, is where the feed is polled from now on.
+        """
 
         def write(session: Session) -> None:
-            feed = _feed(session, feed_url)
-            feed.last_fetched, feed.last_status, feed.last_error = at, status, error
+            row = _feed(session, feed_url)
+            row.last_fetched, row.last_status, row.last_error = at, status, error
             if validators is not None:
-                feed.etag, feed.last_modified = validators.etag, validators.last_modified
-            if title:
-                feed.feed_title = title
+                row.etag, row.last_modified = validators.etag, validators.last_modified
+            if feed is not None:
+                row.feed_title = feed.title or row.feed_title
+                row.ttl_seconds = _seconds(feed.ttl)
+                row.update_period_seconds = _seconds(feed.update_period)
+            if schedule is not None:
+                row.next_poll, row.error_count = schedule.next_poll, schedule.errors
+                row.retry_after, row.gone_since = schedule.retry_after, schedule.gone_since
+            if moved_to is not None:
+                row.fetch_url = None if moved_to == row.url else moved_to
 
         self._write(write)
+
+    def reset_feed(self, feed_url: str) -> bool:
+        """Poll the feed afresh at its configured URL at once: not gone, no back-off, no
+        redirect, no validators. False when no such feed is stored."""
+
+        def write(session: Session) -> bool:
+            row = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
+            if row is None:
+                return False
+            row.fetch_url = row.etag = row.last_modified = None
+            row.next_poll = row.retry_after = row.gone_since = None
+            row.error_count = 0
+            return True
+
+        return self._write(write)
 
     def save_articles(
         self,
@@ -177,6 +251,11 @@ class Store:
                     last_status=feed.last_status,
                     articles=count,
                     last_error=feed.last_error,
+                    next_poll=feed.next_poll,
+                    errors=feed.error_count,
+                    retry_after=feed.retry_after,
+                    gone_since=feed.gone_since,
+                    moved_to=feed.fetch_url,
                 )
                 for feed, count in session.execute(select(FeedRow, articles).order_by(FeedRow.id))
             ]
@@ -202,6 +281,39 @@ class Store:
             except SQLAlchemyError as exc:
                 if attempt == WRITE_ATTEMPTS or not database.is_retryable(exc):
                     raise StoreError(f"database {self._name}: {database.reason(exc)}") from None
+
+
+def _note_config(row: FeedRow, fingerprint: str) -> None:
+    if row.config_hash == fingerprint:
+        return
+    # None is a feed first configured, or back after a sync without it: only a gone one
+    # needs waking up. A known entry that changed takes effect at once.
+    if row.config_hash is not None or row.gone_since is not None:
+        row.gone_since = row.next_poll = None
+    row.config_hash = fingerprint
+
+
+def _state(row: FeedRow) -> FeedState:
+    return FeedState(
+        url=row.url,
+        fetch_url=row.fetch_url or row.url,
+        validators=Validators(etag=row.etag, last_modified=row.last_modified),
+        last_polled=row.last_fetched,
+        next_poll=row.next_poll,
+        errors=row.error_count,
+        retry_after=row.retry_after,
+        gone_since=row.gone_since,
+        ttl=_duration(row.ttl_seconds),
+        update_period=_duration(row.update_period_seconds),
+    )
+
+
+def _seconds(value: timedelta | None) -> int | None:
+    return None if value is None else round(value.total_seconds())
+
+
+def _duration(seconds: int | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 def _feed(session: Session, url: str) -> FeedRow:

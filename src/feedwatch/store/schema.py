@@ -64,6 +64,16 @@ class FeedRow(Base):
     etag: Mapped[str | None] = mapped_column(String)
     last_modified: Mapped[str | None] = mapped_column(String)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The polling schedule (migration 0002), so a restart resumes it; see models.FeedState.
+    fetch_url: Mapped[str | None] = mapped_column(String)  # None: `url` itself
+    next_poll: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    gone_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ttl_seconds: Mapped[int | None]
+    update_period_seconds: Mapped[int | None]
+    # policy.fingerprint of the feed's config entry; None while the entry is not configured.
+    config_hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def title(self) -> str | None:

@@ -1,0 +1,239 @@
+"""feedwatch's own HTTP server: the digest at /feed.xml, /healthz and /metrics.
+
+A small WSGI app served by waitress (the only module that imports it). The digest is read
+from disk on each request, so a digest rewritten by the daemon is served at once; what was
+read is kept while the file stays the same, so revalidations cost a stat() and no hashing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import waitress
+from waitress.server import BaseWSGIServer
+
+from feedwatch import __version__
+from feedwatch.errors import FeedwatchError
+from feedwatch.metrics import Metrics
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+FEED_TYPE = "application/rss+xml; charset=utf-8"
+RETRY_SECONDS = 10  # told to clients asking for the digest before it first exists
+_REASONS = {
+    200: "OK",
+    304: "Not Modified",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Digest:
+    """One version of the digest file, as served."""
+
+    stamp: tuple[int, int, int]  # st_ino, st_mtime_ns, st_size
+    body: bytes
+    gzipped: bytes
+    etag: str  # of the plain body; the gzip variant's tag adds "-gzip"
+    last_modified: str
+    modified: int  # whole seconds, as Last-Modified says
+
+
+class App:
+    """The WSGI application: GET or HEAD /feed.xml, /healthz and /metrics; 404 otherwise."""
+
+    def __init__(
+        self,
+        digest_path: Callable[[], Path],
+        metrics: Metrics,
+        health: Callable[[], Mapping[str, Any]] = dict,
+    ) -> None:
+        # Callables: a config reload may move the digest.
+        self._digest_path = digest_path
+        self._metrics = metrics
+        self._health = health
+        self._cache: _Digest | None = None
+        self._cache_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path not in ("/feed.xml", "/healthz", "/metrics"):
+            status, headers, body = 404, [("Content-Type", "text/plain")], b"not found\n"
+        elif method not in ("GET", "HEAD"):
+            status, headers, body = 405, [("Allow", "GET, HEAD")], b"use GET or HEAD\n"
+            headers.append(("Content-Type", "text/plain"))
+        elif path == "/feed.xml":
+            status, headers, body = self._feed(environ)
+        elif path == "/healthz":
+            status, headers, body = self._healthz()
+        else:
+            body, content_type = self._metrics.exposition(environ.get("HTTP_ACCEPT", ""))
+            status, headers = 200, [("Content-Type", content_type), ("Cache-Control", "no-store")]
+        self._metrics.request(path, status)
+        if status != 304:
+            headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {_REASONS[status]}", headers)
+        return [] if method == "HEAD" or status == 304 else [body]
+
+    def _feed(self, environ: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        digest = self._read_digest()
+        if digest is None:
+            headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
+            return 503, headers, b"the digest has not been written yet\n"
+        use_gzip = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        headers = [
+            ("ETag", f'"{digest.etag}-gzip"' if use_gzip else f'"{digest.etag}"'),
+            ("Last-Modified", digest.last_modified),
+            # Readers may keep a copy but must ask (cheaply, with the validators) before using it.
+            ("Cache-Control", "no-cache"),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if _not_modified(environ, digest):
+            return 304, headers, b""
+        headers.append(("Content-Type", FEED_TYPE))
+        if use_gzip:
+            headers.append(("Content-Encoding", "gzip"))
+            return 200, headers, digest.gzipped
+        return 200, headers, digest.body
+
+    def _healthz(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        digest = self._read_digest()
+        status = {
+            "status": "ok",
+            "version": __version__,
+            "digest_updated": (
+                datetime.fromtimestamp(digest.modified, UTC).isoformat() if digest else None
+            ),
+            **self._health(),
+        }
+        body = json.dumps(status).encode("utf-8") + b"\n"
+        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+
+    def _read_digest(self) -> _Digest | None:
+        """The digest as it is on disk now; None while there is none to read."""
+        try:
+            with self._digest_path().open("rb") as handle:
+                info = os.fstat(handle.fileno())
+                stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+                with self._cache_lock:
+                    if self._cache is not None and self._cache.stamp == stamp:
+                        return self._cache
+                body = handle.read()
+        except OSError:
+            return None
+        digest = _Digest(
+            stamp=stamp,
+            body=body,
+            # mtime=0: the same digest always compresses to the same bytes.
+            gzipped=gzip.compress(body, mtime=0),
+            etag=hashlib.sha256(body).hexdigest()[:32],
+            last_modified=formatdate(info.st_mtime, usegmt=True),
+            modified=int(info.st_mtime),
+        )
+        with self._cache_lock:
+            self._cache = digest
+        return digest
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (RFC 9110: q=0 means "not this")."""
+    weights: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        weight = 1.0
+        key, _, value = params.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+        weights[name] = weight
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0
+    return weights.get("*", 0.0) > 0
+
+
+def _not_modified(environ: Mapping[str, Any], digest: _Digest) -> bool:
+    """RFC 9110 13.2.2: If-None-Match, when sent, decides alone; else If-Modified-Since."""
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            return True
+        # Weak comparison; either variant's tag names the same content.
+        tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(",")}
+        return bool(tags & {digest.etag, f"{digest.etag}-gzip"})
+    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return digest.modified <= since.timestamp()
+    return False
+
+
+class DigestServer:
+    """waitress serving an App on host:port in a background thread."""
+
+    def __init__(self, app: App, host: str, port: int, *, threads: int = 4) -> None:
+        try:
+            self._server = waitress.create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="feedwatch",
+                # Behind a proxy or not, feedwatch builds no URLs from request headers.
+                clear_untrusted_proxy_headers=True,
+            )
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise FeedwatchError(f"cannot serve HTTP on {host}:{port}: {reason}") from None
+        listeners = [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
+        self._listener = listeners[0]
+        host, port = self._listener.effective_host, self._listener.effective_port
+        self.url = f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+
+    @property
+    def _map(self) -> dict[int, Any]:
+        # A single listener keeps its socket map as _map; several share one as map.
+        return getattr(self._server, "_map", None) or self._server.map
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close every connection, wait for the serving thread to end."""
+        if not self._thread.is_alive():
+            return
+        socket_map = self._map
+
+        def close_all() -> None:
+            # Runs inside the serving loop, which is the only thread that may touch its sockets.
+            for dispatcher in list(socket_map.values()):
+                dispatcher.close()
+            socket_map.clear()
+
+        self._listener.trigger.pull_trigger(close_all)
+        self._thread.join(timeout)
+        self._server.task_dispatcher.shutdown(timeout=timeout)

@@ -1,0 +1,177 @@
+"""Bounded concurrency: so many requests at once, so many per host, for `once` and `run`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import feedparser
+import pytest
+
+from daemonkit import Concurrency, rss, story, wait_until, write_config
+from feedwatch import config
+from feedwatch.cli import main
+from feedwatch.cycle import Pipeline
+from feedwatch.errors import NetworkError
+from feedwatch.fetcher import Fetcher
+from feedwatch.models import Validators
+from feedwatch.pool import HostPool, Prefetch, host_of
+from feedwatch.scheduler import Daemon
+from feedwatch.store import Store
+
+
+class Overlap:
+    """Records how many calls run at once, overall and per key."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.now: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.peak_total = 0
+
+    def __call__(self, key: str) -> str:
+        with self.lock:
+            self.now[key] += 1
+            self.peak[key] = max(self.peak[key], self.now[key])
+            self.peak_total = max(self.peak_total, sum(self.now.values()))
+        time.sleep(self.seconds)
+        with self.lock:
+            self.now[key] -= 1
+        return key
+
+
+def test_the_pool_keeps_both_limits():
+    overlap = Overlap(0.05)
+    pool = HostPool(concurrency=4, per_host=2)
+    keys = [f"host{i % 3}" for i in range(12)]
+    futures = [pool.submit(key, overlap, key) for key in keys]
+    assert [future.result(timeout=5) for future in futures] == keys
+    assert overlap.peak_total == 4
+    assert max(overlap.peak.values()) == 2
+    assert pool.shutdown(timeout=1)
+
+
+def test_a_busy_host_does_not_hold_up_the_others():
+    gate = threading.Event()
+    pool = HostPool(concurrency=4, per_host=1)
+    blocked = pool.submit("slow", gate.wait, 5)
+    queued_behind = pool.submit("slow", lambda: "second")
+    other = pool.submit("fast", lambda: "done")
+    assert other.result(timeout=2) == "done"
+    assert not queued_behind.done()
+    gate.set()
+    assert blocked.result(timeout=2) is True
+    assert queued_behind.result(timeout=2) == "second"
+    assert pool.shutdown(timeout=2)
+
+
+class FakeFetcher:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def fetch(self, url: str, validators: Validators | None = None) -> str:
+        self.calls.append(url)
+        if "bad" in url:
+            raise NetworkError("connection refused", url)
+        return f"body of {url} ({validators.etag if validators else None})"
+
+
+def test_prefetch_answers_each_request_with_its_own_response_or_error():
+    fetcher = FakeFetcher()
+    with Prefetch(fetcher, concurrency=2, per_host=1) as ahead:
+        ahead.request("http://a/1", Validators(etag='"1"'))
+        ahead.request("http://bad/2", Validators())
+        wait_until(lambda: len(fetcher.calls) == 2)
+        assert ahead.fetch("http://a/1", Validators(etag='"1"')) == 'body of http://a/1 ("1")'
+        with pytest.raises(NetworkError, match="refused"):
+            ahead.fetch("http://bad/2")
+        # Not requested ahead (or asked with other validators): fetched there and then.
+        assert ahead.fetch("http://a/1", Validators(etag='"2"')) == 'body of http://a/1 ("2")'
+    assert fetcher.calls[2:] == ["http://a/1"]
+
+
+def test_shutdown_drops_queued_calls_and_gives_up_on_hung_ones_at_the_deadline():
+    gate = threading.Event()
+    pool = HostPool(concurrency=1, per_host=1)
+    running = pool.submit("h", gate.wait, 10)
+    queued = pool.submit("h", lambda: "never")
+    wait_until(lambda: pool.running == 1)
+    started = time.monotonic()
+    assert pool.shutdown(timeout=0.2) is False
+    assert time.monotonic() - started < 1
+    assert queued.cancelled()
+    gate.set()
+    assert running.result(timeout=2) is True
+    with pytest.raises(RuntimeError):
+        pool.submit("h", lambda: None)
+
+
+def test_new_limits_apply_to_what_is_queued():
+    gate = threading.Event()
+    pool = HostPool(concurrency=1, per_host=1)
+    futures = [pool.submit("h", gate.wait, 5) for _ in range(3)]
+    wait_until(lambda: pool.running == 1)
+    pool.set_limits(concurrency=3, per_host=3)
+    wait_until(lambda: pool.running == 3)
+    gate.set()
+    assert all(future.result(timeout=2) for future in futures)
+    assert pool.shutdown(timeout=2)
+
+
+def test_host_is_the_lower_case_host_name():
+    assert host_of("https://Feeds.Example.com:8443/a?b") == "feeds.example.com"
+    assert host_of("not a url") == ""
+
+
+def slow_feeds(server, count_per_host: int, seconds: float) -> tuple[Concurrency, list[str]]:
+    """Feeds on two host names of the one test server, each answering after `seconds`."""
+    handler = Concurrency(rss("slow", [story("Daredevil", "a new season")]), seconds)
+    urls = []
+    for index in range(count_per_host):
+        path = f"/slow{index}.rss"
+        server.serve(path, b"", handler=handler)
+        urls.append(server.url(path))
+        urls.append(server.url(path).replace("127.0.0.1", "localhost"))
+    return handler, urls
+
+
+def test_once_polls_in_parallel_within_the_limits(server, tmp_path, capsys):
+    handler, urls = slow_feeds(server, 5, 0.2)
+    cfg = write_config(tmp_path, urls, poll={"concurrency": 3, "per_host": 2})
+    started = time.monotonic()
+    assert main(["-c", str(cfg), "once"]) == 0
+    assert "10 feeds polled (0 failed)" in capsys.readouterr().out
+    assert handler.peak_total == 3
+    assert handler.peak == {"127.0.0.1": 2, "localhost": 2}
+    # One after another would take 10 x 0.2 s.
+    assert time.monotonic() - started < 1.9
+
+
+def test_once_credits_a_shared_story_to_the_feed_listed_first(server, tmp_path):
+    shared = story("Daredevil", "a new season")
+    first = server.serve("/first.rss", rss("first", [shared], site="studio"), delay=0.3)
+    second = server.serve("/second.rss", rss("second", [shared], site="studio"))
+    cfg = write_config(tmp_path, [first, second])
+    assert main(["-c", str(cfg), "once"]) == 0
+    # The second feed answered first, but the first listed is stored first.
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    assert [entry.source.title for entry in digest.entries] == ["first"]
+
+
+def test_the_daemon_keeps_to_per_host_and_overall_limits(server, tmp_path):
+    handler, urls = slow_feeds(server, 4, 0.2)
+    cfg = config.load(write_config(tmp_path, urls, poll={"concurrency": 3, "per_host": 2}))
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    daemon = Daemon(Pipeline(cfg, store, fetcher), tick=0.05)
+    try:
+        daemon.start()
+        wait_until(lambda: len(server.requests) == 8)
+    finally:
+        assert daemon.stop()
+        fetcher.close()
+        store.close()
+    assert handler.peak_total == 3
+    assert handler.peak == {"127.0.0.1": 2, "localhost": 2}
