@@ -145,14 +145,18 @@ def test_kill_9_while_a_feed_hangs_then_a_clean_run(server: FeedServer, tmp_path
     path = write_config(tmp_path, urls)
     process = spawn_once(path)
     try:
-        wait_for(lambda: bool(server.hits("/slow.rss")) and bool(committed(tmp_path)[0]))
+        # Entries and validators are committed one after the other; wait for the validators
+        # so the kill lands after at least one feed's poll is complete.
+        wait_for(
+            lambda: bool(server.hits("/slow.rss")) and bool(committed(tmp_path)[2].get(urls[0]))
+        )
         before, _, etags = committed(tmp_path)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    polled_before = {url for url, _ in before}
+    polled_before = {url for url, etag in etags.items() if etag}
     assert urls[0] in polled_before
 
     release.set()

@@ -13,6 +13,7 @@
   the running config kept.
 - stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
   (each commits its own writes), then a last publish of what they stored.
+- Signals turns SIGTERM/SIGINT into that stop and SIGHUP into a reload, for `run` and `serve`.
 """
 
 from __future__ import annotations
@@ -132,8 +133,8 @@ class Daemon:
         finished = self._pool.shutdown(timeout=self.grace)
         if not finished:
             log.warning(
-                "stopping: %d polls still running after %gs, abandoned (nothing of theirs "
-                "was committed)",
+                "stopping: %d polls still running after %gs, abandoned (what they did not "
+                "commit is fetched again next time)",
                 self._pool.running,
                 self.grace,
             )
