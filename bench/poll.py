@@ -176,6 +176,8 @@ def measure_feedwatch(workdir: Path, urls: list[str], workers: int, hosts: int) 
         config.write_text(
             "database: sqlite:///feedwatch.db\n"
             f"poll:\n  timeout: 60s\n  concurrency: {workers}\n  per_host: {per_host}\n"
+            # reader does not fetch articles' pages; neither does feedwatch here.
+            "fetch:\n  full_text: false\n"
             "digest:\n  path: digest.xml\n"
             f"feeds:\n{feeds}"
             "shows:\n  - name: Daredevil\n    keywords: [Daredevil]\n"

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Article, ParsedFeed, Schedule, Validators
+from feedwatch.models import Article, Page, ParsedFeed, Schedule, Validators
 from feedwatch.store import SaveResult, Store
 from feedwatch.store.schema import Base, UTCDateTime
 
@@ -255,6 +255,75 @@ def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
     jobs = store.pending_summaries()
     assert [job.text for job in jobs] == [a.text for a in articles]
     assert store.pending_summaries(limit=2) == jobs[:2]
+
+
+# --- article pages (full text) -----------------------------------------------------------------
+
+TEASER_URL = "https://tvwire.example/severance-returns"
+PAGE_TEXT = (
+    "Apple confirmed on Friday that Severance returns for a third season.\n\n"
+    "Filming starts in the spring in New York, with the whole cast back."
+)
+
+
+def teaser(entry_id: str = "e1", *, summary: str = "Severance is back. Read more...") -> Article:
+    return article(entry_id, TEASER_URL, summary=summary, body="")
+
+
+def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
+    story = teaser()
+    page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
+    saved = store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW, pages={TEASER_URL: page})
+    assert saved == SaveResult(new=1)
+    [job] = store.pending_summaries()
+    # The page's text, under the version of the feed's text.
+    assert (job.text, job.version) == (PAGE_TEXT, story.version)
+    assert store.entry_versions(TVWIRE, ["e1", "e2"]) == {"e1": story.version}
+    assert store.entry_versions(SCREENBEAT, ["e1"]) == {}
+    assert store.page_texts([TEASER_URL, "https://tvwire.example/unknown"]) == {
+        TEASER_URL: PAGE_TEXT
+    }
+
+
+def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
+    first = teaser()
+    page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
+    store.save_articles(TVWIRE, [(first, ("Severance",))], at=NOW, pages={TEASER_URL: page})
+    # Seen again unchanged, with no page fetched this time: the stored page stays.
+    again = store.save_articles(TVWIRE, [(first, ("Severance",))], at=NOW + timedelta(hours=1))
+    assert again == SaveResult(unchanged=1)
+    assert [job.text for job in store.pending_summaries()] == [PAGE_TEXT]
+
+    # A changed entry takes the page fetched for it...
+    edited = teaser(summary="Severance is back for a third season. Read more...")
+    newer = Page(TEASER_URL, NOW, text=PAGE_TEXT + "\n\nThe premiere is set for January.")
+    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW, pages={TEASER_URL: newer})
+    assert [job.text for job in store.pending_summaries()] == [newer.text]
+    # ...and one changed without a page fetched goes back to the feed's text.
+    plain = teaser(summary="Severance is back, says Apple.")
+    store.save_articles(TVWIRE, [(plain, ("Severance",))], at=NOW)
+    assert [job.text for job in store.pending_summaries()] == [plain.text]
+    assert store.page_texts([TEASER_URL]) == {TEASER_URL: None}
+
+
+def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) -> None:
+    story = teaser()
+    failed = Page(TEASER_URL, NOW, error="HTTP 404 Not Found")
+    store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW, pages={TEASER_URL: failed})
+    assert [job.text for job in store.pending_summaries()] == [story.text]
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT page_url, page_text, page_error, page_fetched FROM articles"
+        ).one()
+    assert row[:3] == (TEASER_URL, None, "HTTP 404 Not Found")
+    assert row[3] is not None
+
+
+def test_a_page_shorter_than_the_feed_text_is_not_summarised(store: Store) -> None:
+    full = article("e1", TEASER_URL, body="The feed carries the whole story. " * 10)
+    short = Page(TEASER_URL, NOW, text="Only a caption.")
+    store.save_articles(TVWIRE, [(full, ("Severance",))], at=NOW, pages={TEASER_URL: short})
+    assert [job.text for job in store.pending_summaries()] == [full.text]
 
 
 # --- digest -----------------------------------------------------------------------------------
@@ -693,7 +762,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0002" in caplog.text
+    assert "schema upgraded from empty to 0003" in caplog.text
     first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
     first.close()
 
@@ -725,6 +794,6 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0002"
+    assert new is not None and new.down_revision == "0003"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?)?b?\s*$", re.IGNORECASE)
 _UNIT_BYTES = {None: 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
+SUMMARY_ALGORITHMS = ("feedwatch", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
 
 
 def parse_duration(value: object) -> timedelta:
@@ -78,8 +78,18 @@ def http_url(url: str) -> str:
     return url
 
 
+def parse_full_text(value: object) -> bool | str:
+    """feeds[].full_text: true, false or auto."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    raise ValueError(f"{value!r} is not one of true, false or auto")
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
+FullText = Annotated[bool | Literal["auto"], BeforeValidator(parse_full_text)]
 
 
 class _Section(BaseModel):
@@ -108,6 +118,9 @@ class FeedSettings(_Section):
     url: str
     title: str | None = None
     interval: Duration | None = None
+    # Take the article's text from its linked page: always, never, or "auto": when the
+    # entry's own text is shorter than fetch.min_text (see fulltext.py). Unset: fetch.full_text.
+    full_text: FullText | None = None
 
     @field_validator("url")
     @classmethod
@@ -133,7 +146,10 @@ class ShowSettings(_Section):
 
 class SummarySettings(_Section):
     sentences: int = Field(default=3, ge=1, le=20)
-    algorithm: Literal["textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic"] = "textrank"
+    # "feedwatch": the summariser's own ranking; the others are sumy's.
+    algorithm: Literal["feedwatch", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic"] = (
+        "feedwatch"
+    )
 
 
 class DigestSettings(_Section):
@@ -156,9 +172,23 @@ class ServerSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
 
 
+class FetchSettings(_Section):
+    """Fetching each new article's own page (feeds[].full_text); timeout and size as poll's."""
+
+    # The full_text of every feed that does not set its own.
+    full_text: FullText = "auto"
+    # Let page fetches reach loopback, private, link-local and multicast addresses.
+    allow_private: bool = False
+    # full_text auto: fetch the page when the entry's own text has fewer characters.
+    min_text: int = Field(default=1000, ge=0)
+    # Pages fetched at most per poll of one feed; later new entries keep the feed's text.
+    max_pages: int = Field(default=20, ge=0)
+
+
 class Config(_Section):
     database: str = "sqlite:///feedwatch.db"
     poll: PollSettings = PollSettings()
+    fetch: FetchSettings = FetchSettings()
     feeds: tuple[FeedSettings, ...]
     shows: tuple[ShowSettings, ...]
     summary: SummarySettings = SummarySettings()
@@ -189,6 +219,9 @@ class Config(_Section):
 
     def interval_for(self, feed: FeedSettings) -> timedelta:
         return feed.interval or self.poll.interval
+
+    def full_text_for(self, feed: FeedSettings) -> bool | str:
+        return self.fetch.full_text if feed.full_text is None else feed.full_text
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:

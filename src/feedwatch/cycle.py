@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import digest, parser, policy, pool
+from feedwatch import digest, fulltext, parser, policy, pool
 from feedwatch.config import Config, FeedSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError
 from feedwatch.fetcher import Fetcher
@@ -76,6 +76,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.matcher = Matcher(config.shows)
         self.summariser = Summariser(config.summary.algorithm)
+        self.pages = fulltext.PageFetcher(config, fetcher, store)
         # Summarising and publishing touch shared state (sumy objects, the digest file); polls
         # may run in several threads, so those two steps run one at a time.
         self._publish_lock = threading.Lock()
@@ -126,11 +127,11 @@ class Pipeline:
         else:
             if parsed.warning:
                 log.info("%s: recovered from malformed feed: %s", feed.url, parsed.warning)
-            pairs = []
-            for entry in parsed.entries:
-                article = to_article(entry, result.url)
-                pairs.append((article, self.matcher.match(article)))
-            saved = self.store.save_articles(feed.url, pairs, at=now)
+            articles = [to_article(entry, result.url) for entry in parsed.entries]
+            # Teasers are matched, and later summarised, with their linked page's text.
+            pages = self.pages.fetch(feed, articles)
+            pairs = [(article, self.matcher.match(pages.apply(article))) for article in articles]
+            saved = self.store.save_articles(feed.url, pairs, at=now, pages=pages.fetched)
             matched = sum(1 for _, shows in pairs if shows)
             ttl, update_period = parsed.ttl, parsed.update_period
         hints = policy.Hints(

@@ -6,13 +6,15 @@ FeedwatchError
  |    +-- NetworkError      DNS, connect, TLS, timeout, connection reset
  |    +-- HTTPStatusError   the server answered with an error status (4xx/5xx)
  |    +-- TooLargeError     the decoded body went past the configured byte cap
+ |    +-- BlockedAddressError  a page's host is not public (see netguard.py)
  +-- ParseError             the body is not a feed feedparser can read
  +-- StoreError             the database cannot be opened, migrated or written
  +-- SummaryError           the text could not be summarised (e.g. not text at all)
  +-- DigestError            the digest file could not be written
 
 A per-feed error (FetchError, ParseError) is recorded against that feed and the cycle goes
-on; anything else stops the command with a one-line message.
+on; a page's FetchError is recorded against its article, which keeps the feed's own text.
+Anything else stops the command with a one-line message.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class HTTPStatusError(FetchError):
 
 class TooLargeError(FetchError):
     """The decoded body went past the byte cap; reading stopped there."""
+
+
+class BlockedAddressError(FetchError):
+    """A page fetch was refused before connecting: its host resolves to a non-public address."""
 
 
 class ParseError(FeedwatchError):

@@ -151,3 +151,13 @@ class Schedule:
     errors: int = 0
     retry_after: datetime | None = None
     gone_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What fetching an article's own web page gave: its main text, or why there is none."""
+
+    url: str  # where the text came from: the article's URL, or where its redirects led
+    fetched_at: datetime
+    text: str | None = None  # main text, paragraphs joined by a blank line
+    error: str | None = None  # why there is no text: refused, failed, not HTML, no article

@@ -122,7 +122,8 @@ def due_at(state: FeedState) -> datetime | None:
 
 def fingerprint(feed: FeedSettings) -> str:
     """Changes whenever the feed's entry in the config does (see Store.sync_feeds)."""
-    return hashlib.sha256(feed.model_dump_json().encode("utf-8")).hexdigest()
+    # Defaults left out: a setting added in a later version does not count as a change.
+    return hashlib.sha256(feed.model_dump_json(exclude_defaults=True).encode()).hexdigest()
 
 
 def fingerprints(feeds: Sequence[FeedSettings]) -> dict[str, str]:

@@ -5,7 +5,7 @@ Each method runs in its own short transaction, so poll threads can share one Sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -20,6 +20,7 @@ from feedwatch.models import (
     DigestItem,
     FeedReport,
     FeedState,
+    Page,
     ParsedFeed,
     Schedule,
     SummaryJob,
@@ -165,16 +166,34 @@ class Store:
         articles: Sequence[tuple[Article, tuple[str, ...]]],
         *,
         at: datetime,
+        pages: Mapping[str, Page] | None = None,
     ) -> SaveResult:
         """Store one poll's articles, each with the shows it matched, in one transaction.
 
         A known entry is skipped unless its version changed; then its text and matches are
         replaced. An unknown entry whose URL is stored already (from any feed) points at
         that article and adds its shows to it. Anything else is a new article.
+        `pages` (by article URL) are the web pages fetched for this poll: a new or replaced
+        article keeps the one fetched for its URL (and loses an older one).
         """
         return self._write(
-            lambda session: saving.save(session, _feed(session, feed_url), articles, at)
+            lambda session: saving.save(session, _feed(session, feed_url), articles, at, pages)
         )
+
+    def entry_versions(self, feed_url: str, entry_ids: Iterable[str]) -> dict[str, str]:
+        """The version each of the feed's `entry_ids` was last stored at; unknown ones absent.
+
+        An entry whose version is unchanged is skipped by save_articles.
+        """
+        with self._session() as session:
+            feed = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
+            return {} if feed is None else saving.stored_versions(session, feed, entry_ids)
+
+    def page_texts(self, urls: Iterable[str]) -> dict[str, str | None]:
+        """For each of `urls` stored as an article (from any feed): its page's text, None
+        when it has none. A new entry pointing at one of them joins that stored article."""
+        with self._session() as session:
+            return saving.stored_pages(session, urls)
 
     def pending_summaries(self, limit: int | None = None) -> list[SummaryJob]:
         """Matched articles whose current version has no summary yet, oldest first."""
@@ -185,11 +204,7 @@ class Store:
             .limit(limit)
         )
         with self._session() as session:
-            return [
-                # The same text models.Article.text gives: the longest of body and summary.
-                SummaryJob(row.id, row.version, max((row.body, row.summary), key=len) or row.title)
-                for row in session.scalars(query)
-            ]
+            return [SummaryJob(row.id, row.version, _text(row)) for row in session.scalars(query)]
 
     def save_summary(self, article_id: int, version: str, sentences: Sequence[str]) -> None:
         """Keep the summary of `version`; ignored when the article has moved on since."""
@@ -281,6 +296,12 @@ class Store:
             except SQLAlchemyError as exc:
                 if attempt == WRITE_ATTEMPTS or not database.is_retryable(exc):
                     raise StoreError(f"database {self._name}: {database.reason(exc)}") from None
+
+
+def _text(row: ArticleRow) -> str:
+    """What is summarised: the text models.Article.text gives for the article as matched,
+    its body replaced by the page's text when that is longer (see fulltext.with_page)."""
+    return max((row.page_text or "", row.body, row.summary), key=len) or row.title
 
 
 def _note_config(row: FeedRow, fingerprint: str) -> None:

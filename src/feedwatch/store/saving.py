@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from feedwatch.models import Article
+from feedwatch.models import Article, Page
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow
 
 # Keeps IN (...) lists well under every database's limit on bound parameters.
@@ -46,9 +46,10 @@ def save(
     feed: FeedRow,
     pairs: Sequence[tuple[Article, tuple[str, ...]]],
     at: datetime,
+    pages: Mapping[str, Page] | None = None,
 ) -> SaveResult:
     """Store `pairs` (article, matched shows) delivered by `feed`; see Store.save_articles."""
-    saver = _Saver(session, feed, at, pairs)
+    saver = _Saver(session, feed, at, pairs, pages or {})
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for article, shows in pairs:
         outcome = saver.save(article, tuple(dict.fromkeys(shows)))
@@ -66,10 +67,12 @@ class _Saver:
         feed: FeedRow,
         at: datetime,
         pairs: Sequence[tuple[Article, tuple[str, ...]]],
+        pages: Mapping[str, Page],
     ) -> None:
         self.session = session
         self.feed = feed
         self.at = at
+        self.pages = pages
         # Everything the batch can collide with, loaded up front and kept current as we go.
         entry_ids = {article.entry_id for article, _ in pairs}
         urls = {article.url for article, _ in pairs if article.url}
@@ -121,6 +124,8 @@ class _Saver:
         row.published = article.published
         row.version = version
         row.updated_at = self.at
+        # A page belongs to the version it was fetched for: none fetched now, none kept.
+        _set_page(row, self.pages.get(article.url) if article.url else None)
         if row.url:
             self.by_url[row.url] = row
         _set_shows(row, shows)
@@ -140,6 +145,7 @@ class _Saver:
             updated_at=self.at,
             matches=[MatchRow(show_name=show, position=i) for i, show in enumerate(shows)],
         )
+        _set_page(row, self.pages.get(article.url) if article.url else None)
         self.session.add(row)
         if row.url:
             self.by_url[row.url] = row
@@ -156,6 +162,33 @@ class _Saver:
         self.session.delete(row)
         # Deletes are flushed after inserts; this one must go first in case its URL comes back.
         self.session.flush()
+
+
+def stored_versions(session: Session, feed: FeedRow, entry_ids: Iterable[str]) -> dict[str, str]:
+    """The version each of `entry_ids` last delivered from `feed`; unknown ids are left out."""
+    versions: dict[str, str] = {}
+    for chunk in _chunks(set(entry_ids)):
+        query = select(EntryRow.entry_id, EntryRow.version).where(
+            EntryRow.feed_id == feed.id, EntryRow.entry_id.in_(chunk)
+        )
+        versions.update((entry_id, version) for entry_id, version in session.execute(query))
+    return versions
+
+
+def stored_pages(session: Session, urls: Iterable[str]) -> dict[str, str | None]:
+    """The page text of each of `urls` stored as an article (None: stored without one)."""
+    texts: dict[str, str | None] = {}
+    for chunk in _chunks(set(urls)):
+        query = select(ArticleRow.url, ArticleRow.page_text).where(ArticleRow.url.in_(chunk))
+        texts.update((url, text) for url, text in session.execute(query) if url)
+    return texts
+
+
+def _set_page(row: ArticleRow, page: Page | None) -> None:
+    row.page_url = page.url if page else None
+    row.page_text = page.text if page else None
+    row.page_error = page.error if page else None
+    row.page_fetched = page.fetched_at if page else None
 
 
 def _add_shows(row: ArticleRow, shows: Iterable[str]) -> bool:

@@ -96,6 +96,12 @@ class ArticleRow(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The article's own web page (migration 0003), fetched once per version; all None when
+    # it was not fetched. `version` stays that of the feed's text: see models.Page.
+    page_url: Mapped[str | None] = mapped_column(String)
+    page_text: Mapped[str | None] = mapped_column(Text)
+    page_error: Mapped[str | None] = mapped_column(Text)
+    page_fetched: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     feed: Mapped[FeedRow] = relationship()
     entries: Mapped[list[EntryRow]] = relationship(back_populates="article", passive_deletes=True)

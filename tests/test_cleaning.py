@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import pytest
+
+from feedwatch.cleaning import clean
+
+BODY = "The third season of Harbour Lights starts filming in Cornwall next month."
+MORE = "Nadia Okafor returns as harbour master Tess Rowe, the broadcaster confirmed."
+
+BOILERPLATE = {
+    "wordpress footer": "The post Harbour Lights returns appeared first on Screen Ledger.",
+    "read more": "Read more",
+    "read more with dots": "Read more...",
+    "continue reading": "Continue reading Harbour Lights review →",
+    "read the full story": "Read the full story at Screen Ledger.",
+    "bracketed ellipsis": "[…]",
+    "ellipsis": "…",
+    "teaser cut off": "Okafor also hinted that the lifeboat crew would face [...]",
+    "teaser cut off with an ellipsis": "The finale ends with a storm that…",
+    "share prompt": "Share this:",
+    "share on": "Share on Facebook",
+    "click to share": "Click to share on X (Opens in new window)",
+    "like this": "Like this:",
+    "newsletter": "Subscribe to our newsletter for the latest TV news and reviews.",
+    "sign up": "Sign up for our free weekly newsletter.",
+    "follow us": "Follow us on Instagram for behind-the-scenes photos.",
+    "photo by": "(Photo by Rowan Pike/Getty Images)",
+    "photo label": "Photo: Mina Hart / Getty Images",
+    "image credit": "Image credit: Northlight Studios",
+    "featured image": "Featured image: Tess Rowe (Nadia Okafor) on the harbour wall.",
+    "agency credit": "Nadia Okafor and Callum Reid at the premiere (Alamy)",
+    "courtesy": "Courtesy of Northlight Studios",
+    "related label": "Related:",
+    "advertisement": "Advertisement",
+}
+
+MARKUP = {
+    "opening tag": '<div class="related-links" data-slot="mid">',
+    "closing tags": "</p></div>",
+    "attribute leftover": 'class="wp-caption aligncenter" style="width: 640px"',
+    "css rule": ".promo-banner { display: none; margin: 0; }",
+    "css declarations": "color: #222; font-size: 14px;",
+    "script": "window.dataLayer = window.dataLayer || [];",
+    "function": "function gtag(){dataLayer.push(arguments);}",
+    "arrow function": "document.addEventListener('load', () => { init(); });",
+}
+
+PROSE = [
+    "Share prices at the studio fell four per cent on Monday.",
+    "More than two million viewers watched the finale live.",
+    "Photographs from the set leaked online in May.",
+    "Email was how the writers shared scripts during the strike.",
+    # Starts like a prompt, but no prompt runs this long.
+    "Read more than forty scripts and you will see why the cast said yes, Okafor told a festival "
+    "audience in Falmouth on Saturday, adding that she had never been offered a part like it.",
+    "The villain's plan: flood the harbour; sink the lifeboat; blame Tess.",
+    "Viewers wrote in by the thousand... and the broadcaster listened.",
+]
+
+
+@pytest.mark.parametrize("sentence", BOILERPLATE.values(), ids=BOILERPLATE.keys())
+def test_boilerplate_is_dropped_whether_alone_or_inside_a_paragraph(sentence: str) -> None:
+    assert clean([[BODY], [sentence], [MORE]]) == [BODY, MORE]
+    assert clean([[BODY, sentence, MORE]]) == [BODY, MORE]
+
+
+@pytest.mark.parametrize("fragment", MARKUP.values(), ids=MARKUP.keys())
+def test_markup_css_and_script_fragments_are_dropped(fragment: str) -> None:
+    assert clean([[BODY], [fragment], [MORE]]) == [BODY, MORE]
+    glued = f"{fragment} The broadcaster did not say when it would air."
+    assert clean([[BODY, glued, MORE]]) == [BODY, MORE]
+
+
+@pytest.mark.parametrize("sentence", PROSE)
+def test_prose_that_looks_like_boilerplate_is_kept(sentence: str) -> None:
+    assert clean([[BODY], [sentence]]) == [BODY, sentence]
+
+
+def test_a_headline_line_is_never_returned() -> None:
+    paragraphs = [["Harbour Lights returns for a fourth series"], [BODY, MORE]]
+
+    assert clean(paragraphs) == [BODY, MORE]
+
+
+def test_a_headline_glued_to_its_paragraph_by_a_line_break_is_dropped() -> None:
+    # pysbd ends a sentence at a single line break; the line before it has no full stop.
+    assert clean([["Filming news", BODY, MORE]]) == [BODY, MORE]
+
+
+def test_a_headline_in_capitals_run_into_the_body_is_cut_off() -> None:
+    glued = f"HARBOUR LIGHTS RETURNS FOR FOURTH SERIES {BODY}"
+
+    assert clean([[glued, MORE]]) == [BODY, MORE]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "BBC One confirmed the news on Tuesday.",
+        "US TV Ratings, the trade newsletter, called it a hit.",
+        "HBO, BBC and ITV all bid for the rights.",
+    ],
+)
+def test_capitals_that_are_not_a_headline_stay(sentence: str) -> None:
+    assert clean([[BODY, sentence]]) == [BODY, sentence]
+
+
+def test_bylines_and_link_lists_without_full_stops_are_dropped() -> None:
+    paragraphs = [
+        ["By Jane Doe, TV correspondent"],
+        [BODY],
+        ["More from Screen Ledger"],
+        ["Harbour Lights cast announced"],
+        [MORE],
+    ]
+
+    assert clean(paragraphs) == [BODY, MORE]
+
+
+def test_the_last_sentence_of_a_paragraph_may_lack_its_full_stop() -> None:
+    assert clean([[BODY, "Fans are delighted"]]) == [BODY, "Fans are delighted"]
+
+
+def test_a_long_line_without_a_full_stop_is_prose_not_a_heading() -> None:
+    line = (
+        "Okafor spent three weeks learning to handle a lifeboat in open water with the crew "
+        "from the real station at Penmarrow before a single scene was shot"
+    )
+
+    assert clean([[line], [BODY]]) == [line, BODY]
+
+
+def test_a_text_with_no_punctuated_sentence_keeps_its_lines() -> None:
+    paragraphs = [["Harbour Lights"], ["Series four"], ["Coming soon"]]
+
+    assert clean(paragraphs) == ["Harbour Lights", "Series four", "Coming soon"]
+
+
+def test_repeated_sentences_are_kept_once() -> None:
+    spaced = BODY.replace(" ", "  ")
+
+    assert clean([[BODY, MORE], [spaced], [BODY]]) == [BODY, MORE]
+
+
+def test_only_boilerplate_leaves_nothing() -> None:
+    assert clean([["Read more..."], ["Share this:"], [BOILERPLATE["wordpress footer"]]]) == []
+    assert clean([]) == []
