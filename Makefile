@@ -25,8 +25,14 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+# Both benchmarks print side-by-side ratios measured in one run; see bench/*.py for options.
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/summary_quality.py
+	$(BIN)/python bench/poll.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

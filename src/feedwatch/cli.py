@@ -256,7 +256,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
     cfg = _optional_config(args.config)
     count = args.sentences or (cfg.summary.sentences if cfg else 3)
-    summariser = Summariser(cfg.summary.algorithm if cfg else "textrank")
+    summariser = Summariser(cfg.summary.algorithm) if cfg else Summariser()
     status = EXIT_OK
     sources = args.files or ["-"]
     for index, path in enumerate(sources):
