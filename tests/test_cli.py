@@ -66,3 +66,64 @@ def test_console_script_runs_offline(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["sentences"]) == 3
+
+
+def _once_raising(monkeypatch, tmp_path: Path, error: BaseException) -> list[str]:
+    """`feedwatch once` arguments for a config in tmp_path, its cycle raising `error`."""
+    from daemonkit import write_config
+    from feedwatch.cycle import Pipeline
+
+    def run_cycle(self: Pipeline, feeds: object = None) -> None:
+        raise error
+
+    monkeypatch.setattr(Pipeline, "run_cycle", run_cycle)
+    config = write_config(tmp_path, ["http://127.0.0.1:9/feed.rss"])
+    return ["-c", str(config), "once", "--log-level", "warning"]
+
+
+def test_ctrl_c_during_once_says_so_and_exits_130(monkeypatch, tmp_path, capsys):
+    argv = _once_raising(monkeypatch, tmp_path, KeyboardInterrupt())
+    assert main(argv) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "feedwatch: interrupted\n"
+    assert captured.out == ""
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
+    monkeypatch, tmp_path, capsys
+):
+    argv = _once_raising(monkeypatch, tmp_path, RuntimeError("cycle broke\nin two lines"))
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "feedwatch: internal error: RuntimeError: cycle broke; in two lines "
+        "(run with --log-level debug for the traceback)\n"
+    )
+
+    assert main([*argv, "--log-level", "debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.endswith("(run with --log-level debug for the traceback)\n")
+
+
+def test_once_with_nothing_new_leaves_the_digest_file_alone(server, tmp_path, capsys):
+    import os
+
+    from daemonkit import rss, story, write_config
+
+    feed = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    argv = ["-c", str(write_config(tmp_path, [feed])), "once", "--log-level", "warning"]
+    digest = tmp_path / "out" / "digest.xml"
+    assert main(argv) == 0
+    os.utime(digest, (1_700_000_000, 1_700_000_000))
+    before = digest.read_bytes()
+
+    assert main(argv) == 0  # a 304: nothing changed
+    assert digest.read_bytes() == before
+    assert digest.stat().st_mtime == 1_700_000_000
+
+    server.serve(
+        "/news.rss", rss("news", [story("Daredevil", "a trailer"), story("Luke Cage", "a cast")])
+    )
+    assert main(argv) == 0
+    assert digest.stat().st_mtime > 1_700_000_000
+    assert b"Luke Cage a cast" in digest.read_bytes()

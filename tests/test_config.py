@@ -100,6 +100,88 @@ def test_bad_configs_are_explained(tmp_path, text, expected):
     assert expected in error_of(text, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("999999999999d", "'999999999999d' is too long; a duration is at most 3650d (10 years)"),
+        ("3651d", "is too long"),
+        (".inf", "inf is too long"),
+        ("1" + "0" * 400, "is too long"),
+        (".nan", "nan is not a duration"),
+    ],
+)
+def test_absurd_durations_are_explained(tmp_path, value, expected):
+    message = error_of(MINIMAL + f"poll:\n  max_interval: {value}\n", tmp_path)
+    assert message.startswith(f"{tmp_path / 'feeds.yaml'}:7: poll.max_interval: ")
+    assert expected in message
+
+
+def test_the_longest_duration_is_ten_years():
+    assert config.parse_duration("3650d") == timedelta(days=3650)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+def test_sizes_must_be_finite(tmp_path, value):
+    message = error_of(MINIMAL + f"poll:\n  max_bytes: {value}\n", tmp_path)
+    assert f":7: poll.max_bytes: {value.lstrip('.')} is not a size" in message
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "digest: &d {title: x}\n",  # harmless on its own, but there is no need for it
+        "a: &a [*a]\n",  # an alias inside itself
+        # "Billion laughs": each level doubles the one before.
+        "l0: &l0 [x, x]\n"
+        + "".join(f"l{n}: &l{n} [*l{n - 1}, *l{n - 1}]\n" for n in range(1, 40)),
+    ],
+)
+def test_yaml_anchors_and_aliases_are_refused(tmp_path, extra):
+    message = error_of(MINIMAL + extra, tmp_path)
+    assert message == (
+        f"{tmp_path / 'feeds.yaml'}:6: YAML anchors and aliases (&name, *name) are not "
+        "supported; write the value out"
+    )
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    message = error_of(MINIMAL + "x: " + "[" * 5000 + "]" * 5000 + "\n", tmp_path)
+    assert message == f"{tmp_path / 'feeds.yaml'}:6: nested more than 32 levels deep"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            MINIMAL.replace("/feed/\n", "/feed/\n    url: https://tv.example/other/\n"),
+            ":3: feeds.0.url: repeated key (first on line 2)",
+        ),
+        (
+            MINIMAL + "shows:\n  - name: Luke Cage\n    keywords: [Luke Cage]\n",
+            ":6: shows: repeated key (first on line 3)",
+        ),
+        (MINIMAL + "summary: {sentences: 3, sentences: 5}\n", ":6: summary.sentences: repeated"),
+    ],
+)
+def test_repeated_keys_are_refused(tmp_path, text, expected):
+    message = error_of(text, tmp_path)
+    assert message.startswith(str(tmp_path / "feeds.yaml") + expected)
+
+
+@pytest.mark.parametrize(
+    ("show", "where"),
+    [
+        ("    keywords: [Daredevil, \"\u2122\"]\n", "5: shows.0.keywords.1: '\u2122'"),
+        ("    keywords: [DD]\n    exclude: [\"\u200b\"]\n", "6: shows.0.exclude.0: '\\u200b'"),
+        ("    keywords: [DD]\n    require_any: [' ']\n", "6: shows.0.require_any.0: ' '"),
+    ],
+)
+def test_phrases_that_normalise_to_nothing_are_refused(tmp_path, show, where):
+    text = MINIMAL.replace("    keywords: [Daredevil]\n", show)
+    message = error_of(text, tmp_path)
+    assert message == f"{tmp_path / 'feeds.yaml'}:{where} has nothing that can be matched"
+
+
 def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
     folder = tmp_path / "conf"
     folder.mkdir()
@@ -138,6 +220,63 @@ def test_check_prints_feeds_and_shows(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 feeds:" in out and "https://tv.example/feed/" in out
     assert "1 shows:" in out and "Daredevil" in out
+
+
+def test_check_connects_to_nothing(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL)
+    assert main(["check", "-c", str(path)]) == 0
+    assert not (tmp_path / "feedwatch.db").exists()
+    assert not (tmp_path / "digest.xml").exists()
+
+
+def test_check_refuses_what_once_refuses(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL.replace("[Daredevil]", "[Daredevil, \"\u2122\"]"))
+    assert main(["check", "-c", str(path)]) == 2
+    assert ":5: shows.0.keywords.1: '\u2122' has nothing" in capsys.readouterr().err
+    assert main(["once", "-c", str(path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("database", "expected"),
+    [
+        (
+            "mysql://fw:secret@db.example/fw",
+            "cannot open database mysql://fw:***@db.example/fw: database driver not installed",
+        ),
+        ("nosuch://db.example/fw", "cannot open database nosuch://db.example/fw: Can't load"),
+        ("not a url", "cannot open database not a url: not a database URL"),
+    ],
+)
+def test_check_loads_the_database_driver(tmp_path, capsys, database, expected):
+    path = write(tmp_path, MINIMAL + f"database: {database}\n")
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"feedwatch: config error: {path}: database: {expected}")
+    assert "secret" not in err
+
+
+def test_check_refuses_a_digest_path_that_is_a_folder(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    path = write(tmp_path, MINIMAL + "digest:\n  path: out\n")
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"feedwatch: config error: {path}: digest.path: {tmp_path / 'out'} is a folder"
+
+
+def test_check_refuses_a_digest_folder_that_cannot_be_made(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    path = write(tmp_path, MINIMAL + "digest:\n  path: notes.txt/feeds/digest.xml\n")
+    assert main(["check", "-c", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"digest.path: cannot create folder {tmp_path / 'notes.txt' / 'feeds'}: "
+        f"{tmp_path / 'notes.txt'} is not a folder"
+    )
+
+
+def test_check_accepts_a_digest_folder_still_to_be_made(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL + "digest:\n  path: new/folders/digest.xml\n")
+    assert main(["check", "-c", str(path)]) == 0
 
 
 def test_missing_config_file(tmp_path, capsys):

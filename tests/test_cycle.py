@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -214,3 +217,26 @@ def test_unreachable_database_exits_1_without_traceback(server, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("feedwatch: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+HEAVY = ("numpy", "sumy", "nltk", "pysbd", "trafilatura")
+
+
+def modules_loaded_by(code: str) -> list[str]:
+    """Which of HEAVY a fresh interpreter has loaded after running `code`."""
+    report = f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(done.stdout.strip())
+
+
+def test_the_heavy_libraries_load_only_when_something_needs_them():
+    # A cycle with nothing to summarise and no page to fetch needs none of them.
+    assert modules_loaded_by("import feedwatch.cli, feedwatch.cycle") == []
+    summarise = "from feedwatch.summariser import Summariser\n"
+    text = "Daredevil returns in March. The cast is back. Filming ended. Fans cheered."
+    # The default ranker needs numpy and pysbd, not sumy (nor the NLTK it loads).
+    default = f"{summarise}Summariser().summarise({text!r}, 2)"
+    assert modules_loaded_by(default) == ["numpy", "pysbd"]
+    assert "sumy" in modules_loaded_by(f"{summarise}Summariser('lexrank')")

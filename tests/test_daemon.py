@@ -284,3 +284,84 @@ def test_sighup_and_file_changes_reload_a_running_daemon(server, tmp_path, capsy
 
     assert main(["-c", str(path), "feeds"]) == 0
     assert "never" not in capsys.readouterr().out
+
+
+def test_a_poll_that_hits_a_bug_is_logged_counted_and_backed_off(
+    server, tmp_path, running, feedwatch_log, monkeypatch
+):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    calls: list[float] = []
+
+    def broken(self, feed, **options):
+        calls.append(time.monotonic())
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(Pipeline, "poll", broken)
+    # min_interval 1s: kept back 1s after the first failure, 2s after the second.
+    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    running.append(app.start())
+
+    wait_until(lambda: len(calls) >= 3, timeout=6)
+    assert calls[1] - calls[0] >= 0.9
+    assert calls[2] - calls[1] >= 1.9
+    errors = [r for r in feedwatch_log if r.levelno == logging.ERROR]
+    assert len(errors) >= 2
+    assert all(r.exc_info and "RuntimeError: parser bug" in r.getMessage() for r in errors)
+    assert errors[0].getMessage() == (
+        f"{url}: the poll failed: RuntimeError: parser bug; trying again in 1s"
+    )
+    metrics = get(app.web.url, "/metrics")[1].decode()
+    assert metric_value(metrics, "feedwatch_poll_errors_total") >= 2
+    assert health_of(app)["feeds_failing"] == 1
+
+
+def test_a_publish_that_hits_a_bug_is_reported_and_the_next_one_still_runs(
+    server, tmp_path, running, feedwatch_log, monkeypatch
+):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    real = Pipeline.publish
+    publishes = []
+
+    def flaky(self):
+        publishes.append(1)
+        if len(publishes) == 2:  # the first after start()
+            raise RuntimeError("summariser bug")
+        return real(self)
+
+    monkeypatch.setattr(Pipeline, "publish", flaky)
+    running.append(app.start())
+
+    error = wait_until(lambda: [r for r in feedwatch_log if "cannot publish" in r.getMessage()])
+    assert error[0].exc_info and error[0].levelno == logging.ERROR
+    status, body = get(app.web.url, "/healthz")
+    assert status == 503
+    assert json.loads(body)["last_publish_error"] == "RuntimeError: summariser bug"
+    assert json.loads(body)["status"] == "failing"
+
+    # The publisher is still there: the next new article is published.
+    server.serve(
+        "/news.rss", rss("news", [story("Daredevil", "a trailer"), story("Luke Cage", "a cast")])
+    )
+    wait_until(lambda: digest_titles(app.digest) == {"Daredevil a trailer", "Luke Cage a cast"})
+    wait_until(lambda: get(app.web.url, "/healthz")[0] == 200)
+    assert health_of(app)["last_publish_error"] is None
+
+
+def test_the_last_publish_gets_its_own_time_after_the_grace_period(server, tmp_path, monkeypatch):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a finale")]))
+    real = Pipeline.publish
+
+    def slow(self):
+        time.sleep(0.6)  # longer than the polls' grace period
+        return real(self)
+
+    monkeypatch.setattr(Pipeline, "publish", slow)
+    app = Running(write_config(tmp_path, [url]), tick=0.05, grace=0.2)
+    app.start()
+    try:
+        wait_until(lambda: metrics_with(app, 'feedwatch_polls_total{status="200"} 1.0'))
+    finally:
+        # Stopping while the poll's publish runs: it is waited for before the store closes.
+        assert app.close() is True
+    assert digest_titles(app.digest) == {"Daredevil a finale"}

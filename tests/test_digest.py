@@ -28,7 +28,9 @@ SETTINGS = DigestSettings(
 )
 HOSTILE_URL = "javascript:alert(document.cookie)"
 # Every C0 control XML 1.0 forbids, plus the two noncharacters; tab/LF/CR are allowed.
-ILLEGAL = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r") + "\ufffe\uffff"
+FORBIDDEN = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r") + "\ufffe\uffff"
+# Those that separate words (vertical tab, form feed, U+001C-U+001F) become a space; the rest go.
+ILLEGAL = "".join(char for char in FORBIDDEN if not char.isspace())
 
 
 def make_item(number: int = 1, **changes: object) -> DigestItem:
@@ -246,11 +248,11 @@ def test_characters_illegal_in_xml_are_stripped_from_every_field() -> None:
         feed_title=f"Feed{ILLEGAL}",
         feed_url=f"https://news.example.com/rss{ILLEGAL}",
     )
-    settings = SETTINGS.model_copy(update={"title": f"My{ILLEGAL} shows"})
+    settings = SETTINGS.model_copy(update={"title": f"My{ILLEGAL} shows\x0cand\x1fmore"})
     document = digest.render([item], settings, built=BUILT)
     assert_valid_rss20(document)
     parsed = parse(document)
-    assert parsed.feed.title == "My shows"
+    assert parsed.feed.title == "My shows and more"
     entry = parsed.entries[0]
     assert entry.id == "id-1"
     assert entry.title == "Bad\ttitle"
@@ -378,3 +380,63 @@ def test_failed_write_keeps_the_previous_digest(
 
     assert path.read_bytes() == previous
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize(
+    ("link", "own_address"),
+    [
+        ("https://digest.example.org/", "https://digest.example.org/feed.xml"),
+        ("http://localhost:8080/", "http://localhost:8080/feed.xml"),
+        ("https://example.org/tv/", "https://example.org/tv/feed.xml"),
+    ],
+)
+def test_the_digest_names_its_own_address(link: str, own_address: str) -> None:
+    # The W3C validator recommends atom:link rel="self"; `run` serves the digest at /feed.xml.
+    settings = SETTINGS.model_copy(update={"link": link})
+    document = digest.render([make_item()], settings, built=BUILT)
+    channel = assert_valid_rss20(document)
+    selves = channel.findall("{http://www.w3.org/2005/Atom}link")
+    assert [element.attrib for element in selves] == [
+        {"href": own_address, "rel": "self", "type": "application/rss+xml"}
+    ]
+    assert b'xmlns:atom="http://www.w3.org/2005/Atom"' in document
+    assert channel.findtext("link") == link
+    assert parse(document).feed.title == "My shows"
+
+
+def test_an_unchanged_digest_is_not_rewritten(tmp_path: Path) -> None:
+    # Readers revalidate /feed.xml with the ETag and Last-Modified of the file: a cycle that
+    # changed nothing must leave both alone, or every reader downloads it all again.
+    path = tmp_path / "digest.xml"
+    settings = SETTINGS.model_copy(update={"path": path})
+    items = [make_item(1), make_item(2)]
+    digest.write(items, settings, built=BUILT)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    before, stat = path.read_bytes(), path.stat()
+
+    digest.write(items, settings, built=BUILT + timedelta(minutes=15))
+
+    assert path.read_bytes() == before
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == (stat.st_mtime_ns, stat.st_ino)
+
+    changed = [make_item(1, summary=("A corrected first sentence.",)), make_item(2)]
+    digest.write(changed, settings, built=BUILT + timedelta(minutes=30))
+
+    assert path.stat().st_mtime_ns != stat.st_mtime_ns
+    channel = assert_valid_rss20(path.read_bytes())
+    assert channel.findtext("lastBuildDate") == "Mon, 06 May 2024 07:38:09 GMT"
+    assert "A corrected first sentence." in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://news.example.com:port/story", "https:///story", "ftp://news.example.com/story"],
+    ids=["port-not-a-number", "no-host", "not-http"],
+)
+def test_a_link_that_is_no_http_url_is_left_out(url: str) -> None:
+    document = digest.render([make_item(url=url, feed_url=url)], SETTINGS, built=BUILT)
+    item = assert_valid_rss20(document).find("item")
+    assert item is not None
+    assert item.find("link") is None
+    assert item.find("source") is None
+    assert url.encode() not in document

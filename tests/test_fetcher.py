@@ -293,3 +293,14 @@ def test_one_fetcher_serves_several_threads_at_once(server: FeedServer, fetcher:
     assert [result.content for result in results] == [FEED + str(n).encode() for n in range(6)]
     assert time.monotonic() - started < 1.2  # one after another would take 1.8 s
     assert Validators() not in [result.validators for result in results]
+
+
+def test_cookies_a_server_sets_are_never_sent_back(server: FeedServer, fetcher: Fetcher) -> None:
+    # One client serves every feed and page for the daemon's life: it must not carry a site's
+    # tracking or session cookies from one request to the next.
+    first = server.serve("/first.rss", FEED, headers={"Set-Cookie": "visitor=abc123; Path=/"})
+    second = server.serve("/second.rss", FEED)
+    fetcher.fetch(first)
+    fetcher.fetch(second)
+    fetcher.fetch(first)
+    assert all("cookie" not in hit.headers for hit in server.requests)

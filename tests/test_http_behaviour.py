@@ -512,6 +512,40 @@ def test_the_feeds_own_hints_slow_its_polling(
     assert 0.9 * 12 <= waited(state.next_poll, state.last_polled) < 1.1 * 12
 
 
+def paced_feed(every: timedelta) -> bytes:
+    """An RSS feed of five stories published `every` apart, the newest an hour ago."""
+    newest = datetime.now(UTC) - timedelta(hours=1)
+    items = "".join(
+        f"<item><title>Story {n} every {every}</title><guid>{every}-{n}</guid>"
+        f"<pubDate>{format_datetime(newest - n * every, usegmt=True)}</pubDate></item>"
+        for n in range(5)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+
+
+def test_how_often_a_feed_publishes_sets_its_interval_after_200_and_304_alike(
+    server: FeedServer, pipeline_for: Callable[..., Pipeline]
+) -> None:
+    url = server.serve("/paced.rss", paced_feed(timedelta(hours=4)))
+    pipeline = pipeline_for([url])
+    feed = pipeline.config.feeds[0]
+
+    def intervals_waited(status: int) -> float:
+        assert pipeline.poll(feed).status == status
+        state = pipeline.store.feed_state(url)
+        assert state.last_polled is not None
+        return waited(state.next_poll, state.last_polled)
+
+    # sqrt(15m x 4h) = 1h: four intervals, give or take the jitter.
+    assert 0.9 * 4 <= intervals_waited(200) < 1.1 * 4
+    assert 0.9 * 4 <= intervals_waited(304) < 1.1 * 4
+    # The feed now publishes hourly (with the stories stored before, the median gap is an
+    # hour): sqrt(15m x 1h) = 30m.
+    server.serve("/paced.rss", paced_feed(timedelta(hours=1)))
+    assert 0.9 * 2 <= intervals_waited(200) < 1.1 * 2
+    assert 0.9 * 2 <= intervals_waited(304) < 1.1 * 2
+
+
 def test_cache_control_max_age_slows_polling(
     server: FeedServer, pipeline_for: Callable[..., Pipeline]
 ) -> None:

@@ -120,6 +120,20 @@ def test_new_limits_apply_to_what_is_queued():
     assert pool.shutdown(timeout=2)
 
 
+def test_workers_go_on_with_queued_tasks_rather_than_start_new_threads():
+    gate = threading.Event()
+
+    def task() -> str:
+        gate.wait(5)
+        return threading.current_thread().name
+
+    pool = HostPool(concurrency=2, per_host=2)
+    futures = [pool.submit("h", task) for _ in range(30)]
+    gate.set()
+    assert len({future.result(timeout=5) for future in futures}) == 2
+    assert pool.shutdown(timeout=2)
+
+
 def test_host_is_the_lower_case_host_name():
     assert host_of("https://Feeds.Example.com:8443/a?b") == "feeds.example.com"
     assert host_of("not a url") == ""

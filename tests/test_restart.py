@@ -145,8 +145,8 @@ def test_kill_9_while_a_feed_hangs_then_a_clean_run(server: FeedServer, tmp_path
     path = write_config(tmp_path, urls)
     process = spawn_once(path)
     try:
-        # Entries and validators are committed one after the other; wait for the validators
-        # so the kill lands after at least one feed's poll is complete.
+        # Entries and validators are committed together; wait for the validators so the
+        # kill lands after at least one feed's poll is complete.
         wait_for(
             lambda: bool(server.hits("/slow.rss")) and bool(committed(tmp_path)[2].get(urls[0]))
         )

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -218,3 +219,34 @@ def test_a_port_in_use_is_a_one_line_error(server, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"feedwatch: cannot serve HTTP on 127.0.0.1:{port}: ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_healthz_is_503_while_the_last_digest_rewrite_failed(digest_file):
+    write_digest(digest_file)
+    health = {"last_publish_error": "cannot write digest out/digest.xml: No space left on device"}
+    server = DigestServer(App(lambda: digest_file, Metrics(), lambda: health), "127.0.0.1", 0)
+    server.start()
+    try:
+        client = Client(server.url)
+        status, _, body = client.get("/healthz")
+        assert status == 503
+        assert json.loads(body)["status"] == "failing"
+        assert json.loads(body)["last_publish_error"] == health["last_publish_error"]
+
+        health["last_publish_error"] = None  # the next rewrite worked
+        status, _, body = client.get("/healthz")
+        assert (status, json.loads(body)["status"]) == (200, "ok")
+    finally:
+        server.close()
+
+
+def test_close_without_start_releases_the_port_and_threads(digest_file):
+    # `run` binds the port before starting the daemon; a daemon that fails to start must not
+    # leave it listening.
+    before = set(threading.enumerate())
+    server = DigestServer(App(lambda: digest_file, Metrics()), "127.0.0.1", 0)
+    port = urlsplit(server.url).port
+    server.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert not [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -195,6 +196,25 @@ def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) ->
     assert item.shows == ("Severance", "Andor")
 
 
+
+def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
+    store: Store,
+) -> None:
+    first = article("e1", "https://tvwire.example/x", title="First")
+    second = article("e2", "https://tvwire.example/w", title="Second")
+    store.save_articles(TVWIRE, [(first, ()), (second, ())], at=NOW)
+    # e2 moves off /w, then e1 (the older row) moves onto it: written in the other order,
+    # the unique URL would be taken twice.
+    batch = [
+        (article("e2", "https://tvwire.example/z", title="Second, moved"), ()),
+        (article("e1", "https://tvwire.example/w", title="First, moved"), ("Severance",)),
+    ]
+    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(updated=2)
+    summarise_all(store)
+    [item] = store.digest_items(10)
+    assert (item.title, item.url) == ("First, moved", "https://tvwire.example/w")
+    assert reports(store)[TVWIRE] == 2
+
 # --- updates and summaries ------------------------------------------------------------------
 
 
@@ -236,6 +256,21 @@ def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
     store.save_summary(pending.article_id, pending.version, ["Second try."])
     assert store.pending_summaries() == []
     assert store.digest_items(10)[0].summary == ("Second try.",)
+
+
+def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store) -> None:
+    batch = [(article(f"e{n}", None, title=f"Story {n}"), ("Severance",)) for n in range(3)]
+    store.save_articles(TVWIRE, batch, at=NOW)
+    first, second, third = store.pending_summaries()
+    store.save_summaries(
+        [
+            (first.article_id, first.version, ["First."]),
+            (second.article_id, "an older version", ["Stale."]),
+            (third.article_id, third.version, ["Third."]),
+        ]
+    )
+    assert store.pending_summaries() == [second]
+    assert sorted(item.summary for item in store.digest_items(10)) == [("First.",), ("Third.",)]
 
 
 def test_unmatched_articles_are_stored_but_never_summarised(store: Store) -> None:
@@ -597,6 +632,104 @@ def test_publish_times_are_the_feeds_newest_distinct_dates(store: Store) -> None
     assert store.publish_times("https://unknown.example/feed", until=NOW, limit=20) == []
 
 
+# --- recording a whole poll ------------------------------------------------------------------
+
+
+class Decider:
+    """A record_poll schedule function that notes the publish times it was given."""
+
+    def __init__(self, limit: int = 20) -> None:
+        self.limit = limit
+        self.seen: list[list[datetime]] = []
+
+    def __call__(self, newest: Callable[[int], list[datetime]]) -> Schedule:
+        self.seen.append(newest(self.limit))
+        return Schedule(next_poll=NOW + timedelta(hours=len(self.seen)))
+
+
+def dated(entry_id: str, when: datetime, url: str | None = None) -> Article:
+    return article(entry_id, url, title=f"Story {entry_id}", published=when)
+
+
+def test_a_poll_stores_articles_validators_and_schedule_together(store: Store) -> None:
+    decide = Decider()
+    batch = [(dated(f"e{h}", NOW - timedelta(hours=h)), ("Severance",)) for h in range(3)]
+    record = store.record_poll(
+        TVWIRE, at=NOW, status=200, validators=Validators('"v1"'), articles=batch, schedule=decide
+    )
+    assert record.saved == SaveResult(new=3)
+    assert record.schedule == Schedule(next_poll=NOW + timedelta(hours=1))
+    # The schedule was decided with the dates of the articles this very poll stored.
+    assert decide.seen == [[NOW - timedelta(hours=h) for h in range(3)]]
+    assert state(store).validators == Validators('"v1"')
+    assert state(store).next_poll == NOW + timedelta(hours=1)
+    assert len(store.pending_summaries()) == 3
+    # Without a schedule, the stored one is kept and reported.
+    assert store.record_poll(TVWIRE, at=NOW, status=304).schedule == record.schedule
+
+
+def test_a_poll_that_fails_to_record_stores_neither_articles_nor_validators(
+    store: Store,
+) -> None:
+    def broken(newest: Callable[[int], list[datetime]]) -> Schedule:
+        newest(20)
+        raise RuntimeError("cut short")
+
+    with pytest.raises(RuntimeError):
+        store.record_poll(
+            TVWIRE,
+            at=NOW,
+            status=200,
+            validators=Validators('"v1"'),
+            articles=[(article("e1", "https://tvwire.example/a"), ("Severance",))],
+            schedule=broken,
+        )
+    assert state(store).validators == Validators()
+    assert reports(store)[TVWIRE] == 0
+
+
+def test_publish_times_seen_by_polls_follow_every_change(store: Store) -> None:
+    decide = Decider(limit=2)
+    old = [dated("e1", NOW - timedelta(days=2)), dated("e2", NOW - timedelta(days=1))]
+    store.record_poll(TVWIRE, at=NOW, status=200, articles=[(a, ()) for a in old], schedule=decide)
+    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)  # nothing changed
+    newer = dated("e3", NOW - timedelta(hours=1))
+    store.record_poll(TVWIRE, at=NOW, status=200, articles=[(newer, ())], schedule=decide)
+    # More than the two kept before: they are read again.
+    more = Decider(limit=3)
+    store.record_poll(TVWIRE, at=NOW, status=304, schedule=more)
+    assert decide.seen == [
+        [NOW - timedelta(days=1), NOW - timedelta(days=2)],
+        [NOW - timedelta(days=1), NOW - timedelta(days=2)],
+        [NOW - timedelta(hours=1), NOW - timedelta(days=1)],
+    ]
+    assert more.seen == [store.publish_times(TVWIRE, until=NOW, limit=3)]
+    assert len(more.seen[0]) == 3
+
+
+def test_publish_times_seen_by_polls_follow_a_shared_article_and_the_clock(
+    store: Store,
+) -> None:
+    url = "https://news.example/shared"
+    store.save_articles(TVWIRE, [(dated("t1", NOW - timedelta(hours=5), url), ())], at=NOW)
+    store.save_articles(SCREENBEAT, [(dated("s1", NOW - timedelta(hours=5), url), ())], at=NOW)
+    tomorrow = NOW + timedelta(days=1)
+    store.save_articles(TVWIRE, [(dated("t2", tomorrow), ())], at=NOW)
+    decide = Decider()
+    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)
+    # The other feed's entry for the article both carry changes, with a new date.
+    redated = replace(dated("s1", NOW - timedelta(hours=2), url), body="Corrected.")
+    store.save_articles(SCREENBEAT, [(redated, ())], at=NOW)
+    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)
+    # The entry dated tomorrow counts once tomorrow has come.
+    store.record_poll(TVWIRE, at=tomorrow, status=304, schedule=decide)
+    assert decide.seen == [
+        [NOW - timedelta(hours=5)],
+        [NOW - timedelta(hours=2)],
+        [tomorrow, NOW - timedelta(hours=2)],
+    ]
+
+
 # --- concurrency -----------------------------------------------------------------------------
 
 
@@ -762,7 +895,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0003" in caplog.text
+    assert "schema upgraded from empty to 0004" in caplog.text
     first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
     first.close()
 
@@ -794,6 +927,6 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0003"
+    assert new is not None and new.down_revision == "0004"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import pytest
 
 from feedwatch import parser
 from feedwatch.errors import ParseError
-from feedwatch.text import html_to_text
+from feedwatch.text import html_to_text, tidy, xml_safe
 
 
 def test_plain_text_passes_through():
@@ -117,6 +117,32 @@ def test_whitespace_inside_a_paragraph_is_one_space():
 
 def test_invisible_characters_are_dropped():
     assert html_to_text("Dare&shy;devil and Luke\u200bCage\ufeff") == "Daredevil and LukeCage"
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("Luke\x00 Cage\x01\x08\x1b returns\ufffe\uffff", "Luke Cage returns"),
+        ("<p>\x00</p><p>Iron Fist</p>", "Iron Fist"),
+        ("Luke\x0cCage and\x0bIron\x1fFist", "Luke Cage and Iron Fist"),
+        ("Lone \ud800surrogate", "Lone surrogate"),
+    ],
+)
+def test_characters_xml_forbids_are_dropped(markup, text):
+    # PostgreSQL refuses NUL in text, and the digest must stay well-formed XML.
+    assert html_to_text(markup) == text
+
+
+def test_xml_safe_keeps_every_character_xml_allows():
+    allowed = "\t\n\r Jessica\u00a0Jones \ud7ff\ue000\ufffd\U0001f3ac\U0010ffff"
+    assert xml_safe(allowed) == allowed
+    assert xml_safe("a\x00b\x0cc\uffffd") == "ab cd"
+
+
+def test_tidy_takes_each_line_as_a_paragraph_when_told():
+    text = "Luke\u200bCage   returns.\nIron\x00 Fist\n\n  \nends."
+    assert tidy(text, lines_are_paragraphs=True) == "LukeCage returns.\n\nIron Fist\n\nends."
+    assert tidy(text) == "LukeCage returns. Iron Fist\n\nends."
 
 
 def test_double_wrapped_cdata_keeps_its_text():

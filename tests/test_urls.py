@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedwatch.urls import canonical_url
+from feedwatch.urls import canonical_url, http_host
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,68 @@ def test_rejects_what_is_not_an_http_url(url: str) -> None:
 
 def test_relative_link_against_non_http_base_is_rejected() -> None:
     assert canonical_url("/a", base="ftp://tv.example/feed") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://feedwatch:s3cret@db.example:5432/feedwatch",
+            "postgresql+psycopg://feedwatch:***@db.example:5432/feedwatch",
+        ),
+        # SQLAlchemy reads a password up to the "@", "/" and "?" included: none of it shows.
+        ("postgresql://me:a/b?c@db.example/feeds", "postgresql://me:***@db.example/feeds"),
+        ("postgresql://me:p@ss@db.example/feeds", "postgresql://me:***@db.example/feeds"),
+        ("postgresql://:s3cret@db.example/feeds", "postgresql://:***@db.example/feeds"),
+        ("postgresql://me@db.example/feeds", "postgresql://me@db.example/feeds"),
+        ("postgresql://db.example:5432/feeds", "postgresql://db.example:5432/feeds"),
+        ("sqlite:///state/feedwatch.db", "sqlite:///state/feedwatch.db"),
+        ("not a url", "not a url"),
+    ],
+    ids=[
+        "password",
+        "password-with-slash-and-question-mark",
+        "password-with-at-sign",
+        "password-without-user",
+        "user-only",
+        "port-no-credentials",
+        "sqlite",
+        "not-a-url",
+    ],
+)
+def test_mask_password_hides_the_whole_password_and_nothing_else(url: str, shown: str) -> None:
+    from feedwatch.urls import mask_password
+
+    assert mask_password(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://TV.Example/feed/", "tv.example"),
+        ("HTTP://tv.example:8080", "tv.example"),
+        ("http://[2001:db8::1]/a", "2001:db8::1"),
+        ("http://user:pw@tv.example/", "tv.example"),
+    ],
+)
+def test_http_host_of_an_http_url(url: str, host: str) -> None:
+    assert http_host(url) == host
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "ftp://tv.example/file",
+        "javascript:alert(1)",
+        "/relative",
+        "tv.example/feed",
+        "http:///no-host",
+        "http://tv.example:notaport/",
+        "http://[::1/",
+        "http:// tv.example/",
+    ],
+)
+def test_http_host_is_none_for_anything_else(url: str | None) -> None:
+    assert http_host(url) is None

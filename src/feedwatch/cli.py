@@ -1,7 +1,7 @@
 """The `feedwatch` command: check, once, feeds, summarize, run, serve.
 
-Exit status: 0 done, 1 could not run (database unreachable, unreadable input),
-2 bad config or usage.
+Exit status: 0 done, 1 could not run (database unreachable, unreadable input, or an internal
+error), 2 bad config or usage, 130 interrupted (Ctrl-C; `run` and `serve` stop gracefully instead).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import closing
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from feedwatch import __version__, config, logs
 from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.urls import mask_password
 
 if TYPE_CHECKING:
     from feedwatch.fetcher import Fetcher
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("feedwatch")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +44,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedwatch: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return EXIT_OK
+        # `run` and `serve` catch SIGINT themselves (a graceful stop, status 0); this is any
+        # other command cut short, which must not look like it finished.
+        print("feedwatch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # A bug: one line for the user, the traceback for whoever asks for it.
+        log.debug("internal error", exc_info=True)
+        print(
+            f"feedwatch: internal error: {logs.described(exc)} "
+            "(run with --log-level debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def _arguments() -> argparse.ArgumentParser:
@@ -139,8 +154,9 @@ def _positive(value: str) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
+    _check_surroundings(cfg)
     print(f"{cfg.source}: ok")
-    print(f"database: {_masked(cfg.database)}")
+    print(f"database: {mask_password(cfg.database)}")
     print(f"digest: {cfg.digest.path} (at most {cfg.digest.max_items} items)")
     print(f"{len(cfg.feeds)} feeds:")
     for feed in cfg.feeds:
@@ -157,6 +173,42 @@ def _check(args: argparse.Namespace) -> int:
             rules += f"; not with: {', '.join(show.exclude)}"
         print(f"  {show.name}: {rules}")
     return EXIT_OK
+
+
+def _check_surroundings(cfg: config.Config) -> None:
+    """What `once` and `run` would stumble on that the file alone does not show: a database
+    driver that is not installed, a digest that cannot be written. Connects to nothing."""
+    from feedwatch.errors import StoreError
+    from feedwatch.store import check_url
+
+    problems = []
+    try:
+        check_url(cfg.database)
+    except StoreError as exc:
+        problems.append(f"{cfg.source}: database: {exc}")
+    unwritable = _unwritable(cfg.digest.path)
+    if unwritable:
+        problems.append(f"{cfg.source}: digest.path: {unwritable}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the digest could not be written to `path` (folders made as needed); None if it could."""
+    try:
+        if path.is_dir():
+            return f"{path} is a folder"
+        # The nearest folder that exists is where the first missing one would be made.
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"cannot create folder {path.parent}: {folder} is not a folder"
+    except OSError as exc:
+        return f"cannot reach {path}: {exc.strerror or exc}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in folder {folder}"
+    return None
 
 
 def _once(args: argparse.Namespace) -> int:
@@ -325,8 +377,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             current[0] = config.load(current[0].source)
         except ConfigError as exc:
-            message = "; ".join(line.strip() for line in str(exc).splitlines())
-            log.error("config reload (SIGHUP) failed, keeping the running config: %s", message)
+            scheduler.log_reload_failure("SIGHUP", exc)
             return
         log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)
 
@@ -376,17 +427,7 @@ def _looks_like_html(path: str, text: str) -> bool:
     if path.lower().endswith((".html", ".htm", ".xhtml")):
         return True
     head = text[:2048].lower()
-    return any(
-        tag in head for tag in ("<html", "<!doctype html", "<body", "<p>", "<div", "<article")
-    )
-
-
-def _masked(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+    return any(tag in head for tag in _HTML_MARKERS)
 
 
 def _duration(seconds: float) -> str:

@@ -5,26 +5,29 @@ Errors name the file, the line and the key, so a typo is fixed without reading c
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from feedwatch import urls
 from feedwatch.errors import ConfigError
+from feedwatch.text import normalize
 
 DEFAULT_PATH = Path("config/feeds.yaml")
 ENV_VAR = "FEEDWATCH_CONFIG"
@@ -33,7 +36,12 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?)?b?\s*$", re.IGNORECASE)
 _UNIT_BYTES = {None: 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# "feedwatch": the summariser's own ranking; the others are sumy's.
 SUMMARY_ALGORITHMS = ("feedwatch", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
+# Longer is surely a typo, and would push poll times past what a datetime can hold.
+_LONGEST_DURATION = timedelta(days=3650)
+# Deeper nesting is no config's; PyYAML would recurse until Python gives up.
+_DEEPEST_NESTING = 32
 
 
 def parse_duration(value: object) -> timedelta:
@@ -42,15 +50,21 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
+    seconds: float
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = value  # not float(): a huge int would overflow it
     else:
         match = _DURATION.match(str(value))
         if not match:
             raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 15m, 2h or 1d")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if isinstance(seconds, float) and math.isnan(seconds):
+        raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 15m, 2h or 1d")
     if seconds <= 0:
         raise ValueError("a duration must be longer than zero")
+    if seconds > _LONGEST_DURATION.total_seconds():
+        longest = _LONGEST_DURATION.days
+        raise ValueError(f"{value!r} is too long; a duration is at most {longest}d (10 years)")
     return timedelta(seconds=seconds)
 
 
@@ -58,14 +72,17 @@ def parse_size(value: object) -> int:
     """'20MB', '512KB', '1.5 GB' (binary units: 1 KB = 1024 bytes) or a bare number of bytes."""
     if isinstance(value, bool):
         raise ValueError("expected a size such as 512KB or 20MB")
+    size: float
     if isinstance(value, int | float):
-        size = float(value)
+        size = value  # not float(): a huge int would overflow it
     else:
         match = _SIZE.match(str(value))
         if not match:
             raise ValueError(f"{value!r} is not a size; use e.g. 512KB, 20MB or 1GB")
         unit = match.group(2).lower() if match.group(2) else None
         size = float(match.group(1)) * _UNIT_BYTES[unit]
+    if isinstance(size, float) and not math.isfinite(size):
+        raise ValueError(f"{value!r} is not a size; use e.g. 512KB, 20MB or 1GB")
     if size < 1:
         raise ValueError("a size must be at least 1 byte")
     return int(size)
@@ -73,9 +90,16 @@ def parse_size(value: object) -> int:
 
 def http_url(url: str) -> str:
     url = url.strip()
-    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+    if urls.http_host(url) is None:
         raise ValueError(f"{url!r} is not an http:// or https:// URL")
     return url
+
+
+def matchable(phrase: str) -> str:
+    """A show's phrase, refused when it normalises to nothing (blank, or only symbols like ™)."""
+    if not normalize(phrase):
+        raise ValueError(f"{phrase!r} has nothing that can be matched")
+    return phrase
 
 
 def parse_full_text(value: object) -> bool | str:
@@ -90,6 +114,7 @@ def parse_full_text(value: object) -> bool | str:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 FullText = Annotated[bool | Literal["auto"], BeforeValidator(parse_full_text)]
+Phrase = Annotated[str, AfterValidator(matchable)]
 
 
 class _Section(BaseModel):
@@ -130,26 +155,21 @@ class FeedSettings(_Section):
 
 class ShowSettings(_Section):
     name: str = Field(min_length=1)
-    keywords: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-    require_any: tuple[str, ...] = ()
+    keywords: tuple[Phrase, ...]
+    exclude: tuple[Phrase, ...] = ()
+    require_any: tuple[Phrase, ...] = ()
 
-    @field_validator("keywords", "exclude", "require_any")
+    @field_validator("keywords")
     @classmethod
-    def _no_blank_phrases(cls, phrases: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        if info.field_name == "keywords" and not phrases:
+    def _some_keyword(cls, phrases: tuple[str, ...]) -> tuple[str, ...]:
+        if not phrases:
             raise ValueError("list at least one keyword")
-        if any(not phrase.strip() for phrase in phrases):
-            raise ValueError("phrases must not be empty")
         return phrases
 
 
 class SummarySettings(_Section):
     sentences: int = Field(default=3, ge=1, le=20)
-    # "feedwatch": the summariser's own ranking; the others are sumy's.
-    algorithm: Literal["feedwatch", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic"] = (
-        "feedwatch"
-    )
+    algorithm: Literal[SUMMARY_ALGORITHMS] = "feedwatch"
 
 
 class DigestSettings(_Section):
@@ -247,17 +267,22 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
 
 def parse(text: str, file: Path) -> Config:
     """Validate YAML text as read from `file` (used for messages and relative paths)."""
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = None if root is None else loader.construct_document(root)
+    except _Refused as exc:
+        raise ConfigError(f"{file}:{exc.problem_mark.line + 1}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{file}{where}: not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping of settings at the top level")
-    lines = dict(_key_lines(root, ()))
+    lines = _key_lines(root, file)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -265,23 +290,70 @@ def parse(text: str, file: Path) -> Config:
     return _resolve_relative(config, file)
 
 
-def _key_lines(
-    node: yaml.Node | None, loc: tuple[Any, ...]
-) -> Iterator[tuple[tuple[Any, ...], int]]:
-    """Map each key path, e.g. ('feeds', 0, 'url'), to its 1-based line in the file."""
-    if node is None:
-        return
-    yield loc, node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            key_loc = (*loc, key.value)
-            yield key_loc, key.start_mark.line + 1
-            for sub_loc, line in _key_lines(value, key_loc):
-                if sub_loc != key_loc:
-                    yield sub_loc, line
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _key_lines(item, (*loc, index))
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a feedwatch config does not allow."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases and anchors, and without deep nesting.
+
+    A feeds config has no use for either, and both are ways to make loading it cost
+    exponential time ("billion laughs") or never end (an alias inside itself).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        # An alias event names its anchor too.
+        if getattr(event, "anchor", None):
+            raise _Refused(
+                problem="YAML anchors and aliases (&name, *name) are not supported; "
+                "write the value out",
+                problem_mark=event.start_mark,
+            )
+        if self._depth >= _DEEPEST_NESTING:
+            raise _Refused(
+                problem=f"nested more than {_DEEPEST_NESTING} levels deep",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _key_lines(root: yaml.Node | None, file: Path) -> dict[tuple[Any, ...], int]:
+    """Map each key path, e.g. ('feeds', 0, 'url'), to its 1-based line in the file.
+
+    A key written twice in one mapping is a ConfigError: YAML would quietly keep the last.
+    """
+    lines: dict[tuple[Any, ...], int] = {}
+    pending: list[tuple[yaml.Node | None, tuple[Any, ...]]] = [(root, ())]
+    while pending:
+        node, loc = pending.pop()
+        if node is None:
+            continue
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            # Keys are scalars here: construct_document has refused any other as unhashable.
+            first_lines: dict[str, int] = {}
+            for key, value in node.value:
+                key_loc = (*loc, key.value)
+                line = key.start_mark.line + 1
+                if key.value in first_lines:
+                    path = ".".join(str(part) for part in key_loc)
+                    first = f"first on line {first_lines[key.value]}"
+                    raise ConfigError(f"{file}:{line}: {path}: repeated key ({first})")
+                first_lines[key.value] = line
+                lines[key_loc] = line
+                pending.append((value, key_loc))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend((item, (*loc, index)) for index, item in enumerate(node.value))
+    return lines
 
 
 def _describe(exc: ValidationError, file: Path, lines: Mapping[tuple[Any, ...], int]) -> str:

@@ -6,10 +6,11 @@ A feed that fails is recorded against that feed and never stops the others.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,13 +20,24 @@ from feedwatch.config import Config, FeedSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError
 from feedwatch.fetcher import Fetcher
 from feedwatch.matcher import Matcher
-from feedwatch.models import Article, Entry, FeedState, FetchResult, ParsedFeed, Schedule
-from feedwatch.store import SaveResult, Store
+from feedwatch.models import (
+    Article,
+    Entry,
+    FeedState,
+    FetchResult,
+    ParsedFeed,
+    Schedule,
+    Validators,
+)
+from feedwatch.store import Store
+from feedwatch.store.repository import ScheduleFor
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 from feedwatch.urls import canonical_url
 
 log = logging.getLogger(__name__)
+
+SUMMARY_BATCH = 20  # summaries saved per transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,33 @@ class CycleReport:
     @property
     def failed(self) -> tuple[PollOutcome, ...]:
         return tuple(poll for poll in self.polls if poll.error)
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A feed's answer: the response and, unless it was a 304, the document and its entries
+    as articles."""
+
+    result: FetchResult
+    parsed: ParsedFeed | None = None
+    articles: tuple[Article, ...] = ()
+
+
+class Downloads:
+    """Fetches a feed and parses the answer: all of a poll that needs neither the store nor
+    the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+
+    def fetch(self, url: str, validators: Validators | None = None) -> Download:
+        """Raises FetchError or ParseError."""
+        result = self._fetcher.fetch(url, validators)
+        if result.not_modified:
+            return Download(result)
+        parsed = parser.parse(result.content, result.headers, result.url)
+        articles = tuple(to_article(entry, result.url) for entry in parsed.entries)
+        return Download(result, parsed, articles)
 
 
 def to_article(entry: Entry, feed_url: str) -> Article:
@@ -84,30 +123,26 @@ class Pipeline:
             [(feed.url, feed.title) for feed in config.feeds], policy.fingerprints(config.feeds)
         )
 
-    def poll(
-        self, feed: FeedSettings, fetcher: Fetcher | pool.Prefetch | None = None
-    ) -> PollOutcome:
+    def poll(self, feed: FeedSettings) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
 
         Polls whatever the schedule says: due() and pollable() choose the feeds. A per-feed
         failure is recorded against the feed and scheduled for a retry, never raised.
         Logs one line per poll. Several feeds may be polled at once from different threads.
-        `fetcher` replaces the Pipeline's own for this poll (run_cycle fetches ahead).
         """
+        return self._poll(feed, self.store.feed_state(feed.url), Downloads(self.fetcher))
+
+    def _poll(
+        self, feed: FeedSettings, state: FeedState, downloads: Downloads | pool.Prefetch[Download]
+    ) -> PollOutcome:
         started = time.monotonic()
         now = datetime.now(UTC)
-        state = self.store.feed_state(feed.url)
         try:
-            result = (fetcher or self.fetcher).fetch(state.fetch_url, state.validators)
-            parsed = (
-                None
-                if result.not_modified
-                else parser.parse(result.content, result.headers, result.url)
-            )
+            download = downloads.fetch(state.fetch_url, state.validators)
         except (FetchError, ParseError) as exc:
             outcome = self._failed(feed, state, exc, now=now, started=started)
         else:
-            outcome = self._fetched(feed, state, result, parsed, now=now, started=started)
+            outcome = self._fetched(feed, state, download, now=now, started=started)
         _log(outcome)
         return outcome
 
@@ -115,51 +150,45 @@ class Pipeline:
         self,
         feed: FeedSettings,
         state: FeedState,
-        result: FetchResult,
-        parsed: ParsedFeed | None,
+        download: Download,
         *,
         now: datetime,
         started: float,
     ) -> PollOutcome:
-        saved, matched = SaveResult(), 0
+        result, parsed = download.result, download.parsed
+        pairs: list[tuple[Article, tuple[str, ...]]] = []
+        pages = fulltext.Pages()
         if parsed is None:  # 304: only the poll and the schedule are written
             ttl, update_period = state.ttl, state.update_period
         else:
             if parsed.warning:
                 log.info("%s: recovered from malformed feed: %s", feed.url, parsed.warning)
-            articles = [to_article(entry, result.url) for entry in parsed.entries]
             # Teasers are matched, and later summarised, with their linked page's text.
-            pages = self.pages.fetch(feed, articles)
-            pairs = [(article, self.matcher.match(pages.apply(article))) for article in articles]
-            saved = self.store.save_articles(feed.url, pairs, at=now, pages=pages.fetched)
-            matched = sum(1 for _, shows in pairs if shows)
+            pages = self.pages.fetch(feed, download.articles)
+            pairs = [(a, self.matcher.match(pages.apply(a))) for a in download.articles]
             ttl, update_period = parsed.ttl, parsed.update_period
-        hints = policy.Hints(
-            ttl=ttl,
-            update_period=update_period,
-            max_age=result.max_age,
-            publish_gap=self._publish_gap(feed, now),
-        )
-        next_poll = policy.next_poll(feed.url, now, self._interval(feed, hints), self._bounds)
-        # Validators are stored only after the articles are, so a crash in between re-fetches
-        # the feed instead of skipping entries that were never saved.
-        self.store.record_poll(
+        hints = policy.Hints(ttl=ttl, update_period=update_period, max_age=result.max_age)
+        # One transaction: validators are never stored without the articles they vouch for,
+        # so a crash in between re-fetches the feed instead of skipping unsaved entries.
+        record = self.store.record_poll(
             feed.url,
             at=now,
             status=result.status,
             validators=result.validators,
             feed=parsed,
-            schedule=Schedule(next_poll=next_poll),
+            schedule=self._schedule(feed, now, hints),
             moved_to=result.permanent_url,
+            articles=pairs,
+            pages=pages.fetched,
         )
         return PollOutcome(
             feed.url,
             result.status,
-            new=saved.new,
-            updated=saved.updated,
-            matched=matched,
+            new=record.saved.new,
+            updated=record.saved.updated,
+            matched=sum(1 for _, shows in pairs if shows),
             seconds=time.monotonic() - started,
-            next_poll=next_poll,
+            next_poll=record.schedule.next_poll,
         )
 
     def _failed(
@@ -173,6 +202,7 @@ class Pipeline:
     ) -> PollOutcome:
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         errors = state.errors + 1
+        schedule: Schedule | ScheduleFor
         if status == 410:
             schedule = Schedule(errors=errors, gone_since=now)
         else:
@@ -181,31 +211,46 @@ class Pipeline:
                 if isinstance(exc, HTTPStatusError) and status in policy.RETRY_STATUSES
                 else None
             )
-            hints = policy.Hints(
-                ttl=state.ttl,
-                update_period=state.update_period,
-                publish_gap=self._publish_gap(feed, now),
-            )
-            next_poll = policy.next_poll(
-                feed.url,
-                now,
-                self._interval(feed, hints),
-                self._bounds,
-                errors=errors,
-                retry_after=asked,
-            )
-            # What is honoured, not what was asked: both stay within poll.max_interval.
-            retry_after = next_poll if asked is not None else None
-            schedule = Schedule(next_poll=next_poll, errors=errors, retry_after=retry_after)
-        self.store.record_poll(feed.url, at=now, status=status, error=str(exc), schedule=schedule)
+            hints = policy.Hints(ttl=state.ttl, update_period=state.update_period)
+            schedule = self._schedule(feed, now, hints, errors=errors, asked=asked)
+        record = self.store.record_poll(
+            feed.url, at=now, status=status, error=str(exc), schedule=schedule
+        )
         return PollOutcome(
             feed.url,
             status,
             error=str(exc),
             seconds=time.monotonic() - started,
-            next_poll=schedule.next_poll,
-            gone=schedule.gone_since is not None,
+            next_poll=record.schedule.next_poll,
+            gone=record.schedule.gone_since is not None,
         )
+
+    def _schedule(
+        self,
+        feed: FeedSettings,
+        now: datetime,
+        hints: policy.Hints,
+        *,
+        errors: int = 0,
+        asked: datetime | None = None,
+    ) -> ScheduleFor:
+        """The schedule after a poll at `now`, decided once the store knows the feed's newest
+        publish times (those of the articles this very poll stored included).
+
+        `errors`: failures in a row, this one included; `asked`: a 429/503's Retry-After.
+        """
+
+        def decide(newest: Callable[[int], list[datetime]]) -> Schedule:
+            gap = policy.publish_gap(newest(policy.RECENT_ENTRIES), now)
+            every = self._interval(feed, dataclasses.replace(hints, publish_gap=gap))
+            next_poll = policy.next_poll(
+                feed.url, now, every, self._bounds, errors=errors, retry_after=asked
+            )
+            # What is honoured, not what was asked: both stay within poll.max_interval.
+            retry_after = next_poll if asked is not None else None
+            return Schedule(next_poll=next_poll, errors=errors, retry_after=retry_after)
+
+        return decide
 
     @property
     def _bounds(self) -> policy.Bounds:
@@ -214,10 +259,6 @@ class Pipeline:
     def _interval(self, feed: FeedSettings, hints: policy.Hints) -> timedelta:
         return policy.interval(self.config.interval_for(feed), hints, self._bounds)
 
-    def _publish_gap(self, feed: FeedSettings, now: datetime) -> timedelta | None:
-        times = self.store.publish_times(feed.url, until=now, limit=policy.RECENT_ENTRIES)
-        return policy.publish_gap(times, now)
-
     def publish(self) -> tuple[int, int]:
         """Summarise matched articles that lack a summary, then rewrite the digest.
 
@@ -225,12 +266,19 @@ class Pipeline:
         """
         with self._publish_lock:
             jobs = self.store.pending_summaries()
-            for job in jobs:
-                sentences = self.summariser.summarise(job.text, self.config.summary.sentences)
-                self.store.save_summary(job.article_id, job.version, sentences)
+            # Saved a batch at a time: one transaction per summary costs more than many a
+            # summary, and one for all would lose them all to a crash.
+            for start in range(0, len(jobs), SUMMARY_BATCH):
+                self.store.save_summaries(
+                    (job.article_id, job.version, self._summarise(job.text))
+                    for job in jobs[start : start + SUMMARY_BATCH]
+                )
             items = self.store.digest_items(self.config.digest.max_items)
             digest.write(items, self.config.digest, built=datetime.now(UTC))
             return len(jobs), len(items)
+
+    def _summarise(self, text: str) -> tuple[str, ...]:
+        return self.summariser.summarise(text, self.config.summary.sentences)
 
     def due(self, now: datetime) -> list[FeedSettings]:
         """The configured feeds whose next poll time has come (gone and waiting ones never)."""
@@ -262,25 +310,28 @@ class Pipeline:
     def run_cycle(self, feeds: Iterable[FeedSettings] | None = None) -> CycleReport:
         """Poll `feeds` (default: pollable() ones), then publish.
 
-        Requests go out several at once, within poll.concurrency and poll.per_host, while
-        responses are parsed and stored one feed at a time in the order given: the outcome
-        never depends on which server answered first (e.g. which of two feeds carrying the
-        same story it is credited to), and parsing, which holds the GIL, gains nothing from
-        threads anyway.
+        Requests go out several at once, within poll.concurrency and poll.per_host, and each
+        response is parsed in the thread that fetched it, while the results are matched and
+        stored one feed at a time in the order given: the outcome never depends on which
+        server answered first (e.g. which of two feeds carrying the same story it is
+        credited to).
         """
         chosen = list(self.pollable(datetime.now(UTC)) if feeds is None else feeds)
+        # Read once for the whole cycle: each poll below changes only its own feed's state.
+        stored = self.store.feed_states()
+        states = [stored.get(feed.url) or FeedState(feed.url, feed.url) for feed in chosen]
         limits = self.config.poll
-        # How far requests run ahead of storing: bounds the response bodies held in memory.
+        # How far requests run ahead of storing: bounds the responses held in memory.
         window = 4 * limits.concurrency
         polls: list[PollOutcome] = []
         requested = 0
-        with pool.Prefetch(self.fetcher, limits.concurrency, limits.per_host) as ahead:
-            for index, feed in enumerate(chosen):
+        downloads = Downloads(self.fetcher)
+        with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
+            for index, (feed, state) in enumerate(zip(chosen, states, strict=True)):
                 while requested < min(len(chosen), index + window):
-                    state = self.store.feed_state(chosen[requested].url)
-                    ahead.request(state.fetch_url, state.validators)
+                    ahead.request(states[requested].fetch_url, states[requested].validators)
                     requested += 1
-                polls.append(self.poll(feed, fetcher=ahead))
+                polls.append(self._poll(feed, state, ahead))
         summarised, items = self.publish()
         return CycleReport(tuple(polls), summarised, items, self.config.digest.path)
 

@@ -2,6 +2,9 @@
 
 Every piece of article text is untrusted: it is stripped of characters XML 1.0 forbids, escaped,
 and the one HTML field (item description) is run through nh3 as a second line of defence.
+
+A digest whose content is unchanged is not rewritten, lastBuildDate included: the file, and so
+the ETag and Last-Modified it is served with, change only when readers have something new.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin
 
 import nh3
 
-from feedwatch import __version__
+from feedwatch import __version__, urls
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
 from feedwatch.models import DigestItem
+from feedwatch.text import xml_safe
 
-# Everything outside XML 1.0's Char production: C0 controls other than tab/LF/CR, lone
-# surrogates and U+FFFE/U+FFFF. One of these makes the whole document unreadable.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The one part of a rendered digest that changes without its content changing.
+_BUILD_DATE = re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>")
+
+ATOM = "http://www.w3.org/2005/Atom"
+ET.register_namespace("atom", ATOM)
+# Where `run` and `serve` serve the digest, relative to digest.link.
+SELF_PATH = "feed.xml"
 
 # RFC 3986 reserved + unreserved characters and '%': quote() leaves a valid URL as it is and
 # percent-encodes only what may not appear in one (spaces, quotes, angle brackets, non-ASCII).
@@ -45,9 +53,15 @@ def render(items: Sequence[DigestItem], settings: DigestSettings, *, built: date
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
     # The W3C validator rejects a blank channel title; config allows one, so fall back.
-    _text(channel, "title", _clean(settings.title).strip() or _FALLBACK_TITLE)
-    _text(channel, "link", _http_url(settings.link) or _clean(settings.link).strip())
-    _text(channel, "description", _clean(settings.description))
+    _text(channel, "title", xml_safe(settings.title).strip() or _FALLBACK_TITLE)
+    _text(channel, "link", _http_url(settings.link) or xml_safe(settings.link).strip())
+    # The feed's own address, which the W3C validator asks for.
+    self_url = _http_url(urljoin(xml_safe(settings.link).strip(), SELF_PATH))
+    if self_url:
+        ET.SubElement(
+            channel, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/rss+xml"
+        )
+    _text(channel, "description", xml_safe(settings.description))
     _text(channel, "lastBuildDate", _rfc822(built))
     _text(channel, "generator", f"feedwatch {__version__}")
     for item in _unique(items, settings.max_items):
@@ -57,15 +71,28 @@ def render(items: Sequence[DigestItem], settings: DigestSettings, *, built: date
 
 
 def write(items: Sequence[DigestItem], settings: DigestSettings, *, built: datetime) -> Path:
-    """Render and replace the digest at settings.path in one step; returns that path."""
+    """Render and replace the digest at settings.path in one step; returns that path.
+
+    When the file there differs from the new digest in lastBuildDate alone, it is left as it is.
+    """
     document = render(items, settings, built=built)
     path = settings.path
+    if _unchanged(path, document):
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DigestError(f"cannot create the folder for digest {path}: {_reason(exc)}") from None
     _replace(path, document)
     return path
+
+
+def _unchanged(path: Path, document: bytes) -> bool:
+    try:
+        current = path.read_bytes()
+    except OSError:  # none yet, or unreadable: write it
+        return False
+    return _BUILD_DATE.sub(b"", current) == _BUILD_DATE.sub(b"", document)
 
 
 def _unique(items: Sequence[DigestItem], limit: int) -> list[DigestItem]:
@@ -75,7 +102,7 @@ def _unique(items: Sequence[DigestItem], limit: int) -> list[DigestItem]:
     for item in items:
         if len(kept) == limit:
             break
-        guid = _clean(item.guid)
+        guid = xml_safe(item.guid)
         if guid not in seen:
             seen.add(guid)
             kept.append(item)
@@ -84,7 +111,7 @@ def _unique(items: Sequence[DigestItem], limit: int) -> list[DigestItem]:
 
 def _item(channel: ET.Element, item: DigestItem) -> None:
     element = ET.SubElement(channel, "item")
-    title = _clean(item.title).strip()
+    title = xml_safe(item.title).strip()
     if title:
         _text(element, "title", title)
     link = _http_url(item.url)
@@ -93,7 +120,7 @@ def _item(channel: ET.Element, item: DigestItem) -> None:
     _text(element, "description", _description(item))
     for show in _shows(item):
         _text(element, "category", show)
-    ET.SubElement(element, "guid", isPermaLink="false").text = _clean(item.guid)
+    ET.SubElement(element, "guid", isPermaLink="false").text = xml_safe(item.guid)
     _text(element, "pubDate", _rfc822(item.published))
     feed_url = _http_url(item.feed_url)
     if feed_url:
@@ -103,7 +130,7 @@ def _item(channel: ET.Element, item: DigestItem) -> None:
 def _description(item: DigestItem) -> str:
     """Summary first, then the matched shows, then the source feed; nothing else."""
     parts = []
-    summary = " ".join(_clean(sentence).strip() for sentence in item.summary).strip()
+    summary = " ".join(xml_safe(sentence).strip() for sentence in item.summary).strip()
     if summary:
         parts.append(f"<p>{html.escape(summary)}</p>")
     shows = _shows(item)
@@ -122,31 +149,23 @@ def _description(item: DigestItem) -> str:
 
 
 def _shows(item: DigestItem) -> list[str]:
-    return [name for name in (_clean(show) for show in item.shows) if name.strip()]
+    return [name for name in (xml_safe(show) for show in item.shows) if name.strip()]
 
 
 def _feed_label(item: DigestItem) -> str:
-    return _clean(item.feed_title).strip() or _http_url(item.feed_url) or _UNKNOWN_FEED
+    return xml_safe(item.feed_title).strip() or _http_url(item.feed_url) or _UNKNOWN_FEED
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
     ET.SubElement(parent, tag).text = text
 
 
-def _clean(text: str) -> str:
-    return _NOT_XML_CHAR.sub("", text)
-
-
 def _http_url(url: str | None) -> str | None:
     """An absolute http(s) URL safe to put in the feed, else None (javascript:, relative...)."""
     if url is None:
         return None
-    url = _clean(url).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in _ALLOWED_SCHEMES or not parts.hostname:
+    url = xml_safe(url).strip()
+    if urls.http_host(url) is None:
         return None
     return quote(url, safe=_URL_SAFE)
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 
-import trafilatura
-
-from feedwatch.text import INVISIBLE
+from feedwatch.text import tidy
 
 # trafilatura and the libraries it calls narrate every page they find hard; a page without an
 # article is an ordinary outcome here, reported by the caller in one line.
@@ -27,6 +25,11 @@ def extract(html: bytes | str, url: str) -> str | None:
     collapsed, paragraphs joined by one blank line. Bytes are decoded as the page declares
     (else as detected). Never raises on bad input.
     """
+    # Imported on the first page, not with this module: trafilatura and what it loads take
+    # some 30 MB, which a process that never fetches a page (fetch.full_text false, or only
+    # feeds carrying whole articles) should not pay for.
+    import trafilatura
+
     try:
         found = trafilatura.extract(
             html,
@@ -49,7 +52,5 @@ def extract(html: bytes | str, url: str) -> str | None:
         return None
     if not found:
         return None
-    for char in INVISIBLE:
-        found = found.replace(char, "")
-    paragraphs = (" ".join(line.split()) for line in found.splitlines())
-    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None
+    # trafilatura writes one paragraph per line.
+    return tidy(found, lines_are_paragraphs=True) or None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 
 import httpcore
@@ -44,6 +45,9 @@ class Fetcher:
             timeout=timeout,
             # Redirects are followed in fetch(), which needs each hop's status and URL.
             follow_redirects=False,
+            # No cookies kept: the client is shared by every feed and page for the process's
+            # life, and would replay one site's cookies (tracking ids, sessions) to it forever.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             transport=_DeadlineTransport(),
             headers={
                 "User-Agent": user_agent,

@@ -25,7 +25,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from feedwatch import extractor
 from feedwatch.config import Config, FeedSettings, FetchSettings
@@ -35,6 +34,7 @@ from feedwatch.models import Article, Page
 from feedwatch.netguard import AddressGuard
 from feedwatch.pool import HostPool, host_of
 from feedwatch.store import Store
+from feedwatch.urls import http_host
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ BUDGET_TIMEOUTS = 3
 
 def wants_page(article: Article, full_text: bool | str, min_text: int) -> bool:
     """Whether `article`'s text should come from its page, by the feed's full_text setting."""
-    if full_text is False or not _is_http(article.url):
+    if full_text is False or http_host(article.url) is None:
         return False
     return full_text is True or len(article.text) < min_text
 
@@ -211,15 +211,6 @@ def _decoded(content: bytes, content_type: str) -> bytes | str:
             except LookupError:  # a charset Python does not know
                 return content
     return content
-
-
-def _is_http(url: str | None) -> bool:
-    if not url:
-        return False
-    try:
-        return urlsplit(url).scheme.lower() in ("http", "https")
-    except ValueError:
-        return False
 
 
 def _now() -> datetime:

@@ -47,3 +47,14 @@ def setup(level: str = "info", fmt: str = "text") -> None:
         logger.setLevel(max(wanted, floor))
         logger.propagate = False
     _handler = handler
+
+
+def one_line(text: str) -> str:
+    """A message of several lines (e.g. a ConfigError listing each problem) as one log line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def described(exc: BaseException) -> str:
+    """An unexpected exception in one line: its type, then its message."""
+    message = one_line(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

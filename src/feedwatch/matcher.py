@@ -3,48 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from feedwatch.config import ShowSettings
-from feedwatch.errors import ConfigError
 from feedwatch.models import Article
-from feedwatch.text import INVISIBLE
+from feedwatch.text import normalize
 
-_APOSTROPHES = "\u2019\u2018\u201a\u201b\u2032\u0060\u00b4\u02bc\u02b9\u2039\u203a\uff07"
-_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02"
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-# Applied before NFKD, which would turn the acute accent U+00B4 into a space plus a combining
-# accent, and "™" into "TM" ("Marvel™" must still match "Marvel").
-_TYPOGRAPHY = str.maketrans(
-    dict.fromkeys(_APOSTROPHES, "'")
-    | dict.fromkeys(_QUOTES, '"')
-    | dict.fromkeys(_DASHES, "-")
-    | dict.fromkeys("\u2122\u2120", " ")
-    | dict.fromkeys(INVISIBLE)
-)
-# Only these runs need Unicode work; plain ASCII (nearly all of an English article) skips it.
-_SPECIAL = re.compile(r"[^\x00-\x5f\x61-\x7f]+")  # non-ASCII, or the backtick
 _WORD_CHAR = re.compile(r"\w")
-
-
-def _fold(match: re.Match[str]) -> str:
-    # Casefold after NFKD, which turns fullwidth capitals into ASCII ones; drop accents last,
-    # as casefold can add some ("İ" -> "i" plus a combining dot).
-    run = unicodedata.normalize("NFKD", match.group().translate(_TYPOGRAPHY)).casefold()
-    if run.isascii():
-        return run
-    return "".join(char for char in run if not unicodedata.combining(char))
-
-
-def normalize(text: str) -> str:
-    """The form every phrase and every article is compared in.
-
-    Case and accents are ignored, each whitespace run is one space, typographic apostrophes,
-    quotes and dashes are the plain ASCII ones.
-    """
-    return " ".join(_SPECIAL.sub(_fold, text).casefold().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +21,11 @@ class _Phrases:
     pattern: re.Pattern[str]
 
     @classmethod
-    def compile(cls, show: str, phrases: Sequence[str]) -> _Phrases:
+    def compile(cls, phrases: Sequence[str]) -> _Phrases:
+        # ShowSettings has refused every phrase that normalises to nothing.
         folded = tuple(normalize(phrase) for phrase in phrases)
         alternatives = []
-        for phrase, text in zip(phrases, folded, strict=True):
-            if not text:
-                raise ConfigError(f"shows: {show}: {phrase!r} has nothing that can be matched")
+        for text in folded:
             # Lookarounds on \w rather than \b: "M*A*S*H", "9-1-1" and "Agents of S.H.I.E.L.D."
             # begin or end with a character \b would misjudge. An apostrophe is not \w, so
             # possessives ("Daredevil's", "Jones'") still match.
@@ -97,11 +62,9 @@ class Matcher:
         self._shows = tuple(
             _Show(
                 name=show.name,
-                keywords=_Phrases.compile(show.name, show.keywords),
-                exclude=_Phrases.compile(show.name, show.exclude) if show.exclude else None,
-                require_any=(
-                    _Phrases.compile(show.name, show.require_any) if show.require_any else None
-                ),
+                keywords=_Phrases.compile(show.keywords),
+                exclude=_Phrases.compile(show.exclude) if show.exclude else None,
+                require_any=_Phrases.compile(show.require_any) if show.require_any else None,
             )
             for show in shows
         )

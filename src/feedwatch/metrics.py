@@ -81,6 +81,11 @@ class Metrics:
             buckets=_CYCLE_BUCKETS,
             registry=r,
         )
+        self._publish_errors = Counter(
+            "feedwatch_publish_errors",
+            "Digest rewrites that failed; the previous digest stays served.",
+            registry=r,
+        )
         self._summaries = Counter(
             "feedwatch_summaries_written", "Article summaries written.", registry=r
         )
@@ -109,6 +114,7 @@ class Metrics:
         self._failing_urls: set[str] = set()
         self._last_cycle_at: datetime | None = None
         self._last_publish_at: datetime | None = None
+        self._last_publish_error: str | None = None
         self._running: Callable[[], int] = lambda: 0
 
     def set_feeds(self, urls: Iterable[str], failing: Iterable[str] = ()) -> None:
@@ -161,6 +167,13 @@ class Metrics:
         self._digest_items.set(items)
         with self._lock:
             self._last_publish_at = datetime.now(UTC)
+            self._last_publish_error = None
+
+    def publish_failed(self, message: str) -> None:
+        """The last digest rewrite failed with `message` (one line); reported until one works."""
+        self._publish_errors.inc()
+        with self._lock:
+            self._last_publish_error = message
 
     def reloaded(self, *, ok: bool) -> None:
         self._reloads.labels(result="ok" if ok else "error").inc()
@@ -179,6 +192,7 @@ class Metrics:
                 "polls_in_flight": self._running(),
                 "last_cycle": _iso(self._last_cycle_at),
                 "last_publish": _iso(self._last_publish_at),
+                "last_publish_error": self._last_publish_error,
             }
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
-from urllib.parse import urlsplit
 
 from feedwatch.errors import BlockedAddressError, NetworkError
+from feedwatch.urls import http_host
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str], Sequence[str]]
@@ -75,12 +75,11 @@ class AddressGuard:
         self._allowed = allowed
 
     def __call__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https"):
-            raise BlockedAddressError("refused: only http:// and https:// pages are fetched", url)
-        host = parts.hostname
-        if not host:
-            raise BlockedAddressError("refused: the URL names no host", url)
+        host = http_host(url)
+        if host is None:
+            raise BlockedAddressError(
+                "refused: only http:// and https:// URLs naming a host are fetched", url
+            )
         try:
             addresses = [ip_address(address) for address in self._resolve(host)]
         except (OSError, UnicodeError) as exc:

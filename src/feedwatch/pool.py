@@ -13,12 +13,13 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from feedwatch.models import FetchResult, Validators
+from feedwatch.models import Validators
 
 T = TypeVar("T")
+R_co = TypeVar("R_co", covariant=True)
 
 
 def host_of(url: str) -> str:
@@ -94,62 +95,77 @@ class HostPool:
 
     def _start_ready(self) -> None:
         """Start every queued task the limits allow, in queue order. Caller holds the lock."""
-        total = sum(self._running.values())
-        waiting: deque[_Task] = deque()
-        while self._queue and total < self._concurrency:
-            task = self._queue.popleft()
-            if task.future.cancelled():
-                continue
-            if self._running.get(task.host, 0) >= self._per_host:
-                waiting.append(task)
-                continue
-            self._running[task.host] = self._running.get(task.host, 0) + 1
-            total += 1
+        while (task := self._next_ready()) is not None:
             self._started += 1
             threading.Thread(
-                target=self._run, args=(task,), name=f"{self._name}-{self._started}", daemon=True
+                target=self._work, args=(task,), name=f"{self._name}-{self._started}", daemon=True
             ).start()
-        waiting.extend(self._queue)
-        self._queue = waiting
 
-    def _run(self, task: _Task) -> None:
-        try:
-            if task.future.set_running_or_notify_cancel():
-                try:
-                    result = task.call()
-                except BaseException as exc:  # handed to whoever waits on the future
-                    task.future.set_exception(exc)
-                else:
-                    task.future.set_result(result)
-        finally:
+    def _next_ready(self) -> _Task | None:
+        """The first queued task the limits let start now, counted as running; None when there
+        is none. Drops cancelled tasks on the way. Caller holds the lock."""
+        if sum(self._running.values()) >= self._concurrency:
+            return None
+        index = 0
+        while index < len(self._queue):
+            task = self._queue[index]
+            if task.future.cancelled():
+                del self._queue[index]
+            elif self._running.get(task.host, 0) >= self._per_host:
+                index += 1
+            else:
+                del self._queue[index]
+                self._running[task.host] = self._running.get(task.host, 0) + 1
+                return task
+        return None
+
+    def _work(self, task: _Task) -> None:
+        # A worker goes on with the next ready task rather than end and leave it to a new
+        # thread: starting a thread costs more than many a task, and waits for the new thread
+        # to get the GIL. A finished task frees one slot overall and one on its host, so one
+        # worker can take up whatever that lets start. It ends when nothing is ready.
+        next_task: _Task | None = task
+        while next_task is not None:
+            self._run(next_task)
             with self._lock:
-                self._running[task.host] -= 1
-                if not self._running[task.host]:
-                    del self._running[task.host]
-                if not self._closed:
-                    self._start_ready()
+                self._running[next_task.host] -= 1
+                if not self._running[next_task.host]:
+                    del self._running[next_task.host]
+                next_task = None if self._closed else self._next_ready()
                 self._idle.notify_all()
 
+    @staticmethod
+    def _run(task: _Task) -> None:
+        if task.future.set_running_or_notify_cancel():
+            try:
+                result = task.call()
+            except BaseException as exc:  # handed to whoever waits on the future
+                task.future.set_exception(exc)
+            else:
+                task.future.set_result(result)
 
-class _Fetches(Protocol):
-    def fetch(self, url: str, validators: Validators | None = None) -> FetchResult: ...
+
+class _Fetches(Protocol[R_co]):
+    def fetch(self, url: str, validators: Validators | None = None) -> R_co: ...
 
 
-class Prefetch:
+class Prefetch(Generic[T]):
     """Fetches ahead, within a HostPool's limits, what a loop will ask for in a known order.
 
-    It stands in for the Fetcher: fetch() returns the response fetched ahead for that very
-    request (or raises its error), waiting for it if need be; anything not requested ahead
-    is fetched there and then. Leaving the `with` block drops what was never asked for.
+    It stands in for the fetcher: fetch() returns what the fetcher's fetch() gave for that very
+    request, done ahead in a worker thread (or raises its error), waiting for it if need be;
+    anything not requested ahead is fetched there and then. Leaving the `with` block drops
+    what was never asked for. The fetcher may do more than fetch (cycle.py parses too): all
+    of it runs ahead.
     """
 
-    def __init__(self, fetcher: _Fetches, concurrency: int, per_host: int) -> None:
+    def __init__(self, fetcher: _Fetches[T], concurrency: int, per_host: int) -> None:
         self._fetcher = fetcher
         self._pool = HostPool(concurrency, per_host, name="fetch")
-        self._ahead: dict[tuple[str, Validators], deque[Future[FetchResult]]] = {}
+        self._ahead: dict[tuple[str, Validators], deque[Future[T]]] = {}
         self._lock = threading.Lock()
 
-    def __enter__(self) -> Prefetch:
+    def __enter__(self) -> Prefetch[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -160,7 +176,7 @@ class Prefetch:
         with self._lock:
             self._ahead.setdefault((url, validators), deque()).append(future)
 
-    def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
+    def fetch(self, url: str, validators: Validators | None = None) -> T:
         key = (url, validators or Validators())
         with self._lock:
             waiting = self._ahead.get(key)

@@ -11,8 +11,12 @@
 - A second job checks the config file every WATCH_EVERY seconds; a changed file (or SIGHUP)
   is reloaded: a new Pipeline over the same store and fetcher. A broken edit is logged and
   the running config kept.
+- A poll that could not be recorded (the store failed, or a bug) is logged and its feed kept
+  back in memory: min_interval, doubled per such failure in a row, at most max_interval, so
+  a persistent fault never has feedwatch poll a server every tick.
 - stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
-  (each commits its own writes), then a last publish of what they stored.
+  (each commits its own writes), then a last publish of what they stored, with up to
+  `publish_grace` seconds of its own.
 - Signals turns SIGTERM/SIGINT into that stop and SIGHUP into a reload, for `run` and `serve`.
 """
 
@@ -33,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedwatch import config
-from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch import config, logs
+from feedwatch.errors import FeedwatchError
 from feedwatch.metrics import Metrics
 from feedwatch.pool import HostPool, host_of
 
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds running polls get to finish after SIGTERM/SIGINT
+FINAL_PUBLISH_GRACE = 10.0  # seconds the last digest rewrite gets after that
 TICK = 1.0
 MAX_SLEEP = timedelta(seconds=30)
 WATCH_EVERY = 2.0
@@ -60,6 +65,14 @@ class _Cycle:
     left: int
 
 
+@dataclass(frozen=True)
+class _Hold:
+    """A feed kept from dispatch after polls that could not be recorded."""
+
+    failures: int  # in a row
+    until: datetime
+
+
 class Daemon:
     """Polls the configured feeds on their schedules until stop() is called."""
 
@@ -69,12 +82,14 @@ class Daemon:
         metrics: Metrics | None = None,
         *,
         grace: float = SHUTDOWN_GRACE,
+        publish_grace: float = FINAL_PUBLISH_GRACE,
         tick: float = TICK,
         watch_every: float = WATCH_EVERY,
     ) -> None:
         self.pipeline = pipeline
         self.metrics = metrics or Metrics()
         self.grace = grace
+        self.publish_grace = publish_grace
         self._tick = tick
         self._watch_every = watch_every
         poll = pipeline.config.poll
@@ -83,6 +98,7 @@ class Daemon:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
+        self._held: dict[str, _Hold] = {}
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
         self._stopping = threading.Event()
@@ -122,8 +138,9 @@ class Daemon:
         self._scheduler.start()
 
     def stop(self) -> bool:
-        """Stop polling within `grace` seconds. True when every running poll finished."""
-        deadline = time.monotonic() + self.grace
+        """Stop polling within `grace` seconds, then give the last digest rewrite up to
+        `publish_grace` seconds more. True when every running poll and that rewrite finished.
+        """
         self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
@@ -141,9 +158,17 @@ class Daemon:
         with self._publish:
             self._publisher_done = True
             self._publish.notify_all()
+        # Its own bound: polls that used the whole grace period must not cost the final
+        # rewrite, and the caller closes the store once this returns.
         if self._publisher.is_alive():
-            self._publisher.join(max(0.0, deadline - time.monotonic()))
-        return finished and not self._publisher.is_alive()
+            self._publisher.join(self.publish_grace)
+        if self._publisher.is_alive():
+            log.warning(
+                "stopping: the digest is still being rewritten after %gs, abandoned",
+                self.publish_grace,
+            )
+            return False
+        return finished
 
     def wake(self) -> None:
         """Look for due feeds at the next tick instead of waiting for the next due time."""
@@ -166,21 +191,13 @@ class Daemon:
             self._config_seen = _file_state(source)
             try:
                 new_config = config.load(source)
-            except ConfigError as exc:
-                self.metrics.reloaded(ok=False)
-                message = "; ".join(line.strip() for line in str(exc).splitlines())
-                log.error(
-                    "config reload (%s) failed, keeping the running config: %s", reason, message
-                )
-                return False
-            for key in RESTART_KEYS:
-                if _setting(old.config, key) != _setting(new_config, key):
-                    log.warning("config reload (%s): %s changes on restart only", reason, key)
-            try:
+                for key in RESTART_KEYS:
+                    if _setting(old.config, key) != _setting(new_config, key):
+                        log.warning("config reload (%s): %s changes on restart only", reason, key)
                 pipeline = Pipeline(new_config, old.store, old.fetcher)
             except FeedwatchError as exc:
                 self.metrics.reloaded(ok=False)
-                log.error("config reload (%s) failed, keeping the running config: %s", reason, exc)
+                log_reload_failure(reason, exc)
                 return False
             self.pipeline = pipeline
             self._pool.set_limits(new_config.poll.concurrency, new_config.poll.per_host)
@@ -219,7 +236,11 @@ class Daemon:
                 self._wake_at = now + MAX_SLEEP
             return
         with self._lock:
-            fresh = [feed for feed in due if feed.url not in self._in_flight]
+            fresh = [
+                feed
+                for feed in due
+                if feed.url not in self._in_flight and not self._is_held(feed.url, now)
+            ]
             self._in_flight.update(feed.url for feed in fresh)
             # next_due None: something is due now, maybe still in flight: look again next tick.
             self._wake_at = now if next_due is None else min(next_due, now + MAX_SLEEP)
@@ -239,9 +260,21 @@ class Daemon:
             try:
                 outcome = pipeline.poll(feed)
             except FeedwatchError as exc:  # the poll could not be recorded, e.g. StoreError
-                log.error("%s: %s", url, exc)
                 self.metrics.poll_failed(url)
+                log.error("%s: %s; trying again in %gs", url, exc, self._hold(url))
                 return
+            except Exception as exc:
+                # A bug: its traceback belongs in the log, and the daemon goes on.
+                self.metrics.poll_failed(url)
+                log.exception(
+                    "%s: the poll failed: %s; trying again in %gs",
+                    url,
+                    logs.described(exc),
+                    self._hold(url),
+                )
+                return
+            with self._lock:
+                self._held.pop(url, None)
             self.metrics.poll_done(outcome)
             if outcome.new or outcome.updated:
                 self._request_publish()
@@ -252,6 +285,26 @@ class Daemon:
                 cycle_over = cycle.left == 0
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _is_held(self, url: str, now: datetime) -> bool:
+        """Whether `url` is kept back by _hold() at `now`. Caller holds the lock."""
+        hold = self._held.get(url)
+        return hold is not None and now < hold.until
+
+    def _hold(self, url: str) -> float:
+        """Keep `url` from dispatch after a poll that could not be recorded, whose schedule
+        therefore still says "due": poll.min_interval doubled per failure in a row, at most
+        poll.max_interval. Returns the seconds."""
+        poll = self.config.poll
+        with self._lock:
+            previous = self._held.get(url)
+            failures = previous.failures + 1 if previous else 1
+            seconds = min(
+                poll.min_interval.total_seconds() * 2 ** min(failures - 1, 32),
+                poll.max_interval.total_seconds(),
+            )
+            self._held[url] = _Hold(failures, datetime.now(UTC) + timedelta(seconds=seconds))
+        return seconds
 
     def _request_publish(self) -> None:
         with self._publish:
@@ -272,7 +325,13 @@ class Daemon:
         try:
             summarised, items = self.pipeline.publish()
         except FeedwatchError as exc:
+            self.metrics.publish_failed(str(exc))
             log.error("cannot publish the digest: %s", exc)
+            return
+        except Exception as exc:
+            # A bug: logged with its traceback; the publisher lives on for the next request.
+            self.metrics.publish_failed(logs.described(exc))
+            log.exception("cannot publish the digest: %s", logs.described(exc))
             return
         self._published(started, summarised, items)
 
@@ -293,6 +352,15 @@ class Daemon:
         state = _file_state(self.config.source)
         if state is not None and state != self._config_seen:
             self.reload("file changed")
+
+
+def log_reload_failure(reason: str, exc: Exception) -> None:
+    """The one ERROR line of a config reload that did not take."""
+    log.error(
+        "config reload (%s) failed, keeping the running config: %s",
+        reason,
+        logs.one_line(str(exc)),
+    )
 
 
 def _find(cfg: Config, url: str) -> FeedSettings | None:

@@ -110,17 +110,22 @@ class App:
         return 200, headers, digest.body
 
     def _healthz(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        """200 and "status": "ok"; 503 and "failing" while the last digest rewrite failed,
+        since the digest served is then older than what was stored."""
         digest = self._read_digest()
+        health = self._health()
+        failing = bool(health.get("last_publish_error"))
         status = {
-            "status": "ok",
+            "status": "failing" if failing else "ok",
             "version": __version__,
             "digest_updated": (
                 datetime.fromtimestamp(digest.modified, UTC).isoformat() if digest else None
             ),
-            **self._health(),
+            **health,
         }
         body = json.dumps(status).encode("utf-8") + b"\n"
-        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        return (503 if failing else 200), headers, body
 
     def _read_digest(self) -> _Digest | None:
         """The digest as it is on disk now; None while there is none to read."""
@@ -223,17 +228,29 @@ class DigestServer:
         self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop accepting, close every connection, wait for the serving thread to end."""
-        if not self._thread.is_alive():
-            return
+        """Stop accepting, close every connection, wait for the serving threads to end.
+
+        Also when start() never ran (e.g. the daemon failed to start): the socket was bound
+        and waitress's worker threads started when this object was made.
+        """
+        # Workers first: they wake the serving loop through its trigger after each response,
+        # and must not write to it once closing the sockets has closed it (or reused its fd).
+        self._server.task_dispatcher.shutdown(timeout=timeout)
         socket_map = self._map
 
         def close_all() -> None:
-            # Runs inside the serving loop, which is the only thread that may touch its sockets.
             for dispatcher in list(socket_map.values()):
                 dispatcher.close()
             socket_map.clear()
 
-        self._listener.trigger.pull_trigger(close_all)
+        if not self._thread.is_alive():
+            close_all()
+            return
+        # The serving loop is the only thread that may touch its sockets while it runs. The
+        # trigger's lock is held until the wake-up is written: woken by anything else, the loop
+        # could otherwise run close_all, which closes the trigger, before that write.
+        trigger = self._listener.trigger
+        with trigger.lock:
+            trigger.thunks.append(close_all)
+            trigger.pull_trigger()
         self._thread.join(timeout)
-        self._server.task_dispatcher.shutdown(timeout=timeout)

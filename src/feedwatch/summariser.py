@@ -4,6 +4,10 @@ pysbd finds the sentences, cleaning.py drops the feed boilerplate among them, an
 the best: feedwatch's own (the default, see _Centrality) or one of sumy's. sumy's stock tokenizer
 needs NLTK "punkt" data, which is a download, so sumy gets a tokenizer built on pysbd and a regex
 instead: nothing here reads NLTK data or touches the network.
+
+numpy, pysbd and sumy (which loads NLTK) are imported where first used, not with this module:
+together they cost tens of MB and a good part of a second, which a cycle with nothing to
+summarise does not need to pay, and the default ranker needs nothing of sumy.
 """
 
 from __future__ import annotations
@@ -12,43 +16,20 @@ import re
 import warnings
 from functools import lru_cache
 from itertools import pairwise
-
-import numpy as np
-import pysbd
-from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.nlp.stemmers import Stemmer
-from sumy.summarizers.kl import KLSummarizer
-from sumy.summarizers.lex_rank import LexRankSummarizer
-from sumy.summarizers.lsa import LsaSummarizer
-from sumy.summarizers.luhn import LuhnSummarizer
-from sumy.summarizers.sum_basic import SumBasicSummarizer
-from sumy.summarizers.text_rank import TextRankSummarizer
-from sumy.utils import get_stop_words
+from typing import TYPE_CHECKING, Any
 
 from feedwatch import cleaning
+from feedwatch.config import SUMMARY_ALGORITHMS
 from feedwatch.errors import SummaryError
+from feedwatch.text import PARAGRAPH_BREAK
 
-
-class _LsaSummarizer(LsaSummarizer):
-    """sumy's LSA, picking the same sentences in every process."""
-
-    def _create_dictionary(self, document: ObjectDocumentModel) -> dict[str, int]:
-        # sumy numbers words in set order, which changes with PYTHONHASHSEED; the SVD's rounding
-        # follows the numbering and decides between equally good sentences. Sorting fixes it.
-        words = super()._create_dictionary(document)
-        return {word: row for row, word in enumerate(sorted(words))}
-
+if TYPE_CHECKING:
+    import numpy as np
+    import pysbd
 
 DEFAULT_ALGORITHM = "feedwatch"
-_SUMY_ALGORITHMS = {
-    "textrank": TextRankSummarizer,
-    "lexrank": LexRankSummarizer,
-    "lsa": _LsaSummarizer,
-    "luhn": LuhnSummarizer,
-    "kl": KLSummarizer,
-    "sumbasic": SumBasicSummarizer,
-}
-ALGORITHMS = (DEFAULT_ALGORITHM, *_SUMY_ALGORITHMS)
+# The names config accepts; each is the default or one of sumy's (see _sumy_summarizer).
+ALGORITHMS = SUMMARY_ALGORITHMS
 # Languages pysbd segments and sumy has stop words and an offline stemmer for.
 LANGUAGES = {
     "english": "en",
@@ -59,7 +40,6 @@ LANGUAGES = {
     "spanish": "es",
 }
 
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # Letters, with inner apostrophes and hyphens: "don't", "spin-off". Numbers are not words to sumy.
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 # pysbd's abbreviation pass is quadratic in the length of its input, so a long paragraph is
@@ -103,6 +83,8 @@ _FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST.split())
 
 @lru_cache(maxsize=len(LANGUAGES))
 def _segmenter(code: str) -> pysbd.Segmenter:
+    import pysbd
+
     return pysbd.Segmenter(language=code, clean=False)
 
 
@@ -183,7 +165,7 @@ def _tokenizer(language: str) -> _Tokenizer:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [part for part in _PARAGRAPH_BREAK.split(text.strip()) if part.strip()]
+    return [part for part in PARAGRAPH_BREAK.split(text.strip()) if part.strip()]
 
 
 def split_sentences(text: str, language: str = "english") -> list[str]:
@@ -238,13 +220,16 @@ class _Centrality:
     """
 
     def __init__(self, language: str) -> None:
-        self._ignored = (
-            _FUNCTION_WORDS
-            if language == "english"
-            else frozenset(word.lower() for word in get_stop_words(language))
-        )
+        if language == "english":
+            self._ignored = _FUNCTION_WORDS
+        else:
+            from sumy.utils import get_stop_words
+
+            self._ignored = frozenset(word.lower() for word in get_stop_words(language))
 
     def choose(self, sentences: tuple[str, ...], count: int) -> tuple[str, ...]:
+        import numpy as np
+
         words = [
             [word.lower().replace("\u2019", "'") for word in _WORD.findall(s)] for s in sentences
         ]
@@ -272,6 +257,8 @@ class _Centrality:
 
 def _pagerank(similarity: np.ndarray) -> np.ndarray:
     """Each sentence's share of a random walk that follows similarity (PageRank)."""
+    import numpy as np
+
     size = len(similarity)
     totals = similarity.sum(axis=1, keepdims=True)
     # A sentence like no other leads anywhere with equal chance, as in PageRank proper.
@@ -289,13 +276,18 @@ class _Sumy:
     """One of sumy's rankers, as `summary.algorithm` may choose instead."""
 
     def __init__(self, algorithm: str, tokenizer: _Tokenizer) -> None:
+        from sumy.nlp.stemmers import Stemmer
+        from sumy.utils import get_stop_words
+
         self._tokenizer = tokenizer
         # Articles repeat their words; stemming each distinct word once saves most of the time.
         stemmer = lru_cache(maxsize=_STEM_CACHE)(Stemmer(tokenizer.language))
-        self._summarizer = _SUMY_ALGORITHMS[algorithm](stemmer)
+        self._summarizer = _sumy_summarizer(algorithm)(stemmer)
         self._summarizer.stop_words = get_stop_words(tokenizer.language)
 
     def choose(self, sentences: tuple[str, ...], count: int) -> tuple[str, ...]:
+        from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+
         # None of sumy's rankers looks at paragraphs: one will do.
         document = ObjectDocumentModel([Paragraph(Sentence(s, self._tokenizer) for s in sentences)])
         # Degenerate texts (no content words, one-word sentences) make numpy warn about dividing
@@ -305,3 +297,32 @@ class _Sumy:
             chosen = self._summarizer(document, count)
         # LSA gives up on a text without a single content word: nothing ranks above the lead.
         return tuple(str(sentence) for sentence in chosen) or sentences[:count]
+
+
+def _sumy_summarizer(algorithm: str) -> Any:
+    """The sumy summariser class that `algorithm` names."""
+    from sumy.summarizers.kl import KLSummarizer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.lsa import LsaSummarizer
+    from sumy.summarizers.luhn import LuhnSummarizer
+    from sumy.summarizers.sum_basic import SumBasicSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+
+    class StableLsaSummarizer(LsaSummarizer):  # type: ignore[misc]
+        """sumy's LSA, picking the same sentences in every process."""
+
+        def _create_dictionary(self, document: Any) -> dict[str, int]:
+            # sumy numbers words in set order, which changes with PYTHONHASHSEED; the SVD's
+            # rounding follows the numbering and decides between equally good sentences.
+            # Sorting fixes it.
+            words = super()._create_dictionary(document)
+            return {word: row for row, word in enumerate(sorted(words))}
+
+    return {
+        "textrank": TextRankSummarizer,
+        "lexrank": LexRankSummarizer,
+        "lsa": StableLsaSummarizer,
+        "luhn": LuhnSummarizer,
+        "kl": KLSummarizer,
+        "sumbasic": SumBasicSummarizer,
+    }[algorithm]

@@ -1,4 +1,4 @@
-"""Feed HTML to plain text: what is matched, stored and summarised.
+"""Feed HTML to plain text (what is matched, stored and summarised); the form it is matched in.
 
 One regular expression instead of html.parser: feeds are full of broken markup and this runs
 on every entry of every feed, so it has to be both forgiving and fast.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 # Elements whose start or end begins a new paragraph.
 # fmt: off
@@ -41,23 +42,49 @@ _MARKUP = re.compile(
     re.DOTALL | re.IGNORECASE | re.VERBOSE,
 )
 # A whitespace run holding a blank line separates paragraphs; so do block tags (which emit one).
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+# Everything outside XML 1.0's Char production: C0 controls other than tab, LF and CR, lone
+# surrogates, U+FFFE and U+FFFF. PostgreSQL refuses NUL in text, and any of them makes a feed
+# unreadable.
+_NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]+")
 
 
 def html_to_text(markup: str) -> str:
     """Plain text of feed HTML (or of plain text): paragraphs joined by one blank line.
 
     Entities are decoded exactly once; scripts, styles and comments vanish; inside a paragraph
-    every whitespace run, non-breaking spaces included, is one space. Never raises.
+    every whitespace run, non-breaking spaces included, is one space; characters XML forbids
+    (NUL, other control characters) are dropped. Never raises.
     """
     # Entities are decoded after the markup is gone, so "&lt;p&gt;" stays text.
-    text = html.unescape(_MARKUP.sub(_replace_markup, markup).replace("]]>", ""))
+    return tidy(html.unescape(_MARKUP.sub(_replace_markup, markup).replace("]]>", "")))
+
+
+def tidy(text: str, *, lines_are_paragraphs: bool = False) -> str:
+    """`text` shaped as feedwatch stores it: paragraphs joined by one blank line, inside each
+    every whitespace run one space, without invisible characters or any XML forbids.
+
+    Paragraphs are separated by a blank line, or with `lines_are_paragraphs` by any line break.
+    """
+    text = xml_safe(text)
     # str.replace is far faster than a regex or str.translate on long non-ASCII text.
     for char in INVISIBLE:
         if char in text:
             text = text.replace(char, "")
-    paragraphs = (" ".join(part.split()) for part in _PARAGRAPH_BREAK.split(text))
+    parts = text.splitlines() if lines_are_paragraphs else PARAGRAPH_BREAK.split(text)
+    paragraphs = (" ".join(part.split()) for part in parts)
     return "\n\n".join(part for part in paragraphs if part)
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (NUL and the other C0 controls but tab,
+    LF and CR; lone surrogates; U+FFFE, U+FFFF). Those that are whitespace (form feed, vertical
+    tab, U+001C-U+001F) become a space, so the words either side stay apart."""
+    return _NOT_XML_CHARS.sub(_xml_replacement, text)
+
+
+def _xml_replacement(match: re.Match[str]) -> str:
+    return " " if any(char.isspace() for char in match.group()) else ""
 
 
 def _replace_markup(match: re.Match[str]) -> str:
@@ -68,3 +95,37 @@ def _replace_markup(match: re.Match[str]) -> str:
     if tag in _BLOCK_TAGS:
         return "\n\n"
     return " " if tag in _SPACED_TAGS else ""
+
+
+_APOSTROPHES = "\u2019\u2018\u201a\u201b\u2032\u0060\u00b4\u02bc\u02b9\u2039\u203a\uff07"
+_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+# Applied before NFKD, which would turn the acute accent U+00B4 into a space plus a combining
+# accent, and "™" into "TM" ("Marvel™" must still match "Marvel").
+_TYPOGRAPHY = str.maketrans(
+    dict.fromkeys(_APOSTROPHES, "'")
+    | dict.fromkeys(_QUOTES, '"')
+    | dict.fromkeys(_DASHES, "-")
+    | dict.fromkeys("\u2122\u2120", " ")
+    | dict.fromkeys(INVISIBLE)
+)
+# Only these runs need Unicode work; plain ASCII (nearly all of an English article) skips it.
+_SPECIAL = re.compile(r"[^\x00-\x5f\x61-\x7f]+")  # non-ASCII, or the backtick
+
+
+def normalize(text: str) -> str:
+    """The form every phrase and every article is compared in.
+
+    Case and accents are ignored, each whitespace run is one space, typographic apostrophes,
+    quotes and dashes are the plain ASCII ones.
+    """
+    return " ".join(_SPECIAL.sub(_fold, text).casefold().split())
+
+
+def _fold(match: re.Match[str]) -> str:
+    # Casefold after NFKD, which turns fullwidth capitals into ASCII ones; drop accents last,
+    # as casefold can add some ("İ" -> "i" plus a combining dot).
+    run = unicodedata.normalize("NFKD", match.group().translate(_TYPOGRAPHY)).casefold()
+    if run.isascii():
+        return run
+    return "".join(char for char in run if not unicodedata.combining(char))

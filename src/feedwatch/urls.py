@@ -1,10 +1,32 @@
-"""URL canonicalisation: one spelling per article, so the same story is stored once."""
+"""URLs: which are http(s), and one spelling per article, so the same story is stored once."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# scheme://user:PASSWORD@ up to the last "@": SQLAlchemy lets a password hold "/", "?" or "#",
+# so masking too much (an "@" further on) is preferred to showing any of it.
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):.*@", re.DOTALL)
+
+
+def http_host(url: str | None) -> str | None:
+    """The host of an absolute http:// or https:// URL; None for anything else.
+
+    The host is lower-cased, an IPv6 address without its brackets. None also for a URL that
+    names no host, has a port that is not a number or does not parse.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port  # the port raises when it is not a number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or any(c.isspace() for c in host):
+        return None
+    return host
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
@@ -37,3 +59,8 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
         if pair and not unquote_plus(pair.partition("=")[0]).lower().startswith("utm_")
     )
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def mask_password(url: str) -> str:
+    """`url` fit to show: the password of `scheme://user:password@host...` becomes `***`."""
+    return _PASSWORD.sub(r"\1:***@", url, count=1)

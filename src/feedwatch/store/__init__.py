@@ -5,7 +5,8 @@ the Alembic migrations in `migrations/` (how to write one is in its docstring); 
 applies any that are missing.
 """
 
+from feedwatch.store.database import check_url
 from feedwatch.store.repository import Store
 from feedwatch.store.saving import SaveResult
 
-__all__ = ["SaveResult", "Store"]
+__all__ = ["SaveResult", "Store", "check_url"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from feedwatch.errors import StoreError
+from feedwatch.urls import mask_password
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def open_engine(url: str) -> tuple[Engine, str]:
 
     Every failure is a StoreError naming the database (password masked).
     """
-    name = _masked(url)
+    name = mask_password(url)
     try:
         parsed = make_url(url)
     except (SQLAlchemyError, ValueError):
@@ -42,6 +42,23 @@ def open_engine(url: str) -> tuple[Engine, str]:
             engine.dispose()
         raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
     return engine, name
+
+
+def check_url(url: str) -> None:
+    """Raise StoreError, worded as open_engine's, unless `url`'s dialect and driver load.
+
+    Connects to nothing: creating an engine only imports the driver.
+    """
+    name = mask_password(url)
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        raise StoreError(f"cannot open database {name}: not a database URL") from None
+    name = parsed.render_as_string(hide_password=True)
+    try:
+        create_engine(parsed).dispose()
+    except (SQLAlchemyError, ImportError, ValueError, TypeError) as exc:
+        raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
 
 
 def migrate(engine: Engine) -> None:
@@ -132,7 +149,3 @@ def _begin_sqlite(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
-
-
-def _masked(url: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import Engine, and_, bindparam, exists, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -31,6 +32,8 @@ from feedwatch.store.saving import SaveResult
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow, SummaryRow
 
 T = TypeVar("T")
+# Decides a poll's schedule, given newest(limit): the feed's newest publish times.
+ScheduleFor = Callable[[Callable[[int], list[datetime]]], Schedule]
 # A write that lost a race runs again; each retry sees what the winner committed.
 WRITE_ATTEMPTS = 10
 
@@ -38,6 +41,30 @@ _is_matched = exists().where(MatchRow.article_id == ArticleRow.id)
 _summary_is_current = and_(
     SummaryRow.article_id == ArticleRow.id, SummaryRow.version == ArticleRow.version
 )
+# Statements that every poll runs, built once: building one costs more than running it.
+_FEED = select(FeedRow).where(FeedRow.url == bindparam("url"))
+_PUBLISHED_BY_FEED = (
+    select(ArticleRow.published)
+    .join(EntryRow, EntryRow.article_id == ArticleRow.id)
+    .where(EntryRow.feed_id == bindparam("feed_id"))
+)
+_PUBLISH_TIMES = (
+    _PUBLISHED_BY_FEED.where(ArticleRow.published <= bindparam("until"))
+    .distinct()
+    .order_by(ArticleRow.published.desc())
+    .limit(bindparam("limit"))
+)
+_FIRST_PUBLISHED_AFTER = _PUBLISHED_BY_FEED.with_only_columns(func.min(ArticleRow.published)).where(
+    ArticleRow.published > bindparam("until")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What Store.record_poll did: the articles' counts, and the feed's schedule now."""
+
+    saved: SaveResult
+    schedule: Schedule
 
 
 class Store:
@@ -72,7 +99,11 @@ class Store:
             stored = {row.url: row for row in session.scalars(select(FeedRow))}
             configured = dict(feeds)
             for url, title in configured.items():
-                row = stored.get(url) or _feed(session, url)
+                row = stored.get(url)
+                if row is None:
+                    # All are known to be missing: one flush at commit adds them together.
+                    row = FeedRow(url=url)
+                    session.add(row)
                 row.config_title = title
                 if fingerprints is not None and url in fingerprints:
                     _note_config(row, fingerprints[url])
@@ -96,17 +127,9 @@ class Store:
 
     def publish_times(self, feed_url: str, *, until: datetime, limit: int) -> list[datetime]:
         """The newest distinct publish times, not after `until`, of the feed's articles."""
-        query = (
-            select(ArticleRow.published)
-            .join(EntryRow, EntryRow.article_id == ArticleRow.id)
-            .join(FeedRow, FeedRow.id == EntryRow.feed_id)
-            .where(FeedRow.url == feed_url, ArticleRow.published <= until)
-            .distinct()
-            .order_by(ArticleRow.published.desc())
-            .limit(limit)
-        )
         with self._session() as session:
-            return [when for when in session.scalars(query) if when is not None]
+            feed = session.scalar(select(FeedRow.id).where(FeedRow.url == feed_url))
+            return [] if feed is None else _publish_times(session, feed, until, limit)
 
     def record_poll(
         self,
@@ -117,19 +140,32 @@ class Store:
         validators: Validators | None = None,
         error: str | None = None,
         feed: ParsedFeed | None = None,
-        schedule: Schedule | None = None,
+        schedule: Schedule | ScheduleFor | None = None,
         moved_to: str | None = None,
-    ) -> None:
-        """Note how a poll went, in one transaction.
+        articles: Sequence[tuple[Article, tuple[str, ...]]] = (),
+        pages: Mapping[str, Page] | None = None,
+    ) -> PollRecord:
+        """Note how a poll went, with the articles it fetched, in one transaction.
 
-        `error` None means it worked (and clears the last error). `validators` None keeps
-        the stored ones. `feed`, the document parsed, gives the feed's own title and its
-        ttl / update period. `schedule` None keeps the stored one. `moved_to`, where a
-        permanent redirect led, is where the feed is polled from now on.
+        `articles` (each with the shows it matched) and `pages` are stored as save_articles
+        does, in the same transaction as the rest: validators are never committed without
+        the articles they vouch for, so a poll cut short is simply done again. `error` None
+        means it worked (and clears the last error). `validators` None keeps the stored ones.
+        `feed`, the document parsed, gives the feed's own title and its ttl / update period.
+        `schedule` None keeps the stored one; a function is given newest(limit), the feed's
+        publish times as publish_times(until=at) gives them once the articles are stored, and
+        returns the schedule. `moved_to`, where a permanent redirect led, is where the feed is
+        polled from now on.
         """
 
-        def write(session: Session) -> None:
+        def write(session: Session) -> PollRecord:
             row = _feed(session, feed_url)
+            saved = saving.save(session, row, articles, at, pages) if articles else SaveResult()
+            kept = (
+                schedule(lambda limit: _recent_publish_times(session, row, at, limit))
+                if callable(schedule)
+                else schedule
+            )
             row.last_fetched, row.last_status, row.last_error = at, status, error
             if validators is not None:
                 row.etag, row.last_modified = validators.etag, validators.last_modified
@@ -137,13 +173,16 @@ class Store:
                 row.feed_title = feed.title or row.feed_title
                 row.ttl_seconds = _seconds(feed.ttl)
                 row.update_period_seconds = _seconds(feed.update_period)
-            if schedule is not None:
-                row.next_poll, row.error_count = schedule.next_poll, schedule.errors
-                row.retry_after, row.gone_since = schedule.retry_after, schedule.gone_since
+            if kept is not None:
+                row.next_poll, row.error_count = kept.next_poll, kept.errors
+                row.retry_after, row.gone_since = kept.retry_after, kept.gone_since
             if moved_to is not None:
                 row.fetch_url = None if moved_to == row.url else moved_to
+            return PollRecord(
+                saved, Schedule(row.next_poll, row.error_count, row.retry_after, row.gone_since)
+            )
 
-        self._write(write)
+        return self._write(write)
 
     def reset_feed(self, feed_url: str) -> bool:
         """Poll the feed afresh at its configured URL at once: not gone, no back-off, no
@@ -208,15 +247,27 @@ class Store:
 
     def save_summary(self, article_id: int, version: str, sentences: Sequence[str]) -> None:
         """Keep the summary of `version`; ignored when the article has moved on since."""
+        self.save_summaries([(article_id, version, sentences)])
+
+    def save_summaries(self, summaries: Iterable[tuple[int, str, Sequence[str]]]) -> None:
+        """save_summary for each (article id, version, sentences), in one transaction."""
+        wanted = {article_id: (version, list(text)) for article_id, version, text in summaries}
 
         def write(session: Session) -> None:
-            row = session.get(ArticleRow, article_id)
-            if row is None or row.version != version:
-                return
-            summary = session.get(SummaryRow, article_id) or SummaryRow(article_id=article_id)
-            summary.version, summary.sentences = version, list(sentences)
-            summary.created = datetime.now(UTC)
-            session.add(summary)
+            current: dict[int, str] = {}
+            kept: dict[int, SummaryRow] = {}
+            for chunk in saving.chunks(wanted):
+                query = select(ArticleRow.id, ArticleRow.version).where(ArticleRow.id.in_(chunk))
+                current.update((row_id, version) for row_id, version in session.execute(query))
+                rows = session.scalars(select(SummaryRow).where(SummaryRow.article_id.in_(chunk)))
+                kept.update((row.article_id, row) for row in rows)
+            created = datetime.now(UTC)
+            for article_id, (version, sentences) in wanted.items():
+                if current.get(article_id) != version:
+                    continue
+                summary = kept.get(article_id) or SummaryRow(article_id=article_id)
+                summary.version, summary.sentences, summary.created = version, sentences, created
+                session.add(summary)
 
         self._write(write)
 
@@ -298,6 +349,67 @@ class Store:
                     raise StoreError(f"database {self._name}: {database.reason(exc)}") from None
 
 
+def _publish_times(session: Session, feed_id: int, until: datetime, limit: int) -> list[datetime]:
+    found = session.scalars(_PUBLISH_TIMES, {"feed_id": feed_id, "until": until, "limit": limit})
+    return [when for when in found if when is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _PublishTimes:
+    """A feed's newest publish times as read at `read`: `times`, up to `limit` of them.
+
+    Kept on the feed's row (FeedRow.recent_published), they stand until its articles change
+    (saving clears them) or until `due`, the first publish time after `read`: an article
+    dated in the future then counts.
+    """
+
+    read: datetime
+    due: datetime | None
+    limit: int
+    times: tuple[datetime, ...]
+
+    def answer(self, until: datetime, limit: int) -> list[datetime] | None:
+        """publish_times(until=until, limit=limit), or None when these times cannot tell."""
+        if until < self.read or (self.due is not None and until >= self.due):
+            return None
+        if limit > self.limit and len(self.times) == self.limit:  # there may be more
+            return None
+        return list(self.times[:limit])
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "read": self.read.isoformat(),
+            "due": self.due.isoformat() if self.due else None,
+            "limit": self.limit,
+            "times": [when.isoformat() for when in self.times],
+        }
+
+    @classmethod
+    def load(cls, stored: dict[str, Any]) -> _PublishTimes:
+        due = stored["due"]
+        return cls(
+            datetime.fromisoformat(stored["read"]),
+            datetime.fromisoformat(due) if due else None,
+            stored["limit"],
+            tuple(datetime.fromisoformat(when) for when in stored["times"]),
+        )
+
+
+def _recent_publish_times(
+    session: Session, feed: FeedRow, until: datetime, limit: int
+) -> list[datetime]:
+    """publish_times, from those kept on the feed's row when they still hold, else read
+    from its articles and kept."""
+    if feed.recent_published is not None:
+        times = _PublishTimes.load(feed.recent_published).answer(until, limit)
+        if times is not None:
+            return times
+    times = _publish_times(session, feed.id, until, limit)
+    due = session.scalar(_FIRST_PUBLISHED_AFTER, {"feed_id": feed.id, "until": until})
+    feed.recent_published = _PublishTimes(until, due, limit, tuple(times)).dump()
+    return times
+
+
 def _text(row: ArticleRow) -> str:
     """What is summarised: the text models.Article.text gives for the article as matched,
     its body replaced by the page's text when that is longer (see fulltext.with_page)."""
@@ -339,7 +451,7 @@ def _duration(seconds: int | None) -> timedelta | None:
 
 def _feed(session: Session, url: str) -> FeedRow:
     """The feed stored under `url`, added when it is not there yet."""
-    feed = session.scalar(select(FeedRow).where(FeedRow.url == url))
+    feed = session.scalar(_FEED, {"url": url})
     if feed is None:
         feed = FeedRow(url=url)
         session.add(feed)

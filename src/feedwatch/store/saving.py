@@ -6,15 +6,28 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from feedwatch.models import Article, Page
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow
 
 # Keeps IN (...) lists well under every database's limit on bound parameters.
 CHUNK = 500
+K = TypeVar("K", str, int)
+# Statements that every poll runs, built once: building one costs more than running it.
+_ENTRY_VERSIONS = select(EntryRow.entry_id, EntryRow.version).where(
+    EntryRow.feed_id == bindparam("feed_id"),
+    EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_ARTICLE_IDS = select(ArticleRow.url, ArticleRow.id).where(
+    ArticleRow.url.in_(bindparam("urls", expanding=True))
+)
+_INSERT_ARTICLES = insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True)
+_INSERT_ENTRIES = insert(EntryRow)
+_INSERT_MATCHES = insert(MatchRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +61,42 @@ def save(
     at: datetime,
     pages: Mapping[str, Page] | None = None,
 ) -> SaveResult:
-    """Store `pairs` (article, matched shows) delivered by `feed`; see Store.save_articles."""
-    saver = _Saver(session, feed, at, pairs, pages or {})
+    """Store `pairs` (article, matched shows) delivered by `feed`; see Store.save_articles.
+
+    Clears the feed's recent publish times (FeedRow.recent_published) when its articles
+    change, and those of every other feed sharing an article whose date changed.
+    """
     counts = {"new": 0, "updated": 0, "unchanged": 0}
-    for article, shows in pairs:
-        outcome = saver.save(article, tuple(dict.fromkeys(shows)))
-        counts[outcome] += 1
-        if outcome != "unchanged":
-            # One article at a time keeps the unique keys valid in the order we changed them.
-            session.flush()
+    # Flushes happen where _Saver says, not whenever a lazy load would trigger one.
+    with session.no_autoflush:
+        saver = _Saver(session, feed, at, pairs, pages or {})
+        for article, shows in pairs:
+            counts[saver.save(article, tuple(dict.fromkeys(shows)))] += 1
+        saver.insert_new()
+    if saver.changed:
+        feed.recent_published = None
     return SaveResult(**counts)
 
 
+@dataclass(slots=True)
+class _New:
+    """An article first seen in this batch: inserted with the others in one statement."""
+
+    values: dict[str, Any]  # its ArticleRow columns
+    entry_id: str
+    version: str
+    shows: tuple[str, ...]
+
+
 class _Saver:
+    """Saves one batch, article by article, as if each were written before the next is read.
+
+    Most entries of a feed are unchanged, and most of the rest are new articles: the first
+    need only their stored version, the second are inserted together at the end, without
+    ORM objects. The ORM (loaded on demand) handles the rest: changed entries, and entries
+    that join an article stored already or new in this batch.
+    """
+
     def __init__(
         self,
         session: Session,
@@ -73,52 +109,106 @@ class _Saver:
         self.feed = feed
         self.at = at
         self.pages = pages
-        # Everything the batch can collide with, loaded up front and kept current as we go.
-        entry_ids = {article.entry_id for article, _ in pairs}
-        urls = {article.url for article, _ in pairs if article.url}
-        self.entries: dict[str, EntryRow] = {}
-        for chunk in _chunks(entry_ids):
-            query = (
-                select(EntryRow)
-                .where(EntryRow.feed_id == feed.id, EntryRow.entry_id.in_(chunk))
-                .options(joinedload(EntryRow.article))
-            )
-            self.entries.update((row.entry_id, row) for row in session.scalars(query))
-        self.by_url: dict[str, ArticleRow] = {}
-        for chunk in _chunks(urls):
-            query = select(ArticleRow).where(ArticleRow.url.in_(chunk))
-            self.by_url.update((row.url, row) for row in session.scalars(query) if row.url)
+        self.changed = False  # an entry was new or changed: the feed's articles may differ
+        # The version each entry of the batch delivers, as stored or as saved so far.
+        self.versions = stored_versions(session, feed, (article.entry_id for article, _ in pairs))
+        self.entries: dict[str, EntryRow] = {}  # ORM rows of entries, loaded when needed
+        self._new: list[_New] = []
+        # What each URL the batch may give an article belongs to: a stored article (its id
+        # until its row is needed), or one new in this batch. Only the articles of new and
+        # changed entries can take a URL, so only theirs are looked up.
+        self.by_url: dict[str, int | ArticleRow | _New] = {}
+        urls = {a.url for a, _ in pairs if a.url and self.versions.get(a.entry_id) != a.version}
+        for chunk in chunks(urls):
+            found = session.execute(_ARTICLE_IDS, {"urls": chunk})
+            self.by_url.update((url, row_id) for url, row_id in found if url)
+        # URLs that unflushed changes took off an article. A flush orders its statements by
+        # table, not as we made the changes: before a freed URL is given to another article,
+        # the change that freed it must reach the database, or the unique key fails.
+        self._freed: set[str] = set()
 
     def save(self, article: Article, shows: tuple[str, ...]) -> str:
         version = article.version
-        entry = self.entries.get(article.entry_id)
-        if entry is not None:
-            if entry.version == version:
-                return "unchanged"
+        known = self.versions.get(article.entry_id)
+        if known == version:
+            return "unchanged"
+        self.changed = True
+        self.versions[article.entry_id] = version
+        if known is not None:
+            entry = self._entry(article.entry_id)
             entry.version = version
             return self._changed_entry(entry, article, version, shows)
-        row = self.by_url.get(article.url) if article.url else None
+        row = self._article(article.url)
         if row is not None:
             self._add_entry(article.entry_id, version, row)
             return "updated" if _add_shows(row, shows) else "unchanged"
         self._create(article, version, shows)
         return "new"
 
+    def insert_new(self) -> None:
+        """Write the batch's new articles, with their entries and matches."""
+        if not self._new:
+            return
+        ids = self.session.scalars(_INSERT_ARTICLES, [new.values for new in self._new]).all()
+        entries = [
+            {"feed_id": self.feed.id, "entry_id": new.entry_id, "version": new.version}
+            | {"article_id": row_id}
+            for new, row_id in zip(self._new, ids, strict=True)
+        ]
+        self.session.execute(_INSERT_ENTRIES, entries)
+        matches = [
+            {"article_id": row_id, "show_name": show, "position": position}
+            for new, row_id in zip(self._new, ids, strict=True)
+            for position, show in enumerate(new.shows)
+        ]
+        if matches:
+            self.session.execute(_INSERT_MATCHES, matches)
+        for new, row_id in zip(self._new, ids, strict=True):
+            url = new.values["url"]
+            if url and self.by_url.get(url) is new:
+                self.by_url[url] = row_id
+        self._new.clear()
+
+    def _entry(self, entry_id: str) -> EntryRow:
+        """The ORM row of an entry stored already or saved earlier in the batch."""
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            if any(new.entry_id == entry_id for new in self._new):
+                self.insert_new()
+            entry = self.session.get_one(EntryRow, (self.feed.id, entry_id))
+            self.entries[entry_id] = entry
+        return entry
+
+    def _article(self, url: str | None) -> ArticleRow | None:
+        """The ORM row of the article that has `url`, if any."""
+        if url is None:
+            return None
+        found = self.by_url.get(url)
+        if isinstance(found, _New):
+            self.insert_new()
+            found = self.by_url[url]
+        if isinstance(found, int):
+            found = self.by_url[url] = self.session.get_one(ArticleRow, found)
+        return found
+
     def _changed_entry(
         self, entry: EntryRow, article: Article, version: str, shows: tuple[str, ...]
     ) -> str:
         row = entry.article
-        other = self.by_url.get(article.url) if article.url else None
+        other = self._article(article.url)
         if other is not None and other is not row:
             # The entry now links to an article another entry delivered: follow the link.
             entry.article = other
             _add_shows(other, shows)
-            self.session.flush()
+            self._flush()  # so that row.entries is read back without this entry
             if not row.entries:
                 self._forget(row)
             return "updated"
-        if row.url and self.by_url.get(row.url) is row:
-            del self.by_url[row.url]
+        if row.url != article.url:
+            self._release(row)
+            self._claim(article.url)
+        if row.published != article.published:
+            self._forget_publish_times(row)
         row.url = article.url
         row.title, row.summary, row.body = article.title, article.summary, article.body
         row.published = article.published
@@ -132,24 +222,28 @@ class _Saver:
         return "updated"
 
     def _create(self, article: Article, version: str, shows: tuple[str, ...]) -> None:
-        row = ArticleRow(
-            feed_id=self.feed.id,
-            guid=guid_for(self.feed.url, article),
-            url=article.url,
-            title=article.title,
-            summary=article.summary,
-            body=article.body,
-            published=article.published,
-            first_seen=self.at,
-            version=version,
-            updated_at=self.at,
-            matches=[MatchRow(show_name=show, position=i) for i, show in enumerate(shows)],
-        )
-        _set_page(row, self.pages.get(article.url) if article.url else None)
-        self.session.add(row)
-        if row.url:
-            self.by_url[row.url] = row
-        self._add_entry(article.entry_id, version, row)
+        self._claim(article.url)
+        page = self.pages.get(article.url) if article.url else None
+        values = {
+            "feed_id": self.feed.id,
+            "guid": guid_for(self.feed.url, article),
+            "url": article.url,
+            "title": article.title,
+            "summary": article.summary,
+            "body": article.body,
+            "published": article.published,
+            "first_seen": self.at,
+            "version": version,
+            "updated_at": self.at,
+            "page_url": page.url if page else None,
+            "page_text": page.text if page else None,
+            "page_error": page.error if page else None,
+            "page_fetched": page.fetched_at if page else None,
+        }
+        new = _New(values, article.entry_id, version, shows)
+        self._new.append(new)
+        if article.url:
+            self.by_url[article.url] = new
 
     def _add_entry(self, entry_id: str, version: str, row: ArticleRow) -> None:
         entry = EntryRow(feed_id=self.feed.id, entry_id=entry_id, version=version, article=row)
@@ -157,28 +251,51 @@ class _Saver:
         self.entries[entry_id] = entry
 
     def _forget(self, row: ArticleRow) -> None:
-        if row.url and self.by_url.get(row.url) is row:
-            del self.by_url[row.url]
+        self._release(row)
         self.session.delete(row)
         # Deletes are flushed after inserts; this one must go first in case its URL comes back.
+        self._flush()
+
+    def _forget_publish_times(self, row: ArticleRow) -> None:
+        """`row`'s date is about to change: so may the recent publish times of every feed
+        that delivered it (this one's are cleared anyway)."""
+        sharing = select(EntryRow.feed_id).where(
+            EntryRow.article_id == row.id, EntryRow.feed_id != self.feed.id
+        )
+        self.session.execute(
+            update(FeedRow).where(FeedRow.id.in_(sharing)).values(recent_published=None),
+            execution_options={"synchronize_session": False},
+        )
+
+    def _release(self, row: ArticleRow) -> None:
+        """`row` is about to lose its URL (changed or deleted)."""
+        if row.url:
+            self.by_url.pop(row.url, None)
+            self._freed.add(row.url)
+
+    def _claim(self, url: str | None) -> None:
+        """`url` is about to be given to an article."""
+        if url in self._freed:
+            self._flush()
+
+    def _flush(self) -> None:
         self.session.flush()
+        self._freed.clear()
 
 
 def stored_versions(session: Session, feed: FeedRow, entry_ids: Iterable[str]) -> dict[str, str]:
     """The version each of `entry_ids` last delivered from `feed`; unknown ids are left out."""
     versions: dict[str, str] = {}
-    for chunk in _chunks(set(entry_ids)):
-        query = select(EntryRow.entry_id, EntryRow.version).where(
-            EntryRow.feed_id == feed.id, EntryRow.entry_id.in_(chunk)
-        )
-        versions.update((entry_id, version) for entry_id, version in session.execute(query))
+    for chunk in chunks(entry_ids):
+        found = session.execute(_ENTRY_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
+        versions.update((entry_id, version) for entry_id, version in found)
     return versions
 
 
 def stored_pages(session: Session, urls: Iterable[str]) -> dict[str, str | None]:
     """The page text of each of `urls` stored as an article (None: stored without one)."""
     texts: dict[str, str | None] = {}
-    for chunk in _chunks(set(urls)):
+    for chunk in chunks(urls):
         query = select(ArticleRow.url, ArticleRow.page_text).where(ArticleRow.url.in_(chunk))
         texts.update((url, text) for url, text in session.execute(query) if url)
     return texts
@@ -209,7 +326,8 @@ def _set_shows(row: ArticleRow, shows: tuple[str, ...]) -> None:
     row.matches = kept + [MatchRow(show_name=show, position=pos) for show, pos in wanted.items()]
 
 
-def _chunks(values: set[str]) -> Iterable[list[str]]:
-    ordered = sorted(values)
+def chunks(values: Iterable[K]) -> Iterable[list[K]]:
+    """The distinct `values`, sorted, in lists short enough for one IN (...) each."""
+    ordered = sorted(set(values))
     for start in range(0, len(ordered), CHUNK):
         yield ordered[start : start + CHUNK]

@@ -7,6 +7,7 @@ Alembic migrations create and change the schema; these classes must describe the
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -74,6 +75,10 @@ class FeedRow(Base):
     update_period_seconds: Mapped[int | None]
     # policy.fingerprint of the feed's config entry; None while the entry is not configured.
     config_hash: Mapped[str | None] = mapped_column(String(64))
+    # The feed's newest publish times as last read from its articles (migration 0004), so a
+    # poll that changed no article needs no query for them; None until read again after a
+    # change. See repository._PublishTimes.
+    recent_published: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     @property
     def title(self) -> str | None:
