@@ -127,3 +127,17 @@ def test_once_with_nothing_new_leaves_the_digest_file_alone(server, tmp_path, ca
     assert main(argv) == 0
     assert digest.stat().st_mtime > 1_700_000_000
     assert b"Luke Cage a cast" in digest.read_bytes()
+
+
+def test_once_with_a_bad_database_argument_is_one_line_and_exit_1(tmp_path, capsys):
+    from daemonkit import write_config
+
+    config = write_config(tmp_path, ["http://127.0.0.1:9/feed.rss"])
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("feedwatch.db", "feedwatch.db?timeout=abc"), encoding="utf-8")
+    assert main(["-c", str(config), "once", "--log-level", "warning"]) == 1
+    database = tmp_path / "state" / "feedwatch.db"
+    assert capsys.readouterr().err == (
+        f"feedwatch: cannot open database sqlite:///{database}?timeout=abc: "
+        "could not convert string to float: 'abc'\n"
+    )

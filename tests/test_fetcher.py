@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from feedwatch import __version__
-from feedwatch.errors import HTTPStatusError, NetworkError, TooLargeError
+from feedwatch.errors import BlockedAddressError, HTTPStatusError, NetworkError, TooLargeError
 from feedwatch.fetcher import USER_AGENT, Fetcher
 from feedwatch.models import Validators
 from httpserver import FeedServer
@@ -136,6 +136,80 @@ def test_error_after_redirect_names_the_final_url(server: FeedServer, fetcher: F
     )
     with pytest.raises(HTTPStatusError, match=r"HTTP 404 Not Found \(redirected to .*/gone\)"):
         fetcher.fetch(old)
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("http://exa mple.com/feed", "redirected to an invalid URL 'http://exa mple.com/feed'"),
+        ("http://[::1/", "redirected to an invalid URL 'http://[::1/'"),
+        (
+            "http://example.com:99999/feed",
+            "redirected to an invalid URL 'http://example.com:99999/feed'",
+        ),
+        (
+            "ftp://example.com/feed",
+            "redirected to 'ftp://example.com/feed', not an http:// or https:// URL",
+        ),
+    ],
+)
+def test_redirect_to_an_unusable_url_names_it(
+    server: FeedServer, fetcher: Fetcher, location: str, message: str
+) -> None:
+    url = server.serve("/odd", b"", status=302, headers={"Location": location}, conditional=False)
+    with pytest.raises(NetworkError) as caught:
+        fetcher.fetch(url)
+    assert (str(caught.value), caught.value.url) == (message, url)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_network_failure_after_a_redirect_names_the_redirect_target(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    target = f"http://127.0.0.1:{_closed_port()}/feed.xml"
+    url = server.serve("/moved", b"", status=301, headers={"Location": target}, conditional=False)
+    with pytest.raises(NetworkError) as caught:
+        fetcher.fetch(url)
+    assert (str(caught.value), caught.value.url) == (
+        f"connection refused (redirected to {target})",
+        url,
+    )
+
+
+def test_oversized_body_after_a_redirect_names_the_redirect_target(server: FeedServer) -> None:
+    target = server.serve("/big", b"", handler=raw_response(b"x" * 100, {}))
+    url = server.serve("/moved", b"", status=302, headers={"Location": "/big"}, conditional=False)
+    with Fetcher(timeout=5, max_bytes=99) as fetcher, pytest.raises(TooLargeError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value) == f"body larger than 99 bytes (redirected to {target})"
+
+
+def test_check_url_refusing_a_redirect_target_keeps_its_error_and_names_the_target(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    def refuse_private(url: str) -> None:
+        if "/private/" in url:
+            raise BlockedAddressError("refused: a non-public address", url)
+
+    target = server.serve("/private/feed.xml", FEED)
+    url = server.serve("/moved", b"", status=302, headers={"Location": target}, conditional=False)
+    with pytest.raises(BlockedAddressError) as caught:
+        fetcher.fetch(url, check_url=refuse_private)
+    assert str(caught.value) == f"refused: a non-public address (redirected to {target})"
+    assert caught.value.url == url
+    assert server.hits("/private/feed.xml") == []
+
+
+def test_error_without_a_redirect_claims_none(server: FeedServer, fetcher: Fetcher) -> None:
+    # httpx spells the URL it requests "/no%20such%20feed"; that is no redirect.
+    with pytest.raises(HTTPStatusError) as caught:
+        fetcher.fetch(server.url("/no such feed"))
+    assert str(caught.value) == "HTTP 404 Not Found"
 
 
 def test_refused_connection_is_a_network_error(fetcher: Fetcher) -> None:

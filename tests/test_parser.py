@@ -252,6 +252,81 @@ def test_entity_bombs_are_refused_quickly_and_cheaply(name: str) -> None:
     assert peak < 10 * 1024 * 1024
 
 
+def _with_entities(declarations: list[str], title: str) -> bytes:
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n'
+        + "\n".join(declarations)
+        + f'\n]>\n<rss version="2.0"><channel><title>Deep Cuts</title><item><title>{title}</title>'
+        '<guid isPermaLink="false">deep-1</guid></item></channel></rss>'
+    ).encode()
+
+
+def test_entity_declarations_chained_thousands_deep_still_parse() -> None:
+    # Each entity names the one before: a short expansion, however long the chain.
+    chain = ['<!ENTITY e0 "Harbour Lights">'] + [
+        f'<!ENTITY e{i} "&e{i - 1};">' for i in range(1, 5000)
+    ]
+    feed = parse(_with_entities(chain, "&e4999; returns"), XML, "https://feeds.example/feed.xml")
+    assert [entry.id for entry in feed.entries] == ["deep-1"]
+
+
+def test_entity_bomb_chained_thousands_deep_is_refused() -> None:
+    chain = ['<!ENTITY e0 "ha">'] + [
+        f'<!ENTITY e{i} "&e{i - 1};&e{i - 1};">' for i in range(1, 5000)
+    ]
+    started = time.monotonic()
+    with pytest.raises(ParseError, match="entity bomb"):
+        parse(_with_entities(chain, "&e4999;"), XML, "https://feeds.example/feed.xml")
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    "declarations",
+    [
+        ['<!ENTITY loop "again &loop;">'],
+        ['<!ENTITY loop "&echo;">', '<!ENTITY echo "&reply;">', '<!ENTITY reply "&loop;">'],
+    ],
+)
+def test_entity_that_contains_itself_is_refused(declarations: list[str]) -> None:
+    with pytest.raises(ParseError, match=r"entity &\w+; is declared to contain itself"):
+        parse(_with_entities(declarations, "&loop;"), XML, "https://feeds.example/feed.xml")
+
+
+def test_entity_loop_nothing_refers_to_is_harmless() -> None:
+    declarations = ['<!ENTITY loop "&echo;">', '<!ENTITY echo "&loop;">']
+    feed = parse(_with_entities(declarations, "Plain title"), XML, "https://feeds.example/f")
+    assert [entry.title for entry in feed.entries] == ["Plain title"]
+
+
+def test_characters_xml_forbids_never_reach_ids_or_links() -> None:
+    # feedparser's fallback parser hands "&#0;" and raw control bytes through as they are.
+    document = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Night&#0;Shift</title>'
+        b"<link>https://night.example/\x00</link>"
+        b"<item><title>a</title><guid>tag:night.example,2024:&#0;42\x01</guid>"
+        b"<link>https://night.example/a/4&#0;2\x00</link></item>"
+        b"<item><title>b</title><link>https://night.example/b/\x00\x0b7</link></item>"
+        b"</channel></rss>"
+    )
+    feed = parse(document, XML, "https://feeds.example/feed.xml")
+    first, second = feed.entries
+    assert (first.id, first.link) == ("tag:night.example,2024:42", "https://night.example/a/42")
+    assert (second.id, second.link) == ("https://night.example/b/ 7",) * 2
+    assert (feed.title, feed.link) == ("NightShift", "https://night.example/")
+
+
+@pytest.mark.parametrize(
+    "reference", [b"&#xD800;", b"&#55296;", b"&#x110000;", b"&#1" + b"0" * 30 + b";"]
+)
+def test_character_reference_to_no_character_is_a_parse_error(reference: bytes) -> None:
+    document = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Odd " + reference + b"</title><guid>odd-1</guid></item></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="unreadable feed"):
+        parse(document, XML, "https://feeds.example/feed.xml")
+
+
 @pytest.mark.parametrize("name", _listing(SHARED / "real-feeds"))
 def test_real_feeds_parse_or_fail_cleanly(name: str, shared_corpus: Path) -> None:
     body = (shared_corpus / "real-feeds" / name).read_bytes()

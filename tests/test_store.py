@@ -196,7 +196,6 @@ def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) ->
     assert item.shows == ("Severance", "Andor")
 
 
-
 def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
     store: Store,
 ) -> None:
@@ -214,6 +213,7 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
     [item] = store.digest_items(10)
     assert (item.title, item.url) == ("First, moved", "https://tvwire.example/w")
     assert reports(store)[TVWIRE] == 2
+
 
 # --- updates and summaries ------------------------------------------------------------------
 
@@ -930,3 +930,26 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     assert new is not None and new.down_revision == "0004"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("timeout=abc", "could not convert string to float: 'abc'"),
+        ("timeout=5&timeout=9", "float() argument must be a string or a real number, not 'tuple'"),
+        ("check_same_thread=maybe", "String is not true/false: 'maybe'"),
+    ],
+)
+def test_open_with_a_bad_query_argument_is_one_clean_line(
+    tmp_path: Path, query: str, reason: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'feedwatch.db'}?{query}"
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    assert str(caught.value) == f"cannot open database {url}: {reason}"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_open_with_a_nul_in_the_sqlite_path_is_one_clean_line(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="embedded null byte"):
+        Store.open(f"sqlite:///{tmp_path}/feed%00watch.db")

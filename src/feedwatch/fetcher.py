@@ -5,6 +5,7 @@ The only module that talks HTTP. Every failure comes out as a FetchError with a 
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import time
@@ -20,7 +21,7 @@ import httpcore
 import httpx
 
 from feedwatch import __version__
-from feedwatch.errors import HTTPStatusError, NetworkError, TooLargeError
+from feedwatch.errors import FetchError, HTTPStatusError, NetworkError, TooLargeError
 from feedwatch.models import FetchResult, Validators
 
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
@@ -31,6 +32,8 @@ ACCEPT = (
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+# A host name as DNS takes it (IDNA-encoded; "_" appears in real ones); IPv6 literals aside.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class Fetcher:
@@ -49,6 +52,7 @@ class Fetcher:
             # life, and would replay one site's cookies (tracking ids, sessions) to it forever.
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             transport=_DeadlineTransport(),
+            event_hooks={"response": [_refuse_bad_redirect]},
             headers={
                 "User-Agent": user_agent,
                 "Accept": ACCEPT,
@@ -95,14 +99,6 @@ class Fetcher:
         token = _deadline.set(time.monotonic() + self.timeout)
         try:
             return self._follow(url, headers, sent, check_url)
-        except httpx.TimeoutException as exc:
-            raise NetworkError(f"timed out after {self.timeout:g}s", url) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise NetworkError("not an http:// or https:// URL", url) from exc
-        except httpx.InvalidURL as exc:
-            raise NetworkError(f"invalid URL: {_one_line(exc)}", url) from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(_explain(exc), url) from exc
         finally:
             _deadline.reset(token)
 
@@ -113,27 +109,46 @@ class Fetcher:
         sent: Validators,
         check_url: Callable[[str], None] | None,
     ) -> FetchResult:
-        current = httpx.URL(url)
+        # The URL being fetched once a redirect has been followed, None before.
+        hop: str | None = None
         moved: str | None = None
         only_permanent = True
-        for _ in range(MAX_REDIRECTS + 1):
-            if check_url is not None:
-                check_url(str(current))
-            # Conditional headers go to every hop: a redirect may lead to the resource
-            # whose validators we hold.
-            with self._client.stream("GET", current, headers=headers) as response:
-                location = response.headers.get("location")
-                if response.status_code not in REDIRECTS or not location:
-                    return self._result(url, response, sent, moved)
-                current = response.url.join(location.strip())
-                if only_permanent and response.status_code in PERMANENT_REDIRECTS:
-                    moved = str(current)
-                else:
-                    only_permanent = False
-        raise NetworkError(f"too many redirects (more than {MAX_REDIRECTS})", url)
+        try:
+            current = httpx.URL(url)
+            for _ in range(MAX_REDIRECTS + 1):
+                if check_url is not None:
+                    _check(check_url, str(current), url, hop)
+                # Conditional headers go to every hop: a redirect may lead to the resource
+                # whose validators we hold.
+                with self._client.stream("GET", current, headers=headers) as response:
+                    location = response.headers.get("location")
+                    if response.status_code not in REDIRECTS or not location:
+                        return self._result(url, hop, response, sent, moved)
+                    current = _redirect_target(response)
+                    hop = str(current)
+                    if only_permanent and response.status_code in PERMANENT_REDIRECTS:
+                        moved = hop
+                    else:
+                        only_permanent = False
+        except _BadRedirect as exc:
+            raise NetworkError(str(exc), url) from None
+        except httpx.TimeoutException as exc:
+            raise NetworkError(_at(f"timed out after {self.timeout:g}s", hop), url) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise NetworkError(_at("not an http:// or https:// URL", hop), url) from exc
+        except httpx.InvalidURL as exc:
+            raise NetworkError(_at(f"invalid URL: {_one_line(exc)}", hop), url) from exc
+        except httpx.HTTPError as exc:
+            raise NetworkError(_at(_explain(exc), hop), url) from exc
+        raise NetworkError(_at(f"too many redirects (more than {MAX_REDIRECTS})", hop), url)
 
     def _result(
-        self, url: str, response: httpx.Response, sent: Validators, moved: str | None
+        self,
+        url: str,
+        hop: str | None,
+        response: httpx.Response,
+        sent: Validators,
+        moved: str | None,
     ) -> FetchResult:
         status = response.status_code
         headers = {name.lower(): value for name, value in response.headers.items()}
@@ -148,20 +163,18 @@ class Fetcher:
             return FetchResult(final_url, status, headers, b"", validators, moved, max_age)
         if status >= 300:  # a 3xx still here had no usable Location
             reason = response.reason_phrase or httpx.codes.get_reason_phrase(status)
-            message = f"HTTP {status} {reason}".strip()
-            if final_url != url:
-                message += f" (redirected to {final_url})"
+            message = _at(f"HTTP {status} {reason}".strip(), hop)
             retry_after = retry_after_time(headers.get("retry-after"), datetime.now(UTC))
             raise HTTPStatusError(message, url, status, retry_after)
-        content = self._read_body(url, response)
+        content = self._read_body(url, hop, response)
         validators = Validators(headers.get("etag"), headers.get("last-modified"))
         return FetchResult(final_url, status, headers, content, validators, moved, max_age)
 
-    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+    def _read_body(self, url: str, hop: str | None, response: httpx.Response) -> bytes:
         try:
             decoder = _Decoder(response.headers.get("content-encoding", ""))
         except ValueError as exc:
-            raise NetworkError(str(exc), url) from exc
+            raise NetworkError(_at(str(exc), hop), url) from exc
         chunks: list[bytes] = []
         size = 0
         for raw in response.iter_raw():
@@ -169,12 +182,60 @@ class Fetcher:
             try:
                 data = decoder.decode(raw, room + 1)
             except zlib.error as exc:
-                raise NetworkError(f"corrupt {decoder.coding} body: {exc}", url) from exc
+                message = f"corrupt {decoder.coding} body: {exc}"
+                raise NetworkError(_at(message, hop), url) from exc
             if len(data) > room:
-                raise TooLargeError(f"body larger than {self.max_bytes} bytes", url)
+                raise TooLargeError(_at(f"body larger than {self.max_bytes} bytes", hop), url)
             chunks.append(data)
             size += len(data)
         return b"".join(chunks)
+
+
+class _BadRedirect(Exception):
+    """A redirect whose Location is no URL to follow; the message names it."""
+
+
+def _refuse_bad_redirect(response: httpx.Response) -> None:
+    # httpx works out each redirect's next request itself, before fetch() sees the response,
+    # and fails on a Location it cannot parse without naming it: refuse it first, by name.
+    if response.has_redirect_location:
+        _redirect_target(response)
+
+
+def _redirect_target(response: httpx.Response) -> httpx.URL:
+    """The absolute URL a redirect response points to; _BadRedirect unless it is usable."""
+    location = response.headers["location"].strip()
+    try:
+        target = response.url.join(location)
+    except httpx.InvalidURL:
+        raise _BadRedirect(f"redirected to an invalid URL {location!r}") from None
+    if target.scheme not in ("http", "https"):
+        raise _BadRedirect(f"redirected to {location!r}, not an http:// or https:// URL")
+    host = target.raw_host.decode("ascii", "replace")
+    # httpx percent-encodes a space in a host name and takes any port number; either would
+    # only fail later as a host that "could not be resolved".
+    if not (":" in host or _HOST_NAME.fullmatch(host)) or (target.port or 0) > 65535:
+        raise _BadRedirect(f"redirected to an invalid URL {location!r}")
+    return target
+
+
+def _check(check_url: Callable[[str], None], current: str, url: str, hop: str | None) -> None:
+    """Fetcher.fetch's `check_url` on `current`; what it raises names the hop, if a redirect."""
+    try:
+        check_url(current)
+    except FetchError as exc:
+        if hop is None:
+            raise
+        # The same error, its class kept (a blocked address is not a network failure), told
+        # against the URL fetched and naming the redirect target it is about.
+        exc.args = (_at(str(exc), hop),)
+        exc.url = url
+        raise
+
+
+def _at(message: str, hop: str | None) -> str:
+    """`message` naming the redirect target it is about, if the failure came after a redirect."""
+    return message if hop is None else f"{message} (redirected to {hop})"
 
 
 def retry_after_time(value: str | None, now: datetime) -> datetime | None:

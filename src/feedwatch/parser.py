@@ -22,6 +22,7 @@ import feedparser
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Entry, ParsedFeed
+from feedwatch.text import xml_safe
 from feedwatch.urls import canonical_url
 
 # Entities a document may declare are expanded by feedparser's fallback (non-XML) parser
@@ -56,13 +57,18 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     # feedparser resolves relative links against Content-Location; without one, the feed URL.
     location = response_headers.get("content-location")
     response_headers["content-location"] = urljoin(url, location) if location else url
-    # A bytes argument would be tried as a file name first: always hand over a stream.
-    result = feedparser.parse(
-        io.BytesIO(content),
-        response_headers=response_headers,
-        resolve_relative_uris=True,
-        sanitize_html=True,
-    )
+    try:
+        # A bytes argument would be tried as a file name first: always hand over a stream.
+        result = feedparser.parse(
+            io.BytesIO(content),
+            response_headers=response_headers,
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except (ValueError, OverflowError) as exc:
+        # feedparser's fallback parser turns a character reference past U+10FFFF, or to a
+        # lone surrogate ("&#xD800;"), into chr() or UTF-8 and lets the error out.
+        raise ParseError(f"unreadable feed ({_describe(exc)})") from None
     problem = result.get("bozo_exception") if result.get("bozo") else None
     if not result.entries:
         if not result.get("version"):
@@ -72,8 +78,8 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
             raise ParseError(f"feed with no readable entries ({_describe(problem)})")
     feed = result.feed
     return ParsedFeed(
-        title=feed.get("title") or None,
-        link=feed.get("link") or None,
+        title=xml_safe(feed.get("title") or "") or None,
+        link=xml_safe(feed.get("link") or "") or None,
         entries=tuple(_entry(entry) for entry in result.entries),
         # A feed served as text/html or without a Content-Type parses just the same:
         # nothing was recovered, so there is nothing to warn about.
@@ -104,11 +110,13 @@ def _update_period(period: str | None, frequency: str | None) -> timedelta | Non
 
 def _entry(entry: Any) -> Entry:
     title = entry.get("title", "")
-    link = entry.get("link") or None
+    # Ids and links are stored and published as given, so characters XML forbids (a NUL from
+    # "&#0;", which PostgreSQL refuses too) are dropped here; the HTML fields lose theirs later.
+    link = xml_safe(entry.get("link") or "") or None
     summary = entry.get("summary", "")
     contents = [part.get("value", "") for part in entry.get("content", ())]
     content = max(contents, key=len, default="")
-    entry_id = (entry.get("id") or "").strip() or (canonical_url(link) if link else None)
+    entry_id = xml_safe(entry.get("id") or "").strip() or (canonical_url(link) if link else None)
     if not entry_id:
         entry_id = "sha256:" + hashlib.sha256(f"{title}\0{summary}".encode()).hexdigest()
     return Entry(
@@ -171,31 +179,60 @@ def _refuse_entity_bombs(content: bytes) -> None:
         match[1]: match[2] if match[2] is not None else match[3]
         for match in _ENTITY_DECLARATION.finditer(prolog)
     }
-    expanded: dict[str, int] = {}
-
-    def length(name: str, seen: frozenset[str]) -> int:
-        # Length of the entity's full expansion, capped just past the limit so that
-        # nested ("billion laughs") and cyclic declarations stay cheap to measure.
-        if name in seen:
-            return MAX_ENTITY_EXPANSION + 1
-        if name not in expanded:
-            value = declared[name]
-            total = len(value)
-            for reference in _ENTITY_REFERENCE.findall(value):
-                if reference in declared:
-                    total += length(reference, seen | {name})
-            expanded[name] = min(total, MAX_ENTITY_EXPANSION + 1)
-        return expanded[name]
-
+    references = {
+        name: [reference for reference in _ENTITY_REFERENCE.findall(value) if reference in declared]
+        for name, value in declared.items()
+    }
+    lengths: dict[str, int] = {}
     total = 0
     for reference in _ENTITY_REFERENCE.findall(body):
         if reference in declared:
-            total += length(reference, frozenset())
+            total += _expanded_length(reference, declared, references, lengths)
             if total > MAX_ENTITY_EXPANSION:
                 raise ParseError(
                     "refused: entity declarations would expand to more than "
                     f"{MAX_ENTITY_EXPANSION:,} characters (an XML entity bomb?)"
                 )
+
+
+def _expanded_length(
+    name: str, declared: dict[str, str], references: dict[str, list[str]], lengths: dict[str, int]
+) -> int:
+    """Length of entity `name`'s full expansion, capped just past the limit; memoised in `lengths`.
+
+    An explicit stack instead of recursion: declarations may chain thousands deep. The cap keeps
+    nested ("billion laughs") declarations cheap to measure; one that contains itself expands
+    forever and is refused.
+    """
+    over = MAX_ENTITY_EXPANSION + 1
+    # Each frame: an entity, how many of its references are counted, their total so far.
+    stack: list[tuple[str, int, int]] = [(name, 0, len(declared[name]))]
+    open_names = {name}
+    while stack:
+        current, counted, total = stack[-1]
+        pending = references[current]
+        while counted < len(pending) and total < over:
+            reference = pending[counted]
+            if reference not in lengths:
+                break
+            total += lengths[reference]
+            counted += 1
+        if counted < len(pending) and total < over:
+            reference = pending[counted]
+            if reference in open_names:
+                raise ParseError(
+                    f"refused: entity &{reference}; is declared to contain itself "
+                    "(an XML entity bomb?)"
+                )
+            # Come back to this reference once its own length is known.
+            stack[-1] = (current, counted, total)
+            stack.append((reference, 0, len(declared[reference])))
+            open_names.add(reference)
+            continue
+        stack.pop()
+        open_names.discard(current)
+        lengths[current] = min(total, over)
+    return lengths[name]
 
 
 def _as_text(content: bytes) -> str:

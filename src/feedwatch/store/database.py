@@ -37,7 +37,9 @@ def open_engine(url: str) -> tuple[Engine, str]:
     try:
         engine = _create(parsed)
         migrate(engine)
-    except (SQLAlchemyError, StoreError, ImportError, OSError) as exc:
+    # ValueError and TypeError: the driver's own checks of the URL's query arguments
+    # ("?timeout=abc", an argument given twice) and of the path (a NUL in it).
+    except (SQLAlchemyError, StoreError, ImportError, OSError, ValueError, TypeError) as exc:
         if engine is not None:
             engine.dispose()
         raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
