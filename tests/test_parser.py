@@ -315,16 +315,31 @@ def test_characters_xml_forbids_never_reach_ids_or_links() -> None:
     assert (feed.title, feed.link) == ("NightShift", "https://night.example/")
 
 
-@pytest.mark.parametrize(
-    "reference", [b"&#xD800;", b"&#55296;", b"&#x110000;", b"&#1" + b"0" * 30 + b";"]
-)
-def test_character_reference_to_no_character_is_a_parse_error(reference: bytes) -> None:
-    document = (
+def _titled(reference: bytes) -> bytes:
+    return (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         b"<item><title>Odd " + reference + b"</title><guid>odd-1</guid></item></channel></rss>"
     )
+
+
+@pytest.mark.parametrize(
+    ("reference", "text"),
+    [
+        (b"&#55357;&#56832;", "\U0001f600"),  # an emoji written as a UTF-16 surrogate pair
+        (b"&#xD83D;&#xDE00;", "\U0001f600"),
+        (b"&#xD800;", "\ufffd"),  # a lone surrogate is no character
+        (b"&#55296;", "\ufffd"),
+        (b"&#x110000;", "\ufffd"),  # past the last code point
+    ],
+)
+def test_character_references_to_no_character_are_repaired(reference: bytes, text: str) -> None:
+    entry = parse(_titled(reference), XML, "https://feeds.example/feed.xml").entries[0]
+    assert entry.title == f"Odd {text}"
+
+
+def test_character_reference_too_large_to_repair_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="unreadable feed"):
-        parse(document, XML, "https://feeds.example/feed.xml")
+        parse(_titled(b"&#1" + b"0" * 30 + b";"), XML, "https://feeds.example/feed.xml")
 
 
 @pytest.mark.parametrize("name", _listing(SHARED / "real-feeds"))

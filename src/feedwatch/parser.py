@@ -53,6 +53,7 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     from (malformed XML, a wrong charset declaration) is returned with `warning` set.
     """
     _refuse_entity_bombs(content)
+    content = _repair_character_references(content)
     response_headers = {name.lower(): value for name, value in headers.items()}
     # feedparser resolves relative links against Content-Location; without one, the feed URL.
     location = response_headers.get("content-location")
@@ -87,6 +88,36 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         ttl=_ttl(feed.get("ttl")),
         update_period=_update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
     )
+
+
+# Numeric character references; some CMSes write an emoji as a UTF-16 surrogate pair
+# ("&#55357;&#56832;"), which XML forbids and feedparser's fallback parser chokes on.
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_PAIRED_REFERENCES = re.compile(_CHARACTER_REFERENCE.pattern * 2)
+_REPLACEMENT = b"&#xFFFD;"
+
+
+def _code_point(match: re.Match[bytes], group: int) -> int:
+    hex_digits, decimal = match.group(group), match.group(group + 1)
+    return int(hex_digits, 16) if hex_digits else int(decimal)
+
+
+def _repair_character_references(content: bytes) -> bytes:
+    """Join surrogate-pair references into one character; lone or impossible ones become U+FFFD."""
+    if b"&#" not in content:
+        return content
+
+    def pair(match: re.Match[bytes]) -> bytes:
+        high, low = _code_point(match, 1), _code_point(match, 3)
+        if 0xD800 <= high <= 0xDBFF and 0xDC00 <= low <= 0xDFFF:
+            return b"&#x%X;" % (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        return match.group(0)
+
+    def single(match: re.Match[bytes]) -> bytes:
+        point = _code_point(match, 1)
+        return _REPLACEMENT if 0xD800 <= point <= 0xDFFF or point > 0x10FFFF else match.group(0)
+
+    return _CHARACTER_REFERENCE.sub(single, _PAIRED_REFERENCES.sub(pair, content))
 
 
 def _ttl(value: str | None) -> timedelta | None:
