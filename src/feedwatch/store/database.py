@@ -27,12 +27,7 @@ def open_engine(url: str) -> tuple[Engine, str]:
 
     Every failure is a StoreError naming the database (password masked).
     """
-    name = mask_password(url)
-    try:
-        parsed = make_url(url)
-    except (SQLAlchemyError, ValueError):
-        raise StoreError(f"cannot open database {name}: not a database URL") from None
-    name = parsed.render_as_string(hide_password=True)
+    parsed, name = _parse(url)
     engine = None
     try:
         engine = _create(parsed)
@@ -46,17 +41,21 @@ def open_engine(url: str) -> tuple[Engine, str]:
     return engine, name
 
 
+def _parse(url: str) -> tuple[URL, str]:
+    """The parsed URL and its name fit to show (password masked)."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        raise StoreError(f"cannot open database {mask_password(url)}: not a database URL") from None
+    return parsed, parsed.render_as_string(hide_password=True)
+
+
 def check_url(url: str) -> None:
     """Raise StoreError, worded as open_engine's, unless `url`'s dialect and driver load.
 
     Connects to nothing: creating an engine only imports the driver.
     """
-    name = mask_password(url)
-    try:
-        parsed = make_url(url)
-    except (SQLAlchemyError, ValueError):
-        raise StoreError(f"cannot open database {name}: not a database URL") from None
-    name = parsed.render_as_string(hide_password=True)
+    parsed, name = _parse(url)
     try:
         create_engine(parsed).dispose()
     except (SQLAlchemyError, ImportError, ValueError, TypeError) as exc:
