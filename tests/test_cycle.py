@@ -6,6 +6,7 @@ import ast
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
@@ -240,3 +241,67 @@ def test_the_heavy_libraries_load_only_when_something_needs_them():
     default = f"{summarise}Summariser().summarise({text!r}, 2)"
     assert modules_loaded_by(default) == ["numpy", "pysbd"]
     assert "sumy" in modules_loaded_by(f"{summarise}Summariser('lexrank')")
+
+
+def refuse_saves(monkeypatch, refused: Callable[[str, bool], bool]) -> None:
+    """Make Store.record_poll raise StoreError when refused(feed_url, has_articles)."""
+    from feedwatch.errors import StoreError
+    from feedwatch.store import Store
+
+    record_poll = Store.record_poll
+
+    def failing(self, feed_url, **kwargs):
+        if refused(feed_url, bool(kwargs.get("articles"))):
+            raise StoreError("database test: value refused")
+        return record_poll(self, feed_url, **kwargs)
+
+    monkeypatch.setattr(Store, "record_poll", failing)
+
+
+def test_a_feed_the_database_refuses_does_not_stop_the_others(
+    three_feeds, tmp_path, capsys, monkeypatch
+):
+    config, urls = three_feeds
+    tvwire = urls[0]
+    # Its articles are refused; recording the failure itself still works.
+    refuse_saves(monkeypatch, lambda url, has_articles: url == tvwire and has_articles)
+    assert main(["-c", str(config), "once"]) == 0
+
+    err = capsys.readouterr().err
+    failures = [line for line in err.splitlines() if line.startswith("ERROR")]
+    assert len(failures) == 1 and tvwire in failures[0] and "value refused" in failures[0], err
+    assert "Traceback" not in err
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    titles = {entry.title for entry in digest.entries}
+    # The other feeds' matches are there.
+    assert "Rewatch: The Defenders, eight years on" in titles  # screenbeat
+    assert "Marvel’s Jessica Jones leaves the service in December" in titles  # streamnotes
+    assert "Krysten Ritter teases a return to Hell's Kitchen" not in titles  # tvwire only
+
+    assert main(["-c", str(config), "feeds"]) == 0
+    assert "value refused" in capsys.readouterr().out  # recorded against the feed
+
+
+def test_a_feed_whose_failure_cannot_be_recorded_does_not_stop_the_others(
+    three_feeds, tmp_path, capsys, monkeypatch
+):
+    config, urls = three_feeds
+    refuse_saves(monkeypatch, lambda url, _: url == urls[0])
+    assert main(["-c", str(config), "once"]) == 0
+    err = capsys.readouterr().err
+    failures = [line for line in err.splitlines() if line.startswith("ERROR")]
+    assert len(failures) == 1 and urls[0] in failures[0], err
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    assert "Rewatch: The Defenders, eight years on" in {entry.title for entry in digest.entries}
+
+
+def test_a_database_that_records_no_poll_at_all_exits_1(three_feeds, tmp_path, capsys, monkeypatch):
+    config, _ = three_feeds
+    refuse_saves(monkeypatch, lambda url, has_articles: True)
+    assert main(["-c", str(config), "once"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("feedwatch:")] == [
+        "feedwatch: database test: value refused"
+    ]
+    assert not (tmp_path / "out" / "digest.xml").exists()

@@ -721,12 +721,12 @@ def test_publish_times_seen_by_polls_follow_a_shared_article_and_the_clock(
     redated = replace(dated("s1", NOW - timedelta(hours=2), url), body="Corrected.")
     store.save_articles(SCREENBEAT, [(redated, ())], at=NOW)
     store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)
-    # The entry dated tomorrow counts once tomorrow has come.
     store.record_poll(TVWIRE, at=tomorrow, status=304, schedule=decide)
+    # The entry dated tomorrow is stored as dated when first seen: it counts at once.
     assert decide.seen == [
-        [NOW - timedelta(hours=5)],
-        [NOW - timedelta(hours=2)],
-        [tomorrow, NOW - timedelta(hours=2)],
+        [NOW, NOW - timedelta(hours=5)],
+        [NOW, NOW - timedelta(hours=2)],
+        [NOW, NOW - timedelta(hours=2)],
     ]
 
 
@@ -895,7 +895,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0004" in caplog.text
+    assert "schema upgraded from empty to 0005" in caplog.text
     first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
     first.close()
 
@@ -927,7 +927,7 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0004"
+    assert new is not None and new.down_revision == "0005"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")
 
@@ -953,3 +953,39 @@ def test_open_with_a_bad_query_argument_is_one_clean_line(
 def test_open_with_a_nul_in_the_sqlite_path_is_one_clean_line(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="embedded null byte"):
         Store.open(f"sqlite:///{tmp_path}/feed%00watch.db")
+
+
+# --- review fixes ----------------------------------------------------------------------------
+
+
+def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: Store) -> None:
+    old_url, new_url = "https://tvwire.example/a", "https://tvwire.example/a-moved"
+    store.save_articles(TVWIRE, [(article("e1", old_url), ("Severance",))], at=NOW)
+    moved = article("e1", new_url, body="Moved to a new address.")
+    store.save_articles(TVWIRE, [(moved, ("Severance",))], at=NOW + timedelta(hours=1))
+    # A different story now takes the old address (its guid would be the first article's).
+    arrival = article("e2", old_url, title="Another story at the old address")
+    result = store.save_articles(
+        TVWIRE, [(arrival, ("Severance",))], at=NOW + timedelta(hours=2)
+    )
+    assert result == SaveResult(new=1)
+    summarise_all(store)
+    items = store.digest_items(10)
+    assert {item.url for item in items} == {old_url, new_url}
+    assert len({item.guid for item in items}) == 2
+
+
+def test_an_entry_dated_in_the_future_counts_as_dated_when_first_seen(store: Store) -> None:
+    future = article("future", None, title="Future", published=NOW + timedelta(days=30))
+    store.save_articles(TVWIRE, [(future, ("Severance",))], at=NOW)
+    later = article("later", None, title="Later", published=NOW + timedelta(hours=1))
+    store.save_articles(TVWIRE, [(later, ("Severance",))], at=NOW + timedelta(hours=2))
+    # An update of the future entry keeps its date capped at when it was first seen.
+    edited = replace(future, body="Edited, still dated next month.")
+    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW + timedelta(hours=3))
+    summarise_all(store)
+    items = store.digest_items(10)
+    assert [(item.title, item.published) for item in items] == [
+        ("Later", NOW + timedelta(hours=1)),
+        ("Future", NOW),
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from feedwatch import digest, fulltext, parser, policy, pool
 from feedwatch.config import Config, FeedSettings
-from feedwatch.errors import FetchError, HTTPStatusError, ParseError
+from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.fetcher import Fetcher
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
@@ -51,7 +51,7 @@ class PollOutcome:
     matched: int = 0
     error: str | None = None
     seconds: float = 0.0
-    next_poll: datetime | None = None  # None when gone
+    next_poll: datetime | None = None  # None when gone, or when the poll was not recorded
     gone: bool = False  # answered 410: not polled again until reset
 
 
@@ -127,7 +127,9 @@ class Pipeline:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
 
         Polls whatever the schedule says: due() and pollable() choose the feeds. A per-feed
-        failure is recorded against the feed and scheduled for a retry, never raised.
+        failure (the database refusing this feed's articles included) is recorded against
+        the feed and scheduled for a retry, never raised; StoreError is raised only when the
+        poll could not be recorded at all.
         Logs one line per poll. Several feeds may be polled at once from different threads.
         """
         return self._poll(feed, self.store.feed_state(feed.url), Downloads(self.fetcher))
@@ -142,7 +144,11 @@ class Pipeline:
         except (FetchError, ParseError) as exc:
             outcome = self._failed(feed, state, exc, now=now, started=started)
         else:
-            outcome = self._fetched(feed, state, download, now=now, started=started)
+            try:
+                outcome = self._fetched(feed, state, download, now=now, started=started)
+            except StoreError as exc:
+                # Its articles were refused (rolled back); the failure itself may still be kept.
+                outcome = self._failed(feed, state, exc, now=now, started=started)
         _log(outcome)
         return outcome
 
@@ -195,7 +201,7 @@ class Pipeline:
         self,
         feed: FeedSettings,
         state: FeedState,
-        exc: FetchError | ParseError,
+        exc: FetchError | ParseError | StoreError,
         *,
         now: datetime,
         started: float,
@@ -315,6 +321,9 @@ class Pipeline:
         stored one feed at a time in the order given: the outcome never depends on which
         server answered first (e.g. which of two feeds carrying the same story it is
         credited to).
+
+        A poll that could not be recorded (StoreError) is logged and the cycle goes on; when
+        no poll could be recorded at all the database is taken to be down: StoreError.
         """
         chosen = list(self.pollable(datetime.now(UTC)) if feeds is None else feeds)
         # Read once for the whole cycle: each poll below changes only its own feed's state.
@@ -324,6 +333,7 @@ class Pipeline:
         # How far requests run ahead of storing: bounds the responses held in memory.
         window = 4 * limits.concurrency
         polls: list[PollOutcome] = []
+        unrecorded: list[StoreError] = []
         requested = 0
         downloads = Downloads(self.fetcher)
         with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
@@ -331,7 +341,16 @@ class Pipeline:
                 while requested < min(len(chosen), index + window):
                     ahead.request(states[requested].fetch_url, states[requested].validators)
                     requested += 1
-                polls.append(self._poll(feed, state, ahead))
+                started = time.monotonic()
+                try:
+                    polls.append(self._poll(feed, state, ahead))
+                except StoreError as exc:
+                    unrecorded.append(exc)
+                    seconds = time.monotonic() - started
+                    polls.append(PollOutcome(feed.url, None, error=str(exc), seconds=seconds))
+                    _log(polls[-1])
+        if unrecorded and len(unrecorded) == len(polls):
+            raise unrecorded[0]
         summarised, items = self.publish()
         return CycleReport(tuple(polls), summarised, items, self.config.digest.path)
 
@@ -359,6 +378,8 @@ def _log(outcome: PollOutcome) -> None:
             outcome.seconds,
             extra=extra,
         )
+    elif outcome.next_poll is None and not outcome.gone:
+        log.error("%s: %s; not recorded", outcome.url, outcome.error, extra=extra)
     elif outcome.gone:
         log.error(
             "%s: %s; marked gone, not polled again until reset",

@@ -22,6 +22,9 @@ _ENTRY_VERSIONS = select(EntryRow.entry_id, EntryRow.version).where(
     EntryRow.feed_id == bindparam("feed_id"),
     EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
 )
+_TAKEN_GUIDS = select(ArticleRow.guid).where(
+    ArticleRow.guid.in_(bindparam("guids", expanding=True))
+)
 _ARTICLE_IDS = select(ArticleRow.url, ArticleRow.id).where(
     ArticleRow.url.in_(bindparam("urls", expanding=True))
 )
@@ -45,14 +48,17 @@ class SaveResult:
     unchanged: int = 0
 
 
-def guid_for(feed_url: str, article: Article) -> str:
+def guid_for(feed_url: str, article: Article, attempt: int = 0) -> str:
     """The digest guid, fixed when the article is first stored.
 
     Derived from the canonical URL, else from the feed URL and entry id: the same article
     gets the same guid in any database, and it never changes afterwards (even if the
-    article's URL does) so readers do not see it twice.
+    article's URL does) so readers do not see it twice. `attempt` > 0 gives the next
+    candidates for when that guid is taken: by an article whose URL has since changed.
     """
     key = f"url:{article.url}" if article.url else f"entry:{feed_url}\n{article.entry_id}"
+    if attempt:
+        key += f"\n{feed_url}\n{article.entry_id}\n{attempt}"
     return "urn:feedwatch:" + hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
@@ -85,6 +91,7 @@ class _New:
     """An article first seen in this batch: inserted with the others in one statement."""
 
     values: dict[str, Any]  # its ArticleRow columns
+    article: Article
     entry_id: str
     version: str
     shows: tuple[str, ...]
@@ -151,6 +158,7 @@ class _Saver:
         """Write the batch's new articles, with their entries and matches."""
         if not self._new:
             return
+        self._unique_guids()
         ids = self.session.scalars(_INSERT_ARTICLES, [new.values for new in self._new]).all()
         entries = [
             {
@@ -174,6 +182,21 @@ class _Saver:
             if url and self.by_url.get(url) is new:
                 self.by_url[url] = row_id
         self._new.clear()
+
+    def _unique_guids(self) -> None:
+        """Give each new article the first of its guid candidates no other article has."""
+        taken: set[str] = set()
+        for chunk in chunks(new.values["guid"] for new in self._new):
+            taken.update(self.session.scalars(_TAKEN_GUIDS, {"guids": chunk}))
+        for new in self._new:
+            attempt = 0
+            while new.values["guid"] in taken:
+                attempt += 1
+                guid = guid_for(self.feed.url, new.article, attempt)
+                new.values["guid"] = guid
+                if self.session.scalar(_TAKEN_GUIDS, {"guids": [guid]}) is not None:
+                    taken.add(guid)
+            taken.add(new.values["guid"])
 
     def _entry(self, entry_id: str) -> EntryRow:
         """The ORM row of an entry stored already or saved earlier in the batch."""
@@ -213,11 +236,12 @@ class _Saver:
         if row.url != article.url:
             self._release(row)
             self._claim(article.url)
-        if row.published != article.published:
+        published = _not_after(article.published, row.first_seen)
+        if row.published != published:
             self._forget_publish_times(row)
         row.url = article.url
         row.title, row.summary, row.body = article.title, article.summary, article.body
-        row.published = article.published
+        row.published = published
         row.version = version
         row.updated_at = self.at
         # A page belongs to the version it was fetched for: none fetched now, none kept.
@@ -237,7 +261,7 @@ class _Saver:
             "title": article.title,
             "summary": article.summary,
             "body": article.body,
-            "published": article.published,
+            "published": _not_after(article.published, self.at),
             "first_seen": self.at,
             "version": version,
             "updated_at": self.at,
@@ -246,7 +270,7 @@ class _Saver:
             "page_error": page.error if page else None,
             "page_fetched": page.fetched_at if page else None,
         }
-        new = _New(values, article.entry_id, version, shows)
+        new = _New(values, article, article.entry_id, version, shows)
         self._new.append(new)
         if article.url:
             self.by_url[article.url] = new
@@ -305,6 +329,12 @@ def stored_pages(session: Session, urls: Iterable[str]) -> dict[str, str | None]
         query = select(ArticleRow.url, ArticleRow.page_text).where(ArticleRow.url.in_(chunk))
         texts.update((url, text) for url, text in session.execute(query) if url)
     return texts
+
+
+def _not_after(published: datetime | None, first_seen: datetime) -> datetime | None:
+    """An article's date as stored: one in the future (a feed's mistake or an embargo
+    date) counts as when it was first seen, or it would top the digest for good."""
+    return None if published is None else min(published, first_seen)
 
 
 def _set_page(row: ArticleRow, page: Page | None) -> None:

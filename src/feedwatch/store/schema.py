@@ -92,7 +92,8 @@ class ArticleRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)  # first delivery
-    guid: Mapped[str] = mapped_column(String(64))
+    # A unique index (migration 0005), not a constraint: SQLite adds one without copying the table.
+    guid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     url: Mapped[str | None] = mapped_column(String, unique=True)  # canonical
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
