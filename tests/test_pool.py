@@ -189,3 +189,55 @@ def test_the_daemon_keeps_to_per_host_and_overall_limits(server, tmp_path):
         store.close()
     assert handler.peak_total == 3
     assert handler.peak == {"127.0.0.1": 2, "localhost": 2}
+
+
+def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_poll_ended(
+    server, tmp_path
+):
+    finished = threading.Event()
+
+    def answer_slowly(handler):
+        time.sleep(0.2)
+        body = rss("slow", [story("Daredevil", "a new season")])
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    url = server.serve("/slow.rss", b"", handler=answer_slowly)
+    cfg = config.load(write_config(tmp_path, [url]))
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    pipeline = Pipeline(cfg, store, fetcher)
+    read_schedule = pipeline.due
+
+    def due_read_while_the_poll_runs(now):
+        # The schedule says "due" because the poll has not committed yet; the answer only
+        # reaches the dispatcher once the poll has finished.
+        answer = read_schedule(now)
+        if server.hits("/slow.rss"):
+            finished.wait(5)
+            time.sleep(0.05)
+        return answer
+
+    pipeline.due = due_read_while_the_poll_runs
+    poll = pipeline.poll
+
+    def poll_and_say_so(feed):
+        try:
+            return poll(feed)
+        finally:
+            finished.set()
+
+    pipeline.poll = poll_and_say_so
+    daemon = Daemon(pipeline, tick=0.02)
+    try:
+        daemon.start()
+        wait_until(finished.is_set)
+        time.sleep(0.5)  # several ticks: room for a second, wrong dispatch
+    finally:
+        assert daemon.stop()
+        fetcher.close()
+        store.close()
+    assert len(server.hits("/slow.rss")) == 1

@@ -98,6 +98,10 @@ class Daemon:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
+        # Polls finished so far, and the count at which each feed's last poll finished: a
+        # schedule read before a poll committed must not send that feed out again.
+        self._finished = 0
+        self._finished_at: dict[str, int] = {}
         self._held: dict[str, _Hold] = {}
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
@@ -226,6 +230,7 @@ class Daemon:
             if not self._wake_now and now < self._wake_at:
                 return
             self._wake_now = False
+            finished_before_read = self._finished
         pipeline = self.pipeline
         try:
             due = pipeline.due(now)
@@ -239,7 +244,9 @@ class Daemon:
             fresh = [
                 feed
                 for feed in due
-                if feed.url not in self._in_flight and not self._is_held(feed.url, now)
+                if feed.url not in self._in_flight
+                and self._finished_at.get(feed.url, 0) <= finished_before_read
+                and not self._is_held(feed.url, now)
             ]
             self._in_flight.update(feed.url for feed in fresh)
             # next_due None: something is due now, maybe still in flight: look again next tick.
@@ -281,6 +288,8 @@ class Daemon:
         finally:
             with self._lock:
                 self._in_flight.discard(url)
+                self._finished += 1
+                self._finished_at[url] = self._finished
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
             if cycle_over:
