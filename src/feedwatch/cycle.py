@@ -293,7 +293,10 @@ class Pipeline:
     def pollable(self, now: datetime) -> list[FeedSettings]:
         """The configured feeds a plain `feedwatch once` polls: all but the gone ones and those
         whose server asked to wait (Retry-After) until after `now`."""
-        return [feed for feed, state in self._states() if not policy.is_held(state, now)]
+        return [feed for feed, _ in self._pollable(now)]
+
+    def _pollable(self, now: datetime) -> list[tuple[FeedSettings, FeedState]]:
+        return [(feed, state) for feed, state in self._states() if not policy.is_held(state, now)]
 
     def next_due(self) -> datetime | None:
         """When the earliest feed is next due (maybe past); None when one is due at once.
@@ -305,12 +308,15 @@ class Pipeline:
             return datetime.now(UTC) + self.config.poll.max_interval
         return None if None in times else min(times)  # type: ignore[type-var]
 
-    def _states(self) -> list[tuple[FeedSettings, FeedState]]:
+    def _states(
+        self, feeds: Iterable[FeedSettings] | None = None
+    ) -> list[tuple[FeedSettings, FeedState]]:
+        """`feeds` (default: the configured ones) with their stored state, read in one query."""
         stored = self.store.feed_states()
         # A feed not stored yet (configured after this Pipeline synced) is due at once.
         return [
             (feed, stored.get(feed.url) or FeedState(feed.url, feed.url))
-            for feed in self.config.feeds
+            for feed in (self.config.feeds if feeds is None else feeds)
         ]
 
     def run_cycle(self, feeds: Iterable[FeedSettings] | None = None) -> CycleReport:
@@ -325,10 +331,9 @@ class Pipeline:
         A poll that could not be recorded (StoreError) is logged and the cycle goes on; when
         no poll could be recorded at all the database is taken to be down: StoreError.
         """
-        chosen = list(self.pollable(datetime.now(UTC)) if feeds is None else feeds)
         # Read once for the whole cycle: each poll below changes only its own feed's state.
-        stored = self.store.feed_states()
-        states = [stored.get(feed.url) or FeedState(feed.url, feed.url) for feed in chosen]
+        chosen = self._pollable(datetime.now(UTC)) if feeds is None else self._states(feeds)
+        states = [state for _, state in chosen]
         limits = self.config.poll
         # How far requests run ahead of storing: bounds the responses held in memory.
         window = 4 * limits.concurrency
@@ -337,7 +342,7 @@ class Pipeline:
         requested = 0
         downloads = Downloads(self.fetcher)
         with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
-            for index, (feed, state) in enumerate(zip(chosen, states, strict=True)):
+            for index, (feed, state) in enumerate(chosen):
                 while requested < min(len(chosen), index + window):
                     ahead.request(states[requested].fetch_url, states[requested].validators)
                     requested += 1
