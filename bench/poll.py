@@ -166,7 +166,7 @@ class FeedHost:
 
 
 def measure_feedwatch(workdir: Path, urls: list[str], workers: int, hosts: int) -> None:
-    from feedwatch import cycle  # noqa: F401 - imported before the clock starts
+    from feedwatch import pipeline  # noqa: F401 - imported before the clock starts
     from feedwatch.cli import main
 
     config = workdir / "feeds.yaml"

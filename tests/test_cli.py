@@ -71,7 +71,7 @@ def test_console_script_runs_offline(tmp_path):
 def _once_raising(monkeypatch, tmp_path: Path, error: BaseException) -> list[str]:
     """`feedwatch once` arguments for a config in tmp_path, its cycle raising `error`."""
     from daemonkit import write_config
-    from feedwatch.cycle import Pipeline
+    from feedwatch.pipeline import Pipeline
 
     def run_cycle(self: Pipeline, feeds: object = None) -> None:
         raise error

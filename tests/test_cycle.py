@@ -12,9 +12,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedwatch import parser
 from feedwatch.cli import main
-from feedwatch.cycle import to_article
+from feedwatch.pipeline import to_article
+from feedwatch.poll import parser
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 
@@ -234,7 +234,7 @@ def modules_loaded_by(code: str) -> list[str]:
 
 def test_the_heavy_libraries_load_only_when_something_needs_them():
     # A cycle with nothing to summarise and no page to fetch needs none of them.
-    assert modules_loaded_by("import feedwatch.cli, feedwatch.cycle") == []
+    assert modules_loaded_by("import feedwatch.cli, feedwatch.pipeline") == []
     summarise = "from feedwatch.summariser import Summariser\n"
     text = "Daredevil returns in March. The cast is back. Filming ended. Fans cheered."
     # The default ranker needs numpy and pysbd, not sumy (nor the NLTK it loads).

@@ -19,11 +19,11 @@ import pytest
 from daemonkit import SHOWS, Feedwatch, replace_text, rss, story, wait_until, write_config
 from feedwatch import config
 from feedwatch.cli import main
-from feedwatch.cycle import Pipeline
-from feedwatch.fetcher import Fetcher
+from feedwatch.daemon import Daemon
 from feedwatch.metrics import Metrics
-from feedwatch.scheduler import Daemon
-from feedwatch.server import App, DigestServer
+from feedwatch.pipeline import Pipeline
+from feedwatch.poll.http import Fetcher
+from feedwatch.publish.web import App, DigestServer
 from feedwatch.store import Store
 
 FAST = {"interval": "1s", "min_interval": "1s"}

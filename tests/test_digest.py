@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 
-from feedwatch import __version__, digest
+from feedwatch import __version__
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
 from feedwatch.models import DigestItem
+from feedwatch.publish import feeds as digest
 
 BUILT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 SETTINGS = DigestSettings(

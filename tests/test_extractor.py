@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedwatch.extractor import extract
+from feedwatch.poll.extractor import extract
 
 PAGES = Path(__file__).parent / "data" / "pages"
 URL = "https://screenledger.example/tv/story.html"

@@ -13,8 +13,8 @@ import pytest
 
 from feedwatch import __version__
 from feedwatch.errors import BlockedAddressError, HTTPStatusError, NetworkError, TooLargeError
-from feedwatch.fetcher import USER_AGENT, Fetcher
 from feedwatch.models import Validators
+from feedwatch.poll.http import USER_AGENT, Fetcher
 from httpserver import FeedServer
 
 FEED = (

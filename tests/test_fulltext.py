@@ -18,10 +18,10 @@ import pytest
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.errors import ConfigError
-from feedwatch.extractor import extract
-from feedwatch.fetcher import Fetcher
-from feedwatch.fulltext import BUDGET_TIMEOUTS, PageFetcher, Pages, pages_to_fetch, wants_page
 from feedwatch.models import Article, Page
+from feedwatch.poll.extractor import extract
+from feedwatch.poll.http import Fetcher
+from feedwatch.poll.pages import BUDGET_TIMEOUTS, PageFetcher, Pages, pages_to_fetch, wants_page
 from feedwatch.store import Store
 from feedwatch.text import html_to_text
 from httpserver import FeedServer

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from feedwatch import config, logs, parser, policy
+from feedwatch import config, logs, policy
 from feedwatch.cli import main
-from feedwatch.cycle import Pipeline
 from feedwatch.errors import FetchError, HTTPStatusError, NetworkError
-from feedwatch.fetcher import Fetcher, retry_after_time
+from feedwatch.pipeline import Pipeline
+from feedwatch.poll import parser
+from feedwatch.poll.http import Fetcher, retry_after_time
 from feedwatch.store import Store
 from httpserver import FeedServer
 
@@ -663,7 +664,7 @@ class Records(logging.Handler):
 def cycle_log() -> Iterator[Records]:
     # `feedwatch` logs do not propagate to the root logger (logs.setup), so listen directly.
     records = Records()
-    logger = logging.getLogger("feedwatch.cycle")
+    logger = logging.getLogger("feedwatch.pipeline")
     old_level = logger.level
     logger.addHandler(records)
     logger.setLevel(logging.INFO)

@@ -13,8 +13,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from feedwatch.errors import BlockedAddressError, NetworkError
-from feedwatch.fetcher import Fetcher
-from feedwatch.netguard import AddressGuard, is_public
+from feedwatch.poll.http import Fetcher
+from feedwatch.poll.netguard import AddressGuard, is_public
 from httpserver import FeedServer
 
 PAGE = b"<html><body><p>A page.</p></body></html>"

@@ -11,7 +11,7 @@ import pytest
 
 from feedwatch.errors import ParseError
 from feedwatch.models import ParsedFeed
-from feedwatch.parser import parse
+from feedwatch.poll.parser import parse
 
 DATA = Path(__file__).parent / "data" / "parser"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"

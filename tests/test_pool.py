@@ -12,12 +12,12 @@ import pytest
 from daemonkit import Concurrency, rss, story, wait_until, write_config
 from feedwatch import config
 from feedwatch.cli import main
-from feedwatch.cycle import Pipeline
+from feedwatch.daemon import Daemon
 from feedwatch.errors import NetworkError
-from feedwatch.fetcher import Fetcher
 from feedwatch.models import Validators
-from feedwatch.pool import HostPool, Prefetch, host_of
-from feedwatch.scheduler import Daemon
+from feedwatch.pipeline import Pipeline
+from feedwatch.poll.http import Fetcher
+from feedwatch.poll.pool import HostPool, Prefetch, host_of
 from feedwatch.store import Store
 
 

@@ -17,8 +17,8 @@ import feedparser
 
 from feedwatch import config
 from feedwatch.cli import main
-from feedwatch.cycle import Pipeline
-from feedwatch.fetcher import Fetcher
+from feedwatch.pipeline import Pipeline
+from feedwatch.poll.http import Fetcher
 from feedwatch.store import Store
 from httpserver import FeedServer
 

@@ -19,7 +19,7 @@ import pytest
 from daemonkit import Feedwatch, write_config
 from feedwatch.cli import main
 from feedwatch.metrics import Metrics
-from feedwatch.server import App, DigestServer, accepts_gzip
+from feedwatch.publish.web import App, DigestServer, accepts_gzip
 
 DIGEST = (
     b"""<?xml version='1.0' encoding='utf-8'?>

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from feedwatch import parser
 from feedwatch.errors import ParseError
+from feedwatch.poll import parser
 from feedwatch.text import html_to_text, tidy, xml_safe
 
 

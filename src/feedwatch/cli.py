@@ -22,8 +22,8 @@ from feedwatch.errors import ConfigError, FeedwatchError
 from feedwatch.urls import mask_password
 
 if TYPE_CHECKING:
-    from feedwatch.fetcher import Fetcher
     from feedwatch.models import FeedReport
+    from feedwatch.poll.http import Fetcher
     from feedwatch.store import Store
 
 log = logging.getLogger("feedwatch")
@@ -212,7 +212,7 @@ def _unwritable(path: Path) -> str | None:
 
 
 def _once(args: argparse.Namespace) -> int:
-    from feedwatch.cycle import Pipeline
+    from feedwatch.pipeline import Pipeline
 
     cfg = config.load(args.config)
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
@@ -333,9 +333,10 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from feedwatch import scheduler, server
-    from feedwatch.cycle import Pipeline
+    from feedwatch import daemon as scheduler
     from feedwatch.metrics import Metrics
+    from feedwatch.pipeline import Pipeline
+    from feedwatch.publish import web as server
 
     cfg = config.load(args.config)
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
@@ -368,8 +369,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from feedwatch import scheduler, server
+    from feedwatch import daemon as scheduler
     from feedwatch.metrics import Metrics
+    from feedwatch.publish import web as server
 
     current = [config.load(args.config)]
 
@@ -408,7 +410,7 @@ def _open_store(cfg: config.Config) -> closing[Store]:
 
 
 def _fetcher(cfg: config.Config) -> Fetcher:
-    from feedwatch.fetcher import Fetcher
+    from feedwatch.poll.http import Fetcher
 
     return Fetcher(timeout=cfg.poll.timeout.total_seconds(), max_bytes=cfg.poll.max_bytes)
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import digest, fulltext, parser, policy, pool
+from feedwatch import policy
 from feedwatch.config import Config, FeedSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
-from feedwatch.fetcher import Fetcher
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
     Article,
@@ -29,6 +28,10 @@ from feedwatch.models import (
     Schedule,
     Validators,
 )
+from feedwatch.poll import pages as fulltext
+from feedwatch.poll import parser, pool
+from feedwatch.poll.http import Fetcher
+from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
 from feedwatch.store.repository import ScheduleFor
 from feedwatch.summariser import Summariser

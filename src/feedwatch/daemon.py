@@ -40,11 +40,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from feedwatch import config, logs
 from feedwatch.errors import FeedwatchError
 from feedwatch.metrics import Metrics
-from feedwatch.pool import HostPool, host_of
+from feedwatch.poll.pool import HostPool, host_of
 
 if TYPE_CHECKING:
     from feedwatch.config import Config, FeedSettings
-    from feedwatch.cycle import Pipeline
+    from feedwatch.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class Daemon:
 
         A config that does not load is logged in one line and the running one kept.
         """
-        from feedwatch.cycle import Pipeline
+        from feedwatch.pipeline import Pipeline
 
         with self._reload_lock:
             old = self.pipeline

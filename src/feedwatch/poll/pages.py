@@ -26,13 +26,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feedwatch import extractor
 from feedwatch.config import Config, FeedSettings, FetchSettings
 from feedwatch.errors import FetchError
-from feedwatch.fetcher import Fetcher
 from feedwatch.models import Article, Page
-from feedwatch.netguard import AddressGuard
-from feedwatch.pool import HostPool, host_of
+from feedwatch.poll import extractor
+from feedwatch.poll.http import Fetcher
+from feedwatch.poll.netguard import AddressGuard
+from feedwatch.poll.pool import HostPool, host_of
 from feedwatch.store import Store
 from feedwatch.urls import http_host
 

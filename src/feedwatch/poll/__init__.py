@@ -1,0 +1,1 @@
+"""Network in: HTTP fetching, the address guard, the host pool, parsing and article pages."""

@@ -1,0 +1,1 @@
+"""Out to readers: the digest feeds and feedwatch's own HTTP server."""
