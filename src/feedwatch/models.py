@@ -37,15 +37,27 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an entry carries: podcast audio, video, an image."""
+
+    url: str  # absolute http(s)
+    type: str | None = None  # MIME type, e.g. audio/mpeg, image/jpeg
+    length: int | None = None  # bytes, when the feed says
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One feed entry as the feed gave it: text fields are still HTML."""
 
-    id: str  # the entry's own id, else its link, else a hash of its text
+    id: str  # the entry's own id (guid, atom:id, JSON Feed id), else its link plus title
     title: str
     link: str | None
     published: datetime | None  # timezone-aware UTC
     summary_html: str
     content_html: str  # the longest content block, "" when the feed has none
+    authors: tuple[str, ...] = ()  # names as the feed gives them (else e-mail addresses)
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None  # the entry's own declared language (xml:lang), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,11 @@ class ParsedFeed:
     warning: str | None = None
     ttl: timedelta | None = None  # RSS <ttl>: how long the feed may be cached
     update_period: timedelta | None = None  # sy:updatePeriod divided by sy:updateFrequency
+    # The feed's declared language, lower case, as written ("de", "pt-br"); None when unsaid.
+    language: str | None = None
+    # Entries left out: unreadable ones, empty ones (no title, link or text), and those past
+    # the poll's max_entries. The entries kept are still usable.
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +88,9 @@ class Article:
     summary: str
     body: str
     published: datetime | None
+    authors: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None  # ISO 639-1 code chosen for the text (declared or detected)
 
     @property
     def text(self) -> str:
@@ -97,8 +117,24 @@ class DigestItem:
     published: datetime  # the entry's date, else when feedwatch first saw it
     summary: tuple[str, ...]  # verbatim sentences, in article order
     shows: tuple[str, ...]  # show names, as configured
-    feed_title: str
+    feed_title: str  # the feed that first delivered it
     feed_url: str
+    authors: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    # Every feed that carried the article, the first delivery first (feed_title, feed_url).
+    sources: tuple[Source, ...] = ()
+    # For each of `shows`, in that order, the configured phrase that matched it.
+    phrases: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A feed that carried an article, and the article's own link in that feed."""
+
+    title: str
+    feed_url: str
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
