@@ -58,6 +58,7 @@ class Entry:
     authors: tuple[str, ...] = ()  # names as the feed gives them (else e-mail addresses)
     enclosures: tuple[Enclosure, ...] = ()
     language: str | None = None  # the entry's own declared language (xml:lang), if any
+    tags: tuple[str, ...] = ()  # RSS/Atom categories, JSON Feed tags: matched like the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +74,10 @@ class ParsedFeed:
     update_period: timedelta | None = None  # sy:updatePeriod divided by sy:updateFrequency
     # The feed's declared language, lower case, as written ("de", "pt-br"); None when unsaid.
     language: str | None = None
-    # Entries left out: unreadable ones, empty ones (no title, link or text), and those past
-    # the poll's max_entries. The entries kept are still usable.
+    # Entries left out as unreadable or empty (no title, no link and no text); the rest are usable.
     skipped: int = 0
+    # Entries left out past the poll's max_entries (the newest are kept).
+    truncated: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Article:
     authors: tuple[str, ...] = ()
     enclosures: tuple[Enclosure, ...] = ()
     language: str | None = None  # ISO 639-1 code chosen for the text (declared or detected)
+    tags: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
