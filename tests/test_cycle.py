@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from feedwatch.cli import main
-from feedwatch.pipeline import to_article
+from feedwatch.pipeline import to_articles
 from feedwatch.poll import parser
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
@@ -103,8 +103,7 @@ def source_articles() -> dict[str, str]:
     texts = {}
     for name in ("tvwire.rss", "screenbeat.atom", "streamnotes.rdf"):
         parsed = parser.parse((FEEDS / name).read_bytes(), {}, f"https://{name}.example/")
-        for entry in parsed.entries:
-            article = to_article(entry, f"https://{name}.example/")
+        for article in to_articles(parsed.entries, f"https://{name}.example/"):
             texts.setdefault(article.title, article.text)
     return texts
 

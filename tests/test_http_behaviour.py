@@ -301,7 +301,9 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     store = pipeline.store
     before_state = store.feed_state(url)
     [before] = store.feed_reports()
-    items = store.digest_items(10)
+    settings = pipeline.summary_settings
+    items = store.digest_items(10, settings)
+    assert items
 
     outcome = pipeline.poll(feed)
 
@@ -317,8 +319,8 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     assert outcome.next_poll == after_state.next_poll
     assert (after.title, after.articles, after.last_status) == (before.title, 3, 304)
     assert after_state.validators == before_state.validators
-    assert store.digest_items(10) == items
-    assert store.pending_summaries() == []
+    assert store.digest_items(10, settings) == items
+    assert store.pending_summaries(10, settings) == []
 
 
 # --- polls end to end: 410 ----------------------------------------------------------------------
@@ -596,7 +598,8 @@ def test_a_body_that_is_not_a_feed_is_a_recorded_error(
     assert (reports[bad].articles, reports[bad].errors) == (0, 1)
     assert reports[bad].last_error == failed.error
     # Only the good feed's matching article reaches the digest.
-    assert [item.feed_url for item in pipeline.store.digest_items(10)] == [good]
+    items = pipeline.store.digest_items(10, pipeline.summary_settings)
+    assert [item.feed_url for item in items] == [good]
 
 
 @pytest.mark.parametrize(

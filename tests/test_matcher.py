@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from feedwatch.config import ShowSettings
 from feedwatch.matcher import Matcher
-from feedwatch.models import Article
+from feedwatch.models import Article, ShowMatch
 from feedwatch.text import html_to_text, normalize
 
 # The shows of the shipped config/feeds.yaml.
@@ -45,8 +47,12 @@ def html_article(title: str = "", summary_html: str = "", body_html: str = "") -
     return article(html_to_text(title), html_to_text(summary_html), html_to_text(body_html))
 
 
+def names(matcher: Matcher, article: Article) -> tuple[str, ...]:
+    return tuple(match.show for match in matcher.match(article))
+
+
 def shows_in(text: str, shows: tuple[ShowSettings, ...] = SHOWS) -> tuple[str, ...]:
-    return Matcher(shows).match(article(body=text))
+    return names(Matcher(shows), article(body=text))
 
 
 @pytest.mark.parametrize(
@@ -185,20 +191,20 @@ def test_keywords_that_start_or_end_with_punctuation(keyword, text, expected):
     ],
 )
 def test_markup_never_hides_or_fakes_a_match(title, summary_html, body_html, expected):
-    matched = Matcher(SHOWS).match(html_article(title, summary_html, body_html))
+    matched = names(Matcher(SHOWS), html_article(title, summary_html, body_html))
     assert matched == expected
 
 
 def test_an_exclude_phrase_stops_the_show():
     matcher = Matcher(SHOWS)
     film = article("Daredevil (2003) turns twenty", body="Ben Affleck starred as Daredevil.")
-    assert matcher.match(film) == ()
-    assert matcher.match(article("Daredevil: Born Again returns")) == ("Daredevil",)
+    assert names(matcher, film) == ()
+    assert names(matcher, article("Daredevil: Born Again returns")) == ("Daredevil",)
 
 
 def test_an_exclude_phrase_in_another_field_still_stops_the_show():
     matcher = Matcher(SHOWS)
-    assert matcher.match(article("Daredevil retrospective", body="DAREDEVIL (2003) first.")) == ()
+    assert names(matcher, article("Daredevil retrospective", body="DAREDEVIL (2003) first.")) == ()
 
 
 def test_an_exclude_phrase_stops_only_its_own_show():
@@ -221,7 +227,7 @@ def test_require_any_asks_for_context(text, expected):
 
 
 def test_require_any_can_be_met_in_another_field():
-    matched = Matcher(SHOWS).match(article("Iron Fist returns", body="A Marvel series."))
+    matched = names(Matcher(SHOWS), article("Iron Fist returns", body="A Marvel series."))
     assert matched == ("Iron Fist",)
 
 
@@ -252,7 +258,7 @@ def test_names_come_back_in_config_order_once_each():
 
 @pytest.mark.parametrize("field", ["title", "summary", "body"])
 def test_title_summary_and_body_are_each_searched(field):
-    matched = Matcher(SHOWS).match(article(**{field: "Mike Colter is Luke Cage"}))
+    matched = names(Matcher(SHOWS), article(**{field: "Mike Colter is Luke Cage"}))
     assert matched == ("Luke Cage",)
 
 
@@ -265,7 +271,7 @@ def test_title_summary_and_body_are_each_searched(field):
     ],
 )
 def test_no_match_across_fields(title, summary, body):
-    assert Matcher(SHOWS).match(article(title, summary, body)) == ()
+    assert names(Matcher(SHOWS), article(title, summary, body)) == ()
 
 
 @pytest.mark.parametrize(
@@ -283,3 +289,20 @@ def test_no_match_across_fields(title, summary, body):
 )
 def test_normalize_gives_one_comparison_form(one, other):
     assert normalize(one) == normalize(other)
+
+
+def test_each_match_names_the_configured_phrase_found_first() -> None:
+    shows = (
+        ShowSettings(name="Jessica Jones", keywords=("Jessica Jones", "Marvel's Jessica Jones")),
+        ShowSettings(name="Daredevil", keywords=("Daredevil",)),
+    )
+    matches = Matcher(shows).match(article("MARVEL’S JESSICA JONES is back", body="Daredevil too"))
+    assert matches == (
+        ShowMatch("Jessica Jones", "Marvel's Jessica Jones"),
+        ShowMatch("Daredevil", "Daredevil"),
+    )
+
+
+def test_tags_are_matched_like_the_text() -> None:
+    tagged = replace(article("Season two trailer"), tags=("Daredevil",))
+    assert names(Matcher(SHOWS), tagged) == ("Daredevil",)

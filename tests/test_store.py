@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Article, Page, ParsedFeed, Schedule, Validators
+from feedwatch.models import Article, Page, ParsedFeed, Schedule, ShowMatch, Validators
 from feedwatch.store import SaveResult, Store
 from feedwatch.store.schema import Base, UTCDateTime
 
@@ -45,7 +45,11 @@ def article(
     body: str = "Apple confirmed on Friday that Severance returns. Filming starts in spring.",
     published: datetime | None = None,
 ) -> Article:
-    return Article(entry_id, url, title, summary, body, published)
+    return Article(entry_id, url, title, summary, body, published, key=url)
+
+
+def matched(*shows: str) -> tuple[ShowMatch, ...]:
+    return tuple(ShowMatch(show, show) for show in shows)
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -135,9 +139,9 @@ def reports(store: Store) -> dict[str, int]:
 
 def test_saving_the_same_entries_again_stores_nothing_twice(store: Store) -> None:
     batch = [
-        (article("e1", "https://tvwire.example/a"), ("Severance",)),
+        (article("e1", "https://tvwire.example/a"), matched("Severance")),
         (article("e2", "https://tvwire.example/b", title="Andor ends"), ()),
-        (article("e3", None, title="No link at all"), ("Severance",)),
+        (article("e3", None, title="No link at all"), matched("Severance")),
     ]
     assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=3)
     for hour in (1, 2):
@@ -149,10 +153,10 @@ def test_saving_the_same_entries_again_stores_nothing_twice(store: Store) -> Non
 
 def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Store) -> None:
     url = "https://news.example/severance"
-    store.save_articles(TVWIRE, [(article("tw-1", url), ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(article("tw-1", url), matched("Severance"))], at=NOW)
     # Another feed carries the same story under its own entry id and headline.
     other = article("sb-77", url, title="Severance is back", body="Short.")
-    saved = store.save_articles(SCREENBEAT, [(other, ("Apple TV", "Severance"))], at=NOW)
+    saved = store.save_articles(SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
 
     assert saved == SaveResult(updated=1)  # a show was added, no new article
     assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
@@ -162,30 +166,34 @@ def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Sto
     assert item.shows == ("Severance", "Apple TV")
     assert (item.feed_title, item.feed_url) == ("TV Wire", TVWIRE)  # the first feed
     # Seeing it again from the second feed changes nothing.
-    again = store.save_articles(SCREENBEAT, [(other, ("Apple TV", "Severance"))], at=NOW)
+    again = store.save_articles(SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
     assert again == SaveResult(unchanged=1)
 
 
-def test_duplicates_inside_one_batch_are_saved_once(store: Store) -> None:
+def test_an_entry_twice_in_a_batch_is_saved_once_but_entries_sharing_a_link_are_two(
+    store: Store,
+) -> None:
     first = article("e1", "https://tvwire.example/a")
     batch = [
-        (first, ("Severance",)),
-        (first, ("Severance",)),  # the same entry twice
-        (article("e2", "https://tvwire.example/a", title="Same link"), ("Severance",)),
+        (first, matched("Severance")),
+        (first, matched("Severance")),  # the same entry twice
+        (article("e2", "https://tvwire.example/a", title="Same link"), matched("Severance")),
         (article("e3", None, title="Unlinked"), ()),
         (article("e3", None, title="Unlinked"), ()),
     ]
-    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=2, unchanged=3)
-    assert reports(store)[TVWIRE] == 2
+    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=3, unchanged=2)
+    assert reports(store)[TVWIRE] == 3
 
 
 def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) -> None:
-    store.save_articles(TVWIRE, [(article("e1", "https://tvwire.example/tmp"), ("Andor",))], at=NOW)
     store.save_articles(
-        SCREENBEAT, [(article("s1", "https://news.example/final"), ("Severance",))], at=NOW
+        TVWIRE, [(article("e1", "https://tvwire.example/tmp"), matched("Andor"))], at=NOW
+    )
+    store.save_articles(
+        SCREENBEAT, [(article("s1", "https://news.example/final"), matched("Severance"))], at=NOW
     )
     moved = article("e1", "https://news.example/final", body="Rewritten.")
-    assert store.save_articles(TVWIRE, [(moved, ("Andor",))], at=NOW) == SaveResult(updated=1)
+    assert store.save_articles(TVWIRE, [(moved, matched("Andor"))], at=NOW) == SaveResult(updated=1)
     # The article left behind had no other entry and is gone; its URL can be used again.
     assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
     fresh = article("e2", "https://tvwire.example/tmp", title="New story")
@@ -206,7 +214,7 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
     # the unique URL would be taken twice.
     batch = [
         (article("e2", "https://tvwire.example/z", title="Second, moved"), ()),
-        (article("e1", "https://tvwire.example/w", title="First, moved"), ("Severance",)),
+        (article("e1", "https://tvwire.example/w", title="First, moved"), matched("Severance")),
     ]
     assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(updated=2)
     summarise_all(store)
@@ -220,12 +228,12 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
 
 def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store: Store) -> None:
     url = "https://tvwire.example/a"
-    store.save_articles(TVWIRE, [(article("e1", url), ("Severance", "Apple TV"))], at=NOW)
+    store.save_articles(TVWIRE, [(article("e1", url), matched("Severance", "Apple TV"))], at=NOW)
     summarise_all(store)
     [before] = store.digest_items(10)
 
     edited = article("e1", url, title="Andor, not Severance", body="A corrected story.")
-    saved = store.save_articles(TVWIRE, [(edited, ("Andor",))], at=NOW + timedelta(hours=1))
+    saved = store.save_articles(TVWIRE, [(edited, matched("Andor"))], at=NOW + timedelta(hours=1))
 
     assert saved == SaveResult(updated=1)
     assert store.digest_items(10) == []  # the old summary was of the old text
@@ -242,11 +250,11 @@ def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store:
 
 def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
     url = "https://tvwire.example/a"
-    store.save_articles(TVWIRE, [(article("e1", url), ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(article("e1", url), matched("Severance"))], at=NOW)
     [job] = store.pending_summaries()
     # The entry changes while its summary is being written.
     edited = article("e1", url, body="Updated body text, longer than before.")
-    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW)
     store.save_summary(job.article_id, job.version, ["Stale."])
 
     [pending] = store.pending_summaries()
@@ -259,7 +267,7 @@ def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
 
 
 def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store) -> None:
-    batch = [(article(f"e{n}", None, title=f"Story {n}"), ("Severance",)) for n in range(3)]
+    batch = [(article(f"e{n}", None, title=f"Story {n}"), matched("Severance")) for n in range(3)]
     store.save_articles(TVWIRE, batch, at=NOW)
     first, second, third = store.pending_summaries()
     store.save_summaries(
@@ -286,10 +294,11 @@ def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
         article("e2", None, title="Only a title", summary="", body=""),
         article("e3", None),
     ]
-    store.save_articles(TVWIRE, [(a, ("Severance",)) for a in articles], at=NOW)
+    store.save_articles(TVWIRE, [(a, matched("Severance")) for a in articles], at=NOW)
     jobs = store.pending_summaries()
     assert [job.text for job in jobs] == [a.text for a in articles]
-    assert store.pending_summaries(limit=2) == jobs[:2]
+    # Only the newest, which the digest shows, need a summary: same date, so the last stored.
+    assert store.pending_summaries(limit=2) == jobs[1:]
 
 
 # --- article pages (full text) -----------------------------------------------------------------
@@ -308,7 +317,9 @@ def teaser(entry_id: str = "e1", *, summary: str = "Severance is back. Read more
 def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
     story = teaser()
     page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
-    saved = store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW, pages={TEASER_URL: page})
+    saved = store.save_articles(
+        TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: page}
+    )
     assert saved == SaveResult(new=1)
     [job] = store.pending_summaries()
     # The page's text, under the version of the feed's text.
@@ -323,20 +334,22 @@ def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
 def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
     first = teaser()
     page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
-    store.save_articles(TVWIRE, [(first, ("Severance",))], at=NOW, pages={TEASER_URL: page})
+    store.save_articles(TVWIRE, [(first, matched("Severance"))], at=NOW, pages={TEASER_URL: page})
     # Seen again unchanged, with no page fetched this time: the stored page stays.
-    again = store.save_articles(TVWIRE, [(first, ("Severance",))], at=NOW + timedelta(hours=1))
+    again = store.save_articles(
+        TVWIRE, [(first, matched("Severance"))], at=NOW + timedelta(hours=1)
+    )
     assert again == SaveResult(unchanged=1)
     assert [job.text for job in store.pending_summaries()] == [PAGE_TEXT]
 
     # A changed entry takes the page fetched for it...
     edited = teaser(summary="Severance is back for a third season. Read more...")
     newer = Page(TEASER_URL, NOW, text=PAGE_TEXT + "\n\nThe premiere is set for January.")
-    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW, pages={TEASER_URL: newer})
+    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW, pages={TEASER_URL: newer})
     assert [job.text for job in store.pending_summaries()] == [newer.text]
     # ...and one changed without a page fetched goes back to the feed's text.
     plain = teaser(summary="Severance is back, says Apple.")
-    store.save_articles(TVWIRE, [(plain, ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(plain, matched("Severance"))], at=NOW)
     assert [job.text for job in store.pending_summaries()] == [plain.text]
     assert store.page_texts([TEASER_URL]) == {TEASER_URL: None}
 
@@ -344,7 +357,7 @@ def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
 def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) -> None:
     story = teaser()
     failed = Page(TEASER_URL, NOW, error="HTTP 404 Not Found")
-    store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW, pages={TEASER_URL: failed})
+    store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: failed})
     assert [job.text for job in store.pending_summaries()] == [story.text]
     with engine.connect() as connection:
         row = connection.exec_driver_sql(
@@ -357,7 +370,7 @@ def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) ->
 def test_a_page_shorter_than_the_feed_text_is_not_summarised(store: Store) -> None:
     full = article("e1", TEASER_URL, body="The feed carries the whole story. " * 10)
     short = Page(TEASER_URL, NOW, text="Only a caption.")
-    store.save_articles(TVWIRE, [(full, ("Severance",))], at=NOW, pages={TEASER_URL: short})
+    store.save_articles(TVWIRE, [(full, matched("Severance"))], at=NOW, pages={TEASER_URL: short})
     assert [job.text for job in store.pending_summaries()] == [full.text]
 
 
@@ -371,9 +384,9 @@ def test_digest_items_are_newest_first_and_limited(store: Store) -> None:
         article("undated", None, title="Undated"),  # sorts by when it was first seen: NOW
         article("tie", None, title="Tie", published=NOW - timedelta(hours=1)),
     ]
-    store.save_articles(TVWIRE, [(a, ("Severance",)) for a in dated], at=NOW)
+    store.save_articles(TVWIRE, [(a, matched("Severance")) for a in dated], at=NOW)
     unsummarised = article("unsummarised", None, title="X")
-    store.save_articles(TVWIRE, [(unsummarised, ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(unsummarised, matched("Severance"))], at=NOW)
     for job in store.pending_summaries()[:4]:
         store.save_summary(job.article_id, job.version, ["Summary."])
 
@@ -389,8 +402,8 @@ def test_guids_survive_reopening_and_match_across_databases(
     new_database: Callable[[], str], open_store: Callable[[str], Store]
 ) -> None:
     batch = [
-        (article("e1", "https://news.example/a"), ("Severance",)),
-        (article("e2", None, title="No link"), ("Severance",)),
+        (article("e1", "https://news.example/a"), matched("Severance")),
+        (article("e2", None, title="No link"), matched("Severance")),
     ]
 
     def guids(url: str, feed: str) -> dict[str, str]:
@@ -464,7 +477,7 @@ def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
     polled = datetime(2025, 3, 1, 13, 30, tzinfo=paris)
     store.record_poll(TVWIRE, at=polled, status=200)
     published = datetime(2025, 2, 28, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
-    store.save_articles(TVWIRE, [(article("e1", None, published=published), ("S",))], at=NOW)
+    store.save_articles(TVWIRE, [(article("e1", None, published=published), matched("S"))], at=NOW)
     summarise_all(store)
 
     fetched = next(r.last_fetched for r in store.feed_reports() if r.url == TVWIRE)
@@ -653,7 +666,7 @@ def dated(entry_id: str, when: datetime, url: str | None = None) -> Article:
 
 def test_a_poll_stores_articles_validators_and_schedule_together(store: Store) -> None:
     decide = Decider()
-    batch = [(dated(f"e{h}", NOW - timedelta(hours=h)), ("Severance",)) for h in range(3)]
+    batch = [(dated(f"e{h}", NOW - timedelta(hours=h)), matched("Severance")) for h in range(3)]
     record = store.record_poll(
         TVWIRE, at=NOW, status=200, validators=Validators('"v1"'), articles=batch, schedule=decide
     )
@@ -681,7 +694,7 @@ def test_a_poll_that_fails_to_record_stores_neither_articles_nor_validators(
             at=NOW,
             status=200,
             validators=Validators('"v1"'),
-            articles=[(article("e1", "https://tvwire.example/a"), ("Severance",))],
+            articles=[(article("e1", "https://tvwire.example/a"), matched("Severance"))],
             schedule=broken,
         )
     assert state(store).validators == Validators()
@@ -740,7 +753,7 @@ def test_poll_threads_saving_the_same_stories_do_not_collide(store: Store) -> No
 
     def poll(feed: str) -> None:
         try:
-            batch = [(article(f"{feed}#{url}", url), ("Severance",)) for url in stories]
+            batch = [(article(f"{feed}#{url}", url), matched("Severance")) for url in stories]
             store.save_articles(feed, batch, at=NOW)
         except BaseException as exc:
             errors.append(exc)
@@ -878,7 +891,9 @@ def test_a_database_at_0001_with_data_upgrades_and_keeps_it(
     assert (upgraded.fetch_url, upgraded.gone_since, upgraded.ttl) == (TVWIRE, None, None)
     assert reports(store) == {TVWIRE: 1}
     # The stored entry is still known: seeing it again stores nothing twice.
-    again = store.save_articles(TVWIRE, [(story, ("Severance",))], at=NOW + timedelta(hours=1))
+    again = store.save_articles(
+        TVWIRE, [(story, matched("Severance"))], at=NOW + timedelta(hours=1)
+    )
     assert again == SaveResult(unchanged=1)
     summarise_all(store)
     [item] = store.digest_items(10)
@@ -895,8 +910,8 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0005" in caplog.text
-    first.save_articles(TVWIRE, [(article("e1", None), ("Severance",))], at=NOW)
+    assert "schema upgraded from empty to 0006" in caplog.text
+    first.save_articles(TVWIRE, [(article("e1", None), matched("Severance"))], at=NOW)
     first.close()
 
     caplog.clear()
@@ -927,7 +942,7 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0005"
+    assert new is not None and new.down_revision == "0006"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")
 
@@ -960,13 +975,13 @@ def test_open_with_a_nul_in_the_sqlite_path_is_one_clean_line(tmp_path: Path) ->
 
 def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: Store) -> None:
     old_url, new_url = "https://tvwire.example/a", "https://tvwire.example/a-moved"
-    store.save_articles(TVWIRE, [(article("e1", old_url), ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(article("e1", old_url), matched("Severance"))], at=NOW)
     moved = article("e1", new_url, body="Moved to a new address.")
-    store.save_articles(TVWIRE, [(moved, ("Severance",))], at=NOW + timedelta(hours=1))
+    store.save_articles(TVWIRE, [(moved, matched("Severance"))], at=NOW + timedelta(hours=1))
     # A different story now takes the old address (its guid would be the first article's).
     arrival = article("e2", old_url, title="Another story at the old address")
     result = store.save_articles(
-        TVWIRE, [(arrival, ("Severance",))], at=NOW + timedelta(hours=2)
+        TVWIRE, [(arrival, matched("Severance"))], at=NOW + timedelta(hours=2)
     )
     assert result == SaveResult(new=1)
     summarise_all(store)
@@ -977,12 +992,12 @@ def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: St
 
 def test_an_entry_dated_in_the_future_counts_as_dated_when_first_seen(store: Store) -> None:
     future = article("future", None, title="Future", published=NOW + timedelta(days=30))
-    store.save_articles(TVWIRE, [(future, ("Severance",))], at=NOW)
+    store.save_articles(TVWIRE, [(future, matched("Severance"))], at=NOW)
     later = article("later", None, title="Later", published=NOW + timedelta(hours=1))
-    store.save_articles(TVWIRE, [(later, ("Severance",))], at=NOW + timedelta(hours=2))
+    store.save_articles(TVWIRE, [(later, matched("Severance"))], at=NOW + timedelta(hours=2))
     # An update of the future entry keeps its date capped at when it was first seen.
     edited = replace(future, body="Edited, still dated next month.")
-    store.save_articles(TVWIRE, [(edited, ("Severance",))], at=NOW + timedelta(hours=3))
+    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW + timedelta(hours=3))
     summarise_all(store)
     items = store.digest_items(10)
     assert [(item.title, item.published) for item in items] == [

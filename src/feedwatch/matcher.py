@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from feedwatch.config import ShowSettings
-from feedwatch.models import Article
+from feedwatch.models import Article, ShowMatch
 from feedwatch.text import normalize
 
 _WORD_CHAR = re.compile(r"\w")
@@ -19,11 +20,15 @@ class _Phrases:
 
     folded: tuple[str, ...]
     pattern: re.Pattern[str]
+    configured: dict[str, str]  # folded form -> the phrase as configured (the first one)
 
     @classmethod
     def compile(cls, phrases: Sequence[str]) -> _Phrases:
         # ShowSettings has refused every phrase that normalises to nothing.
         folded = tuple(normalize(phrase) for phrase in phrases)
+        configured: dict[str, str] = {}
+        for text, phrase in zip(folded, phrases, strict=True):
+            configured.setdefault(text, phrase)
         alternatives = []
         for text in folded:
             # Lookarounds on \w rather than \b: "M*A*S*H", "9-1-1" and "Agents of S.H.I.E.L.D."
@@ -32,12 +37,19 @@ class _Phrases:
             head = r"(?<!\w)" if _WORD_CHAR.match(text[0]) else ""
             tail = r"(?!\w)" if _WORD_CHAR.match(text[-1]) else ""
             alternatives.append(head + re.escape(text) + tail)
-        return cls(folded, re.compile("|".join(alternatives)))
+        return cls(folded, re.compile("|".join(alternatives)), configured)
 
-    def found_in(self, text: str) -> bool:
+    def find(self, text: str) -> str | None:
+        """The configured phrase found first in `text`, else None."""
         # Most articles contain none of a show's phrases, and a substring test says so many
         # times faster than the regex, which has to try its lookbehind at every position.
-        return any(phrase in text for phrase in self.folded) and bool(self.pattern.search(text))
+        if not any(phrase in text for phrase in self.folded):
+            return None
+        found = self.pattern.search(text)
+        return None if found is None else self.configured[found.group()]
+
+    def found_in(self, text: str) -> bool:
+        return self.find(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +59,22 @@ class _Show:
     exclude: _Phrases | None
     require_any: _Phrases | None
 
-    def matches(self, text: str) -> bool:
-        return (
-            self.keywords.found_in(text)
-            and (self.exclude is None or not self.exclude.found_in(text))
-            and (self.require_any is None or self.require_any.found_in(text))
-        )
+    def match(self, text: str) -> ShowMatch | None:
+        phrase = self.keywords.find(text)
+        if (
+            phrase is None
+            or (self.exclude is not None and self.exclude.found_in(text))
+            or (self.require_any is not None and not self.require_any.found_in(text))
+        ):
+            return None
+        return ShowMatch(self.name, phrase)
+
+
+def fingerprint(shows: Sequence[ShowSettings]) -> str:
+    """Changes whenever what decides a match does: any show's name, keywords, exclude or
+    require_any, or the order shows are listed in."""
+    dumped = "\n".join(show.model_dump_json() for show in shows)
+    return hashlib.sha256(dumped.encode()).hexdigest()
 
 
 class Matcher:
@@ -69,10 +91,11 @@ class Matcher:
             for show in shows
         )
 
-    def match(self, article: Article) -> tuple[str, ...]:
-        """Names of the shows the article is about, in config order."""
+    def match(self, article: Article) -> tuple[ShowMatch, ...]:
+        """The shows the article is about, in config order, each with the phrase found."""
         # Normalised text has no newlines and neither has any phrase, so joining the fields
         # with one keeps a phrase from matching across two of them.
-        fields = (article.title, article.summary, article.body)
+        fields = (article.title, article.summary, article.body, *article.tags)
         text = "\n".join(normalize(field) for field in fields)
-        return tuple(show.name for show in self._shows if show.matches(text))
+        found = (show.match(text) for show in self._shows)
+        return tuple(match for match in found if match is not None)

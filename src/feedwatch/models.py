@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,11 +95,25 @@ class Article:
     enclosures: tuple[Enclosure, ...] = ()
     language: str | None = None  # ISO 639-1 code chosen for the text (declared or detected)
     tags: tuple[str, ...] = ()
+    # The canonical URL that makes it one article with other feeds' entries (see
+    # urls.identity_keys); None when its link identifies no single entry of its feed.
+    key: str | None = None
 
     @property
     def text(self) -> str:
         """The longest text the article has: what the summary is drawn from."""
         return max((self.body, self.summary), key=len) or self.title
+
+    def with_page(self, page_text: str | None) -> Article:
+        """The article as matched and summarised: its body is its web page's text (see
+        poll/pages.py) when that is longer.
+
+        Longer, not always: with full_text true, a feed that carries the whole article may
+        say more than what the extractor found on the page.
+        """
+        if not page_text or len(page_text) <= len(self.body):
+            return self
+        return dataclasses.replace(self, body=page_text)
 
     @property
     def version(self) -> str:
@@ -108,6 +123,14 @@ class Article:
             digest.update(part.encode("utf-8"))
             digest.update(b"\0")
         return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ShowMatch:
+    """A tracked show an article is about, and the configured phrase found for it."""
+
+    show: str
+    phrase: str | None = None  # None for matches stored before phrases were kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +170,7 @@ class SummaryJob:
     article_id: int
     version: str
     text: str
+    language: str | None = None  # as stored with the article; None: not known
 
 
 @dataclass(frozen=True, slots=True)

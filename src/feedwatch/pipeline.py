@@ -10,12 +10,12 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import policy
+from feedwatch import matcher, policy
 from feedwatch.config import Config, FeedSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.matcher import Matcher
@@ -26,6 +26,7 @@ from feedwatch.models import (
     FetchResult,
     ParsedFeed,
     Schedule,
+    ShowMatch,
     Validators,
 )
 from feedwatch.poll import pages as fulltext
@@ -36,11 +37,12 @@ from feedwatch.store import Store
 from feedwatch.store.repository import ScheduleFor
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
-from feedwatch.urls import canonical_url
+from feedwatch.urls import canonical_url, identity_keys
 
 log = logging.getLogger(__name__)
 
 SUMMARY_BATCH = 20  # summaries saved per transaction
+SHOWS_SETTING = "shows"  # the store's name for the fingerprint its matches were made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +95,33 @@ class Downloads:
         if result.not_modified:
             return Download(result)
         parsed = parser.parse(result.content, result.headers, result.url)
-        articles = tuple(to_article(entry, result.url) for entry in parsed.entries)
-        return Download(result, parsed, articles)
+        return Download(result, parsed, to_articles(parsed.entries, result.url))
 
 
-def to_article(entry: Entry, feed_url: str) -> Article:
-    """Plain-text view of an entry: what the matcher, store and summariser work on."""
-    return Article(
-        entry_id=entry.id,
-        url=canonical_url(entry.link, base=feed_url) if entry.link else None,
-        title=html_to_text(entry.title),
-        summary=html_to_text(entry.summary_html),
-        body=html_to_text(entry.content_html),
-        published=entry.published,
+def to_articles(entries: Sequence[Entry], feed_url: str) -> tuple[Article, ...]:
+    """Plain-text views of one feed document's entries: what the matcher, store and
+    summariser work on, each with the URL that makes it one article with other feeds'
+    entries (urls.identity_keys)."""
+    links = [
+        canonical_url(entry.link, base=feed_url, keep_fragment=True) if entry.link else None
+        for entry in entries
+    ]
+    return tuple(
+        Article(
+            entry_id=entry.id,
+            # The fragment only where it tells the feed's entries apart (a live blog's
+            # blocks): elsewhere it is a spot on the page ("#comments"), not the article.
+            url=key or (link.partition("#")[0] if link else None),
+            title=html_to_text(entry.title),
+            summary=html_to_text(entry.summary_html),
+            body=html_to_text(entry.content_html),
+            published=entry.published,
+            authors=entry.authors,
+            enclosures=entry.enclosures,
+            tags=entry.tags,
+            key=key,
+        )
+        for entry, link, key in zip(entries, links, identity_keys(links), strict=True)
     )
 
 
@@ -165,7 +181,7 @@ class Pipeline:
         started: float,
     ) -> PollOutcome:
         result, parsed = download.result, download.parsed
-        pairs: list[tuple[Article, tuple[str, ...]]] = []
+        pairs: list[tuple[Article, tuple[ShowMatch, ...]]] = []
         pages = fulltext.Pages()
         if parsed is None:  # 304: only the poll and the schedule are written
             ttl, update_period = state.ttl, state.update_period
@@ -274,20 +290,55 @@ class Pipeline:
         Returns (summaries written, items in the digest).
         """
         with self._publish_lock:
-            jobs = self.store.pending_summaries()
+            limit, settings = self.config.digest.max_items, self.summary_settings
+            # Only what the digest shows needs a summary.
+            jobs = self.store.pending_summaries(limit, settings)
             # Saved a batch at a time: one transaction per summary costs more than many a
             # summary, and one for all would lose them all to a crash.
             for start in range(0, len(jobs), SUMMARY_BATCH):
                 self.store.save_summaries(
-                    (job.article_id, job.version, self._summarise(job.text))
-                    for job in jobs[start : start + SUMMARY_BATCH]
+                    (
+                        (job.article_id, job.version, self._summarise(job.text))
+                        for job in jobs[start : start + SUMMARY_BATCH]
+                    ),
+                    settings,
                 )
-            items = self.store.digest_items(self.config.digest.max_items)
+            items = self.store.digest_items(limit, settings)
             digest.write(items, self.config.digest, built=datetime.now(UTC))
             return len(jobs), len(items)
 
     def _summarise(self, text: str) -> tuple[str, ...]:
         return self.summariser.summarise(text, self.config.summary.sentences)
+
+    @property
+    def summary_settings(self) -> str:
+        """What a summary depends on besides the text: a change redoes the digest's."""
+        summary = self.config.summary
+        return f"{summary.algorithm}/{summary.sentences}"
+
+    def rejudge(self) -> int:
+        """Match every stored article again when the shows changed since they were last
+        matched (any name, keyword, exclude or require_any); returns the articles whose
+        shows changed. Newly matching articles enter the digest at their own dates; a show
+        no longer matching leaves them. Nothing is fetched."""
+        fingerprint = matcher.fingerprint(self.config.shows)
+        if self.store.setting(SHOWS_SETTING) == fingerprint:
+            return 0
+        changed = 0
+        for batch in self.store.stored_articles():
+            changes = {}
+            for article_id, article, shows in batch:
+                matches = self.matcher.match(article)
+                if tuple(match.show for match in matches) != shows:
+                    changes[article_id] = matches
+            # A batch at a time: an interrupted run is simply done again, as the
+            # fingerprint is stored only at the end.
+            self.store.replace_matches(changes)
+            changed += len(changes)
+        self.store.set_setting(SHOWS_SETTING, fingerprint)
+        if changed:
+            log.info("shows changed: %d stored articles matched again differently", changed)
+        return changed
 
     def due(self, now: datetime) -> list[FeedSettings]:
         """The configured feeds whose next poll time has come (gone and waiting ones never)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -29,11 +31,14 @@ def http_host(url: str | None) -> str | None:
     return host
 
 
-def canonical_url(url: str, base: str | None = None) -> str | None:
+def canonical_url(
+    url: str, base: str | None = None, *, keep_fragment: bool = False
+) -> str | None:
     """`url` resolved against `base` and normalised; None unless it is an http(s) URL.
 
-    Lower-cases scheme and host, drops the default port, the fragment and every `utm_*`
-    query parameter (other parameters keep their order and spelling); an empty path becomes "/".
+    Lower-cases scheme and host, drops the default port, the fragment (unless
+    `keep_fragment`) and every `utm_*` query parameter (other parameters keep their order and
+    spelling); an empty path becomes "/".
     """
     url = url.strip()
     if base:
@@ -58,7 +63,31 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
         for pair in parts.query.split("&")
         if pair and not unquote_plus(pair.partition("=")[0]).lower().startswith("utm_")
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
+
+
+def identity_keys(links: Sequence[str | None]) -> list[str | None]:
+    """For the canonical links (fragments kept) of one feed document's entries, the URL that
+    makes each the same article as another feed's entry at that URL, or None.
+
+    The link without its fragment, when no other entry of the document has it; else the link
+    with its fragment, when that tells the entries apart (a live blog's `#block-1`,
+    `#block-2`); else None: a link several entries share (a podcast's home page) identifies
+    none of them.
+    """
+    bare = [None if link is None else link.partition("#")[0] for link in links]
+    bare_counts = Counter(bare)
+    link_counts = Counter(links)
+    keys: list[str | None] = []
+    for link, without in zip(links, bare, strict=True):
+        if link is None or without is None:
+            keys.append(None)
+        elif bare_counts[without] == 1:
+            keys.append(without)
+        else:
+            keys.append(link if link != without and link_counts[link] == 1 else None)
+    return keys
 
 
 def mask_password(url: str) -> str:

@@ -19,7 +19,6 @@ poll end within BUDGET_TIMEOUTS x poll.timeout; any still waiting then are given
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -76,17 +75,6 @@ def pages_to_fetch(
     return list(urls)
 
 
-def with_page(article: Article, text: str | None) -> Article:
-    """The article as matched and summarised: its body is the page's text when that is longer.
-
-    Longer, not always: with full_text true, a feed that carries the whole article may say
-    more than what the extractor found on the page.
-    """
-    if not text or len(text) <= len(article.body):
-        return article
-    return dataclasses.replace(article, body=text)
-
-
 @dataclass(frozen=True, slots=True)
 class Pages:
     """The pages one poll has to go by, by article URL."""
@@ -96,11 +84,11 @@ class Pages:
     stored: Mapping[str, str] = field(default_factory=dict)
 
     def apply(self, article: Article) -> Article:
-        """`article` with its page's text, if it has one (see with_page)."""
+        """`article` with its page's text, if it has one (see Article.with_page)."""
         if article.url is None:
             return article
         page = self.fetched.get(article.url)
-        return with_page(article, page.text if page else self.stored.get(article.url))
+        return article.with_page(page.text if page else self.stored.get(article.url))
 
 
 class PageFetcher:

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -19,17 +30,28 @@ from feedwatch.errors import StoreError
 from feedwatch.models import (
     Article,
     DigestItem,
+    Enclosure,
     FeedReport,
     FeedState,
     Page,
     ParsedFeed,
     Schedule,
+    ShowMatch,
+    Source,
     SummaryJob,
     Validators,
 )
 from feedwatch.store import database, saving
 from feedwatch.store.saving import SaveResult
-from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow, SummaryRow
+from feedwatch.store.schema import (
+    ArticleRow,
+    EntryRow,
+    FeedRow,
+    ForgottenEntryRow,
+    MatchRow,
+    SettingRow,
+    SummaryRow,
+)
 
 T = TypeVar("T")
 # Decides a poll's schedule, given newest(limit): the feed's newest publish times.
@@ -38,9 +60,28 @@ ScheduleFor = Callable[[Callable[[int], list[datetime]]], Schedule]
 WRITE_ATTEMPTS = 10
 
 _is_matched = exists().where(MatchRow.article_id == ArticleRow.id)
-_summary_is_current = and_(
-    SummaryRow.article_id == ArticleRow.id, SummaryRow.version == ArticleRow.version
-)
+# What the digest is ordered by: the article's date, else when it was first seen.
+_DATE = func.coalesce(ArticleRow.published, ArticleRow.first_seen)
+# Articles read at once while every stored one is matched again.
+REJUDGE_BATCH = 2000
+
+
+def _summary_is_current(settings: str | None) -> ColumnElement[bool]:
+    """The summary is of the article's current version, made with `settings`."""
+    return and_(
+        SummaryRow.article_id == ArticleRow.id,
+        SummaryRow.version == ArticleRow.version,
+        SummaryRow.settings.is_not_distinct_from(settings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What Store.prune deleted."""
+
+    unmatched: int = 0  # articles no show matched
+    matched: int = 0
+    forgotten: int = 0  # entries of deleted articles no feed listed for a retention period
 # Statements that every poll runs, built once: building one costs more than running it.
 _FEED = select(FeedRow).where(FeedRow.url == bindparam("url"))
 _PUBLISHED_BY_FEED = (
@@ -234,23 +275,42 @@ class Store:
         with self._session() as session:
             return saving.stored_pages(session, urls)
 
-    def pending_summaries(self, limit: int | None = None) -> list[SummaryJob]:
-        """Matched articles whose current version has no summary yet, oldest first."""
+    def pending_summaries(
+        self, limit: int | None = None, settings: str | None = None
+    ) -> list[SummaryJob]:
+        """Matched articles among the newest `limit` (all when None) without a summary of
+        their current version made with `settings`, oldest first."""
+        chosen: ColumnElement[bool] = _is_matched
+        if limit is not None:
+            newest = (
+                select(ArticleRow.id)
+                .where(_is_matched)
+                .order_by(_DATE.desc(), ArticleRow.id.desc())
+                .limit(limit)
+            )
+            chosen = ArticleRow.id.in_(newest.scalar_subquery())
         query = (
             select(ArticleRow)
-            .where(_is_matched, ~exists().where(_summary_is_current))
+            .where(chosen, ~exists().where(_summary_is_current(settings)))
             .order_by(ArticleRow.id)
-            .limit(limit)
         )
         with self._session() as session:
-            return [SummaryJob(row.id, row.version, _text(row)) for row in session.scalars(query)]
+            return [
+                SummaryJob(row.id, row.version, _text(row), row.language)
+                for row in session.scalars(query)
+            ]
 
-    def save_summary(self, article_id: int, version: str, sentences: Sequence[str]) -> None:
+    def save_summary(
+        self, article_id: int, version: str, sentences: Sequence[str], settings: str | None = None
+    ) -> None:
         """Keep the summary of `version`; ignored when the article has moved on since."""
-        self.save_summaries([(article_id, version, sentences)])
+        self.save_summaries([(article_id, version, sentences)], settings)
 
-    def save_summaries(self, summaries: Iterable[tuple[int, str, Sequence[str]]]) -> None:
-        """save_summary for each (article id, version, sentences), in one transaction."""
+    def save_summaries(
+        self, summaries: Iterable[tuple[int, str, Sequence[str]]], settings: str | None = None
+    ) -> None:
+        """save_summary for each (article id, version, sentences), in one transaction;
+        `settings` names what made them (see pending_summaries)."""
         wanted = {article_id: (version, list(text)) for article_id, version, text in summaries}
 
         def write(session: Session) -> None:
@@ -267,39 +327,163 @@ class Store:
                     continue
                 summary = kept.get(article_id) or SummaryRow(article_id=article_id)
                 summary.version, summary.sentences, summary.created = version, sentences, created
+                summary.settings = settings
                 session.add(summary)
 
         self._write(write)
 
-    def digest_items(self, limit: int) -> list[DigestItem]:
-        """Summarised matched articles, newest first (by date, else first seen; then newest row).
+    def digest_items(self, limit: int, settings: str | None = None) -> list[DigestItem]:
+        """Matched articles summarised with `settings`, newest first (by date, else first
+        seen; then newest row).
 
         Shows come in the order the matcher gave them when the article was first stored;
-        shows added later by other feeds follow.
+        shows added later by other feeds follow. Sources: every feed that delivered the
+        article, the first delivery first.
         """
-        date = func.coalesce(ArticleRow.published, ArticleRow.first_seen)
         query = (
             select(ArticleRow, SummaryRow.sentences)
-            .join(SummaryRow, _summary_is_current)
+            .join(SummaryRow, _summary_is_current(settings))
             .where(_is_matched)
-            .order_by(date.desc(), ArticleRow.id.desc())
+            .order_by(_DATE.desc(), ArticleRow.id.desc())
             .limit(limit)
             .options(selectinload(ArticleRow.matches), selectinload(ArticleRow.feed))
         )
         with self._session() as session:
+            found = session.execute(query).all()
+            sources = _sources(session, [row.id for row, _ in found])
             return [
                 DigestItem(
                     guid=row.guid,
                     title=row.title,
-                    url=row.url,
+                    url=row.link,
                     published=row.published or row.first_seen,
                     summary=tuple(sentences),
                     shows=tuple(match.show_name for match in row.matches),
                     feed_title=row.feed.title or row.feed.url,
                     feed_url=row.feed.url,
+                    authors=tuple(row.authors or ()),
+                    enclosures=tuple(Enclosure(**enclosure) for enclosure in row.enclosures or ()),
+                    sources=tuple(
+                        Source(title, feed_url, row.link)
+                        for title, feed_url in sources.get(row.id, ())
+                    ),
+                    phrases=tuple(match.phrase or match.show_name for match in row.matches),
+                    language=row.language,
                 )
-                for row, sentences in session.execute(query)
+                for row, sentences in found
             ]
+
+    def setting(self, name: str) -> str | None:
+        """A value kept with set_setting (e.g. what stored matches were made with)."""
+        with self._session() as session:
+            row = session.get(SettingRow, name)
+            return None if row is None else row.value
+
+    def set_setting(self, name: str, value: str) -> None:
+        self._write(lambda session: session.merge(SettingRow(name=name, value=value)))
+
+    def stored_articles(self) -> Iterator[list[tuple[int, Article, tuple[str, ...]]]]:
+        """Every stored article, REJUDGE_BATCH at a time: (id, the article as matched, its
+        shows). The article's body is its page's text where that is longer, as when it was
+        first matched."""
+        query = select(
+            ArticleRow.id,
+            ArticleRow.title,
+            ArticleRow.summary,
+            ArticleRow.body,
+            ArticleRow.page_text,
+            ArticleRow.tags,
+        ).order_by(ArticleRow.id)
+        last = 0
+        while True:
+            with self._session() as session:
+                rows = session.execute(
+                    query.where(ArticleRow.id > last).limit(REJUDGE_BATCH)
+                ).all()
+                if not rows:
+                    return
+                shows: dict[int, list[str]] = {}
+                ids = [row.id for row in rows]
+                matches = select(MatchRow.article_id, MatchRow.show_name).order_by(
+                    MatchRow.article_id, MatchRow.position
+                )
+                for article_id, show in session.execute(
+                    matches.where(MatchRow.article_id.between(ids[0], ids[-1]))
+                ):
+                    shows.setdefault(article_id, []).append(show)
+            last = ids[-1]
+            yield [
+                (
+                    row.id,
+                    _as_matched(row.title, row.summary, row.body, row.page_text, row.tags),
+                    tuple(shows.get(row.id, ())),
+                )
+                for row in rows
+            ]
+
+    def replace_matches(self, changes: Mapping[int, Sequence[ShowMatch]]) -> None:
+        """Make each article's matches exactly the ones given, in one transaction."""
+
+        def write(session: Session) -> None:
+            for chunk in saving.chunks(changes):
+                session.execute(delete(MatchRow).where(MatchRow.article_id.in_(chunk)))
+            rows = [
+                {
+                    "article_id": article_id,
+                    "show_name": match.show,
+                    "position": position,
+                    "phrase": match.phrase,
+                }
+                for article_id, matches in changes.items()
+                for position, match in enumerate(matches)
+            ]
+            if rows:
+                session.execute(insert(MatchRow), rows)
+
+        if changes:
+            self._write(write)
+
+    def prune(
+        self, *, unmatched_before: datetime | None, matched_before: datetime | None, at: datetime
+    ) -> PruneReport:
+        """Delete the articles dated before the cutoff of their kind (None: keep them all).
+
+        Their entries are kept as forgotten entries (entry id and version), so a feed still
+        listing them does not bring them back as new; a forgotten entry no poll has seen
+        for as long as the shorter retention is let go.
+        """
+
+        def write(session: Session) -> PruneReport:
+            counts = {"unmatched": 0, "matched": 0}
+            for kind, cutoff, condition in (
+                ("unmatched", unmatched_before, ~_is_matched),
+                ("matched", matched_before, _is_matched),
+            ):
+                if cutoff is None:
+                    continue
+                ids = list(session.scalars(select(ArticleRow.id).where(condition, cutoff > _DATE)))
+                for chunk in saving.chunks(ids):
+                    forgotten = select(
+                        EntryRow.feed_id, EntryRow.entry_id, EntryRow.version, literal(at)
+                    ).where(EntryRow.article_id.in_(chunk))
+                    session.execute(
+                        insert(ForgottenEntryRow).from_select(
+                            ["feed_id", "entry_id", "version", "seen"], forgotten
+                        )
+                    )
+                    # Entries, matches and summaries go with them (ON DELETE CASCADE).
+                    session.execute(delete(ArticleRow).where(ArticleRow.id.in_(chunk)))
+                    counts[kind] += len(chunk)
+            cutoffs = [cutoff for cutoff in (unmatched_before, matched_before) if cutoff]
+            gone = 0
+            if cutoffs:
+                result = session.execute(
+                    delete(ForgottenEntryRow).where(ForgottenEntryRow.seen < max(cutoffs))
+                )
+                gone = result.rowcount or 0
+            return PruneReport(counts["unmatched"], counts["matched"], gone)
+
+        return self._write(write)
 
     def feed_reports(self) -> list[FeedReport]:
         """Every stored feed, in the order first seen, with how many articles it delivered."""
@@ -410,10 +594,34 @@ def _recent_publish_times(
     return times
 
 
+def _sources(session: Session, article_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """(title, url) of each feed that delivered each article, the first delivery first."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for chunk in saving.chunks(article_ids):
+        query = (
+            select(EntryRow.article_id, FeedRow)
+            .join(FeedRow, FeedRow.id == EntryRow.feed_id)
+            .where(EntryRow.article_id.in_(chunk))
+            .order_by(EntryRow.article_id, FeedRow.id)
+        )
+        for article_id, feed in session.execute(query):
+            listed = found.setdefault(article_id, [])
+            if all(url != feed.url for _, url in listed):
+                listed.append((feed.title or feed.url, feed.url))
+    return found
+
+
+def _as_matched(
+    title: str, summary: str, body: str, page_text: str | None, tags: list[str] | None = None
+) -> Article:
+    """A stored article's text as it was matched: with its page (Article.with_page)."""
+    article = Article("", None, title, summary, body, None, tags=tuple(tags or ()))
+    return article.with_page(page_text)
+
+
 def _text(row: ArticleRow) -> str:
-    """What is summarised: the text models.Article.text gives for the article as matched,
-    its body replaced by the page's text when that is longer (see fulltext.with_page)."""
-    return max((row.page_text or "", row.body, row.summary), key=len) or row.title
+    """What is summarised: Article.text of the article as matched."""
+    return _as_matched(row.title, row.summary, row.body, row.page_text).text
 
 
 def _note_config(row: FeedRow, fingerprint: str) -> None:

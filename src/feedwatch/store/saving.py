@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from feedwatch.models import Article, Page
-from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, MatchRow
+from feedwatch.models import Article, Page, ShowMatch
+from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, ForgottenEntryRow, MatchRow
 
 # Keeps IN (...) lists well under every database's limit on bound parameters.
 CHUNK = 500
@@ -21,6 +21,14 @@ K = TypeVar("K", str, int)
 _ENTRY_VERSIONS = select(EntryRow.entry_id, EntryRow.version).where(
     EntryRow.feed_id == bindparam("feed_id"),
     EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_FORGOTTEN_VERSIONS = select(ForgottenEntryRow.entry_id, ForgottenEntryRow.version).where(
+    ForgottenEntryRow.feed_id == bindparam("feed_id"),
+    ForgottenEntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_FEEDS_OWN_ARTICLES = select(EntryRow.article_id).where(
+    EntryRow.feed_id == bindparam("feed_id"),
+    EntryRow.article_id.in_(bindparam("ids", expanding=True)),
 )
 _TAKEN_GUIDS = select(ArticleRow.guid).where(
     ArticleRow.guid.in_(bindparam("guids", expanding=True))
@@ -56,7 +64,7 @@ def guid_for(feed_url: str, article: Article, attempt: int = 0) -> str:
     article's URL does) so readers do not see it twice. `attempt` > 0 gives the next
     candidates for when that guid is taken: by an article whose URL has since changed.
     """
-    key = f"url:{article.url}" if article.url else f"entry:{feed_url}\n{article.entry_id}"
+    key = f"url:{article.key}" if article.key else f"entry:{feed_url}\n{article.entry_id}"
     if attempt:
         key += f"\n{feed_url}\n{article.entry_id}\n{attempt}"
     return "urn:feedwatch:" + hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -65,7 +73,7 @@ def guid_for(feed_url: str, article: Article, attempt: int = 0) -> str:
 def save(
     session: Session,
     feed: FeedRow,
-    pairs: Sequence[tuple[Article, tuple[str, ...]]],
+    pairs: Sequence[tuple[Article, Sequence[ShowMatch]]],
     at: datetime,
     pages: Mapping[str, Page] | None = None,
 ) -> SaveResult:
@@ -79,7 +87,9 @@ def save(
     with session.no_autoflush:
         saver = _Saver(session, feed, at, pairs, pages or {})
         for article, shows in pairs:
-            counts[saver.save(article, tuple(dict.fromkeys(shows)))] += 1
+            # One match per show: the first phrase found for it.
+            unique = tuple({match.show: match for match in reversed(shows)}.values())[::-1]
+            counts[saver.save(article, unique)] += 1
         saver.insert_new()
     if saver.changed:
         feed.recent_published = None
@@ -94,7 +104,7 @@ class _New:
     article: Article
     entry_id: str
     version: str
-    shows: tuple[str, ...]
+    shows: tuple[ShowMatch, ...]
 
 
 class _Saver:
@@ -111,7 +121,7 @@ class _Saver:
         session: Session,
         feed: FeedRow,
         at: datetime,
-        pairs: Sequence[tuple[Article, tuple[str, ...]]],
+        pairs: Sequence[tuple[Article, Sequence[ShowMatch]]],
         pages: Mapping[str, Page],
     ) -> None:
         self.session = session
@@ -120,24 +130,49 @@ class _Saver:
         self.pages = pages
         self.changed = False  # an entry was new or changed: the feed's articles may differ
         # The version each entry of the batch delivers, as stored or as saved so far.
-        self.versions = stored_versions(session, feed, (article.entry_id for article, _ in pairs))
+        entry_ids = [article.entry_id for article, _ in pairs]
+        self.versions = stored_versions(session, feed, entry_ids)
+        # Entries whose articles retention deleted: known, so never stored again as new.
+        self.forgotten: dict[str, str] = {}
+        for chunk in chunks(set(entry_ids) - self.versions.keys()):
+            found = session.execute(_FORGOTTEN_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
+            self.forgotten.update((entry_id, version) for entry_id, version in found)
         self.entries: dict[str, EntryRow] = {}  # ORM rows of entries, loaded when needed
         self._new: list[_New] = []
         # What each URL the batch may give an article belongs to: a stored article (its id
         # until its row is needed), or one new in this batch. Only the articles of new and
         # changed entries can take a URL, so only theirs are looked up.
         self.by_url: dict[str, int | ArticleRow | _New] = {}
-        urls = {a.url for a, _ in pairs if a.url and self.versions.get(a.entry_id) != a.version}
+        urls = {a.key for a, _ in pairs if a.key and self.versions.get(a.entry_id) != a.version}
         for chunk in chunks(urls):
             found = session.execute(_ARTICLE_IDS, {"urls": chunk})
             self.by_url.update((url, row_id) for url, row_id in found if url)
+        # Stored articles this feed already delivered through an entry: a URL one of them
+        # holds is shared by two entries of the feed, so it makes no other entry that article.
+        self.own: set[int] = set()
+        ids = [row_id for row_id in self.by_url.values() if isinstance(row_id, int)]
+        for chunk in chunks(ids):
+            found_ids = session.scalars(_FEEDS_OWN_ARTICLES, {"feed_id": feed.id, "ids": chunk})
+            self.own.update(found_ids)
         # URLs that unflushed changes took off an article. A flush orders its statements by
         # table, not as we made the changes: before a freed URL is given to another article,
         # the change that freed it must reach the database, or the unique key fails.
         self._freed: set[str] = set()
 
-    def save(self, article: Article, shows: tuple[str, ...]) -> str:
+    def save(self, article: Article, shows: tuple[ShowMatch, ...]) -> str:
         version = article.version
+        if article.entry_id in self.forgotten:
+            # Past retention: still listed, so kept forgotten; a new version of it is not news.
+            self.forgotten[article.entry_id] = version
+            self.session.execute(
+                update(ForgottenEntryRow)
+                .where(
+                    ForgottenEntryRow.feed_id == self.feed.id,
+                    ForgottenEntryRow.entry_id == article.entry_id,
+                )
+                .values(version=version, seen=self.at)
+            )
+            return "unchanged"
         known = self.versions.get(article.entry_id)
         if known == version:
             return "unchanged"
@@ -147,12 +182,29 @@ class _Saver:
             entry = self._entry(article.entry_id)
             entry.version = version
             return self._changed_entry(entry, article, version, shows)
-        row = self._article(article.url)
+        row = self._joinable(article.key)
         if row is not None:
             self._add_entry(article.entry_id, version, row)
             return "updated" if _add_shows(row, shows) else "unchanged"
         self._create(article, version, shows)
         return "new"
+
+    def _joinable(self, key: str | None) -> ArticleRow | None:
+        """The stored article another feed delivered at `key`, which this entry joins.
+
+        None when there is none, or when this feed delivered it already through another
+        entry (or earlier in this batch): then `key` is a link the feed's entries share, and
+        this entry is an article of its own.
+        """
+        if key is None:
+            return None
+        found = self.by_url.get(key)
+        if isinstance(found, _New) or (isinstance(found, int) and found in self.own):
+            return None
+        row = self._article(key)
+        if row is not None and any(entry.feed_id == self.feed.id for entry in row.entries):
+            return None
+        return row
 
     def insert_new(self) -> None:
         """Write the batch's new articles, with their entries and matches."""
@@ -171,9 +223,14 @@ class _Saver:
         ]
         self.session.execute(_INSERT_ENTRIES, entries)
         matches = [
-            {"article_id": row_id, "show_name": show, "position": position}
+            {
+                "article_id": row_id,
+                "show_name": match.show,
+                "position": position,
+                "phrase": match.phrase,
+            }
             for new, row_id in zip(self._new, ids, strict=True)
-            for position, show in enumerate(new.shows)
+            for position, match in enumerate(new.shows)
         ]
         if matches:
             self.session.execute(_INSERT_MATCHES, matches)
@@ -221,11 +278,11 @@ class _Saver:
         return found
 
     def _changed_entry(
-        self, entry: EntryRow, article: Article, version: str, shows: tuple[str, ...]
+        self, entry: EntryRow, article: Article, version: str, shows: tuple[ShowMatch, ...]
     ) -> str:
         row = entry.article
-        other = self._article(article.url)
-        if other is not None and other is not row:
+        other = self._article(article.key)
+        if other is not None and other is not row and other.id not in self.own:
             # The entry now links to an article another entry delivered: follow the link.
             entry.article = other
             _add_shows(other, shows)
@@ -233,17 +290,21 @@ class _Saver:
             if not row.entries:
                 self._forget(row)
             return "updated"
-        if row.url != article.url:
+        key = article.key
+        if key is not None and key != row.url and isinstance(self.by_url.get(key), _New):
+            key = None  # taken by an entry new in this batch: shared within the feed
+        if row.url != key:
             self._release(row)
-            self._claim(article.url)
+            self._claim(key)
         published = _not_after(article.published, row.first_seen)
         if row.published != published:
             self._forget_publish_times(row)
-        row.url = article.url
+        row.url, row.link = key, article.url
         row.title, row.summary, row.body = article.title, article.summary, article.body
         row.published = published
         row.version = version
         row.updated_at = self.at
+        _set_details(row, article)
         # A page belongs to the version it was fetched for: none fetched now, none kept.
         _set_page(row, self.pages.get(article.url) if article.url else None)
         if row.url:
@@ -251,13 +312,17 @@ class _Saver:
         _set_shows(row, shows)
         return "updated"
 
-    def _create(self, article: Article, version: str, shows: tuple[str, ...]) -> None:
-        self._claim(article.url)
+    def _create(self, article: Article, version: str, shows: tuple[ShowMatch, ...]) -> None:
+        if article.key is not None and article.key in self.by_url:
+            # Held by an article this feed delivered through another entry: shared.
+            article = replace(article, key=None)
+        self._claim(article.key)
         page = self.pages.get(article.url) if article.url else None
         values = {
             "feed_id": self.feed.id,
             "guid": guid_for(self.feed.url, article),
-            "url": article.url,
+            "url": article.key,
+            "link": article.url,
             "title": article.title,
             "summary": article.summary,
             "body": article.body,
@@ -269,11 +334,12 @@ class _Saver:
             "page_text": page.text if page else None,
             "page_error": page.error if page else None,
             "page_fetched": page.fetched_at if page else None,
+            **_details(article),
         }
         new = _New(values, article, article.entry_id, version, shows)
         self._new.append(new)
-        if article.url:
-            self.by_url[article.url] = new
+        if article.key:
+            self.by_url[article.key] = new
 
     def _add_entry(self, entry_id: str, version: str, row: ArticleRow) -> None:
         entry = EntryRow(feed_id=self.feed.id, entry_id=entry_id, version=version, article=row)
@@ -337,6 +403,21 @@ def _not_after(published: datetime | None, first_seen: datetime) -> datetime | N
     return None if published is None else min(published, first_seen)
 
 
+def _details(article: Article) -> dict[str, Any]:
+    """The ArticleRow columns of what an article has besides its text."""
+    return {
+        "authors": list(article.authors) or None,
+        "enclosures": [asdict(enclosure) for enclosure in article.enclosures] or None,
+        "tags": list(article.tags) or None,
+        "language": article.language,
+    }
+
+
+def _set_details(row: ArticleRow, article: Article) -> None:
+    for name, value in _details(article).items():
+        setattr(row, name, value)
+
+
 def _set_page(row: ArticleRow, page: Page | None) -> None:
     row.page_url = page.url if page else None
     row.page_text = page.text if page else None
@@ -344,22 +425,28 @@ def _set_page(row: ArticleRow, page: Page | None) -> None:
     row.page_fetched = page.fetched_at if page else None
 
 
-def _add_shows(row: ArticleRow, shows: Iterable[str]) -> bool:
+def _add_shows(row: ArticleRow, shows: Iterable[ShowMatch]) -> bool:
     """Record shows not yet matched, after the ones already there; True when any was new."""
     known = {match.show_name for match in row.matches}
-    added = [show for show in shows if show not in known]
+    added = [match for match in shows if match.show not in known]
     start = max((match.position for match in row.matches), default=-1) + 1
-    row.matches.extend(MatchRow(show_name=show, position=start + i) for i, show in enumerate(added))
+    row.matches.extend(
+        MatchRow(show_name=match.show, position=start + i, phrase=match.phrase)
+        for i, match in enumerate(added)
+    )
     return bool(added)
 
 
-def _set_shows(row: ArticleRow, shows: tuple[str, ...]) -> None:
+def _set_shows(row: ArticleRow, shows: Sequence[ShowMatch]) -> None:
     """Make the matches exactly `shows`, in that order."""
-    wanted = {show: position for position, show in enumerate(shows)}
+    wanted = {match.show: (position, match.phrase) for position, match in enumerate(shows)}
     kept = [match for match in row.matches if match.show_name in wanted]
     for match in kept:
-        match.position = wanted.pop(match.show_name)
-    row.matches = kept + [MatchRow(show_name=show, position=pos) for show, pos in wanted.items()]
+        match.position, match.phrase = wanted.pop(match.show_name)
+    row.matches = kept + [
+        MatchRow(show_name=show, position=position, phrase=phrase)
+        for show, (position, phrase) in wanted.items()
+    ]
 
 
 def chunks(values: Iterable[K]) -> Iterable[list[K]]:

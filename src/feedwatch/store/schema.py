@@ -79,6 +79,8 @@ class FeedRow(Base):
     # poll that changed no article needs no query for them; None until read again after a
     # change. See repository._PublishTimes.
     recent_published: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Entries the last poll left out: unreadable, empty, or past poll.max_entries (0006).
+    last_skipped: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def title(self) -> str | None:
@@ -94,7 +96,10 @@ class ArticleRow(Base):
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)  # first delivery
     # A unique index (migration 0005), not a constraint: SQLite adds one without copying the table.
     guid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    url: Mapped[str | None] = mapped_column(String, unique=True)  # canonical
+    # The canonical URL that makes entries of several feeds one article (urls.identity_keys);
+    # None when the link identifies no single entry of its feed (a home page).
+    url: Mapped[str | None] = mapped_column(String, unique=True)
+    link: Mapped[str | None] = mapped_column(String)  # what readers follow (0006)
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
@@ -108,6 +113,11 @@ class ArticleRow(Base):
     page_text: Mapped[str | None] = mapped_column(Text)
     page_error: Mapped[str | None] = mapped_column(Text)
     page_fetched: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    authors: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))  # (0006)
+    # [{"url": ..., "type": ..., "length": ...}], as models.Enclosure.
+    enclosures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    language: Mapped[str | None] = mapped_column(String(16))
 
     feed: Mapped[FeedRow] = relationship()
     entries: Mapped[list[EntryRow]] = relationship(back_populates="article", passive_deletes=True)
@@ -145,6 +155,7 @@ class MatchRow(Base):
     )
     show_name: Mapped[str] = mapped_column(String, primary_key=True)
     position: Mapped[int]
+    phrase: Mapped[str | None] = mapped_column(String)  # the keyword that matched (0006)
 
 
 class SummaryRow(Base):
@@ -158,3 +169,26 @@ class SummaryRow(Base):
     version: Mapped[str] = mapped_column(String(64))
     sentences: Mapped[list[str]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What the summary was made with (Summaries.settings): another algorithm or length redoes it.
+    settings: Mapped[str | None] = mapped_column(String(64))
+
+
+class ForgottenEntryRow(Base):
+    """An entry whose article retention deleted: kept so the feed listing it brings nothing back."""
+
+    __tablename__ = "forgotten_entries"
+
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    # Last time a poll found it still in the feed; one unseen past retention is let go.
+    seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SettingRow(Base):
+    """What the stored judgements were made with, e.g. the shows' fingerprint (0006)."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
