@@ -1004,3 +1004,90 @@ def test_an_entry_dated_in_the_future_counts_as_dated_when_first_seen(store: Sto
         ("Later", NOW + timedelta(hours=1)),
         ("Future", NOW),
     ]
+
+
+def test_a_database_at_0005_with_data_upgrades_and_keeps_every_row(
+    open_store: Callable[[str], Store], database_url: str, engine: Engine
+) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if engine.url.database and engine.dialect.name == "sqlite":
+        Path(engine.url.database).parent.mkdir(parents=True)
+    story = article("e1", "https://tvwire.example/a", published=NOW - timedelta(hours=1))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        rows = {
+            "feeds": {"id": 1, "url": TVWIRE, "config_title": "TV Wire", "error_count": 0},
+            "articles": {
+                "id": 1,
+                "feed_id": 1,
+                "guid": "urn:feedwatch:old",
+                "url": story.url,
+                "title": story.title,
+                "summary": story.summary,
+                "body": story.body,
+                "published": story.published,
+                "first_seen": NOW,
+                "updated_at": NOW,
+                "version": story.version,
+            },
+            "entries": {"feed_id": 1, "entry_id": "e1", "article_id": 1, "version": story.version},
+            "matches": {"article_id": 1, "show_name": "Severance", "position": 0},
+            "summaries": {
+                "article_id": 1,
+                "version": story.version,
+                "sentences": '["Old summary."]',
+                "created": NOW,
+            },
+        }
+        for name, values in rows.items():
+            dates = {"published", "first_seen", "updated_at", "created"}
+            columns = [
+                column(key, UTCDateTime()) if key in dates else column(key) for key in values
+            ]
+            connection.execute(insert(table(name, *columns)).values(values))
+
+    store = open_store(database_url)
+    assert reports(store) == {TVWIRE: 1}
+    # Known as before: nothing stored twice.
+    again = store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW)
+    assert again == SaveResult(unchanged=1)
+    # A summary made under unknown settings is redone once, for what the digest shows.
+    [job] = store.pending_summaries(10, "feedwatch/3")
+    store.save_summaries([(job.article_id, job.version, ["New summary."])], "feedwatch/3")
+    [item] = store.digest_items(10, "feedwatch/3")
+    assert (item.guid, item.url, item.shows, item.phrases) == (
+        "urn:feedwatch:old",
+        "https://tvwire.example/a",
+        ("Severance",),
+        ("Severance",),
+    )
+    assert item.summary == ("New summary.",)
+
+
+def test_retention_deletes_old_articles_but_their_entries_never_come_back(store: Store) -> None:
+    old = article("old", "https://tvwire.example/old", published=NOW - timedelta(days=40))
+    kept = article("kept", "https://tvwire.example/kept", published=NOW - timedelta(days=40))
+    fresh = article("fresh", "https://tvwire.example/fresh", published=NOW - timedelta(days=1))
+    batch = [(old, ()), (kept, matched("Severance")), (fresh, ())]
+    store.save_articles(TVWIRE, batch, at=NOW)
+
+    pruned = store.prune(unmatched_before=NOW - timedelta(days=30), matched_before=None, at=NOW)
+    assert (pruned.unmatched, pruned.matched) == (1, 0)
+    assert reports(store)[TVWIRE] == 2
+    # The feed still lists it: known, so neither new nor stored again, even when edited.
+    edited = replace(old, body="An edited body.")
+    again = store.save_articles(TVWIRE, [(old, ()), (edited, ())], at=NOW + timedelta(hours=1))
+    assert again == SaveResult(unchanged=2)
+    assert reports(store)[TVWIRE] == 2
+
+    pruned = store.prune(
+        unmatched_before=NOW, matched_before=NOW - timedelta(days=30), at=NOW + timedelta(days=1)
+    )
+    assert (pruned.unmatched, pruned.matched) == (1, 1)
+    assert reports(store)[TVWIRE] == 0
+    # Not listed since it was last seen, for longer than the retention: let go.
+    later = NOW + timedelta(days=70)
+    pruned = store.prune(unmatched_before=later - timedelta(days=30), matched_before=None, at=later)
+    assert pruned.forgotten == 3

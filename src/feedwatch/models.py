@@ -188,6 +188,7 @@ class FeedReport:
     retry_after: datetime | None = None  # no poll before this, as a 429/503 asked
     gone_since: datetime | None = None  # answered 410 Gone
     moved_to: str | None = None  # polled here since a permanent redirect
+    skipped: int = 0  # entries its last document left out: unreadable, empty, past max_entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class PollOutcome:
     new: int = 0
     updated: int = 0
     matched: int = 0
+    skipped: int = 0  # entries left out: unreadable, empty, or past poll.max_entries
     error: str | None = None
     seconds: float = 0.0
     next_poll: datetime | None = None  # None when gone, or when the poll was not recorded
@@ -141,6 +142,8 @@ class Pipeline:
         store.sync_feeds(
             [(feed.url, feed.title) for feed in config.feeds], policy.fingerprints(config.feeds)
         )
+        # A config whose shows changed (once, daemon start, reload) is judged from here on.
+        self.rejudge()
 
     def poll(self, feed: FeedSettings) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
@@ -212,6 +215,7 @@ class Pipeline:
             new=record.saved.new,
             updated=record.saved.updated,
             matched=sum(1 for _, shows in pairs if shows),
+            skipped=parsed.skipped + parsed.truncated if parsed else 0,
             seconds=time.monotonic() - started,
             next_poll=record.schedule.next_poll,
         )
@@ -421,6 +425,7 @@ def _log(outcome: PollOutcome) -> None:
         "new": outcome.new,
         "updated": outcome.updated,
         "matched": outcome.matched,
+        "skipped": outcome.skipped,
         "seconds": round(outcome.seconds, 3),
         "error": outcome.error,
         "gone": outcome.gone,
@@ -429,11 +434,12 @@ def _log(outcome: PollOutcome) -> None:
     extra = {"fields": fields}
     if outcome.error is None:
         log.info(
-            "%s: HTTP %s, %d new, %d updated, %.2fs",
+            "%s: HTTP %s, %d new, %d updated%s, %.2fs",
             outcome.url,
             outcome.status,
             outcome.new,
             outcome.updated,
+            f", {outcome.skipped} entries skipped" if outcome.skipped else "",
             outcome.seconds,
             extra=extra,
         )

@@ -214,6 +214,7 @@ class Store:
                 row.feed_title = feed.title or row.feed_title
                 row.ttl_seconds = _seconds(feed.ttl)
                 row.update_period_seconds = _seconds(feed.update_period)
+                row.last_skipped = feed.skipped + feed.truncated
             if kept is not None:
                 row.next_poll, row.error_count = kept.next_poll, kept.errors
                 row.retry_after, row.gone_since = kept.retry_after, kept.gone_since
@@ -506,6 +507,7 @@ class Store:
                     retry_after=feed.retry_after,
                     gone_since=feed.gone_since,
                     moved_to=feed.fetch_url,
+                    skipped=feed.last_skipped,
                 )
                 for feed, count in session.execute(select(FeedRow, articles).order_by(FeedRow.id))
             ]
