@@ -1,4 +1,4 @@
-"""Every article kept, right and current: entry identity and re-judging, through `feedwatch once`."""
+"""Every article kept, right and current: entry identity and re-judging, end to end."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedwatch import matcher, policy
-from feedwatch.config import Config, FeedSettings
+from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
@@ -321,28 +321,8 @@ class Pipeline:
         return f"{summary.algorithm}/{summary.sentences}"
 
     def rejudge(self) -> int:
-        """Match every stored article again when the shows changed since they were last
-        matched (any name, keyword, exclude or require_any); returns the articles whose
-        shows changed. Newly matching articles enter the digest at their own dates; a show
-        no longer matching leaves them. Nothing is fetched."""
-        fingerprint = matcher.fingerprint(self.config.shows)
-        if self.store.setting(SHOWS_SETTING) == fingerprint:
-            return 0
-        changed = 0
-        for batch in self.store.stored_articles():
-            changes = {}
-            for article_id, article, shows in batch:
-                matches = self.matcher.match(article)
-                if tuple(match.show for match in matches) != shows:
-                    changes[article_id] = matches
-            # A batch at a time: an interrupted run is simply done again, as the
-            # fingerprint is stored only at the end.
-            self.store.replace_matches(changes)
-            changed += len(changes)
-        self.store.set_setting(SHOWS_SETTING, fingerprint)
-        if changed:
-            log.info("shows changed: %d stored articles matched again differently", changed)
-        return changed
+        """rejudge() the store with this config's shows."""
+        return rejudge(self.store, self.config.shows, self.matcher)
 
     def due(self, now: datetime) -> list[FeedSettings]:
         """The configured feeds whose next poll time has come (gone and waiting ones never)."""
@@ -416,6 +396,34 @@ class Pipeline:
             raise unrecorded[0]
         summarised, items = self.publish()
         return CycleReport(tuple(polls), summarised, items, self.config.digest.path)
+
+
+def rejudge(store: Store, shows: Sequence[ShowSettings], judge: Matcher | None = None) -> int:
+    """Match every stored article again when the shows changed since they were last matched
+    (any name, keyword, exclude or require_any); returns the articles whose shows changed.
+
+    Newly matching articles enter the digest at their own dates; a show no longer matching
+    leaves them. Nothing is fetched. `judge`: a Matcher of `shows` already built.
+    """
+    fingerprint = matcher.fingerprint(shows)
+    if store.setting(SHOWS_SETTING) == fingerprint:
+        return 0
+    judge = judge or Matcher(shows)
+    changed = 0
+    for batch in store.stored_articles():
+        changes = {}
+        for article_id, article, stored in batch:
+            matches = judge.match(article)
+            if tuple(match.show for match in matches) != stored:
+                changes[article_id] = matches
+        # A batch at a time: an interrupted run is simply done again, as the fingerprint
+        # is stored only at the end.
+        store.replace_matches(changes)
+        changed += len(changes)
+    store.set_setting(SHOWS_SETTING, fingerprint)
+    if changed:
+        log.info("shows changed: %d stored articles matched again differently", changed)
+    return changed
 
 
 def _log(outcome: PollOutcome) -> None:
