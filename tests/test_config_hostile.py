@@ -186,7 +186,7 @@ def write(folder: Path, text: str) -> Path:
         ("digest:\n  max_items: true\n", ":7: digest.max_items: expected a whole number"),
         ("poll:\n  concurrency: '16'\n", ":7: poll.concurrency: expected a whole number"),
         ("poll:\n  timeout: 2h\n", ":7: poll.timeout: at most 1h"),
-        ("poll:\n  max_bytes: 2GB\n", ":7: poll.max_bytes: 2147483648 bytes is too large"),
+        ("poll:\n  max_bytes: 5GB\n", ":7: poll.max_bytes: 5368709120 bytes is too large"),
         ("poll:\n  max_entries: 0\n", ":7: poll.max_entries: Input should be greater than"),
         ("poll:\n  max_entries: 100001\n", ":7: poll.max_entries: Input should be less than"),
         ("fetch:\n  max_pages: 1001\n", ":7: fetch.max_pages: Input should be less than"),

@@ -55,7 +55,7 @@ _UNPRINTABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-
 # Upper bounds of what the program can honour. One request is given up long before an hour;
 # a body is held in memory whole; a digest, a poll and a page are built in one go.
 _LONGEST_TIMEOUT = timedelta(hours=1)
-_LARGEST_BODY = 1024**3
+_LARGEST_BODY = 4 * 1024**3
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 # server.host is resolved while loading; a name the resolver cannot answer for in this long
 # would hold up every start and reload.
@@ -178,7 +178,7 @@ def _within_an_hour(timeout: timedelta) -> timedelta:
 
 def _largest_body(size: int) -> int:
     if size > _LARGEST_BODY:
-        raise ValueError(f"{size} bytes is too large; at most 1GB, as a body is held in memory")
+        raise ValueError(f"{size} bytes is too large; at most 4GB, as a body is held in memory")
     return size
 
 
