@@ -70,6 +70,8 @@ HOSTILE_VALUES = [
     "1e21",
     "\x1b]0;pwned\x07",
     "a\x00b",
+    b"\x00\x1b",  # !!binary
+    {"\x1b"},  # !!set
     "\x85",
     "x" * 10_000,
     [],
@@ -179,6 +181,7 @@ def write(folder: Path, text: str) -> Path:
         ("digest:\n  title: nul\x00\n", ":7: NUL is not allowed"),
         ('digest:\n  path: "out\\0put.xml"\n', ":7: digest.path: NUL is not allowed"),
         ('digest:\n  title: "\\e]0;pwned\\a"\n', ":7: digest.title: control character U+001B"),
+        ("digest:\n  title: !!binary AAc=\n", ":7: digest.title: NUL is not allowed"),
         ("fetch:\n  allow_private: 'yes'\n", ":7: fetch.allow_private: expected true or false"),
         ("fetch:\n  allow_private: 1\n", ":7: fetch.allow_private: expected true or false"),
         ("digest:\n  max_items: 1000000000000000000000\n", ":7: digest.max_items: Input should"),

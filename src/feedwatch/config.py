@@ -422,6 +422,8 @@ def _refuse_unprintable(
 ) -> None:
     """A ConfigError for the first key or string value holding what the file itself may not,
     written as an escape ("\\e", "\\0"): a NUL in a path, an ESC in a title printed by check."""
+    if isinstance(value, bytes):  # !!binary, which pydantic takes for a str
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         unprintable = _UNPRINTABLE.search(value)
         if unprintable:
@@ -437,6 +439,9 @@ def _refuse_unprintable(
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _refuse_unprintable(item, (*loc, index), file, lines)
+    elif isinstance(value, set):  # !!set: no order, so no index to name
+        for item in value:
+            _refuse_unprintable(item, loc, file, lines)
 
 
 class _Refused(yaml.MarkedYAMLError):
