@@ -378,3 +378,30 @@ def test_cookies_a_server_sets_are_never_sent_back(server: FeedServer, fetcher: 
     fetcher.fetch(second)
     fetcher.fetch(first)
     assert all("cookie" not in hit.headers for hit in server.requests)
+
+
+def test_a_hostile_reason_phrase_reaches_the_error_without_escapes(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    def status_line(handler: BaseHTTPRequestHandler) -> None:
+        # ESC ] 0;pwned BEL: sets a terminal's title; ESC [31m: red text.
+        handler.wfile.write(
+            b"HTTP/1.1 503 \x1b]0;pwned\x07Slow \x1b[31mdown\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    url = server.serve("/hostile", b"", handler=status_line)
+    with pytest.raises(HTTPStatusError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value) == "HTTP 503 Slow down"
+
+
+def test_a_redirect_to_a_hostile_location_is_named_without_escapes(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    target = server.url("/\x1b]0;pwned\x07")
+    url = server.serve("/odd", b"", handler=raw_response(b"", {"Location": target}, status=302))
+    with pytest.raises(NetworkError) as caught:
+        fetcher.fetch(url)
+    # Shown, escaped, rather than acted on: the reader sees what the server tried.
+    shown = server.url("/") + "\\x1b]0;pwned\\x07"
+    assert str(caught.value) == f"redirected to an invalid URL '{shown}'"

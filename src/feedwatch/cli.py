@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from feedwatch import __version__, config, logs
 from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.text import printable
 from feedwatch.urls import mask_password
 
 if TYPE_CHECKING:
@@ -274,6 +275,8 @@ def _feeds(args: argparse.Namespace) -> int:
                 report.last_error or "",
             )
         )
+    # Titles, redirect targets and errors came from the network: no escape reaches the terminal.
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -378,7 +381,7 @@ def _serve(args: argparse.Namespace) -> int:
     def reload() -> None:
         try:
             current[0] = config.load(current[0].source)
-        except ConfigError as exc:
+        except Exception as exc:  # a reload never ends the server
             scheduler.log_reload_failure("SIGHUP", exc)
             return
         log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)

@@ -5,9 +5,13 @@ Errors name the file, the line and the key, so a typo is fixed without reading c
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
+import socket
+import stat
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -42,6 +47,19 @@ SUMMARY_ALGORITHMS = ("feedwatch", "textrank", "lexrank", "lsa", "luhn", "kl", "
 _LONGEST_DURATION = timedelta(days=3650)
 # Deeper nesting is no config's; PyYAML would recurse until Python gives up.
 _DEEPEST_NESTING = 32
+# A config is a few kilobytes; past this it is surely the wrong file (or /dev/zero).
+MAX_FILE_BYTES = 1024**2
+# Characters a config may hold, in the file and (written as escapes) in a value: YAML's own
+# printable set without NEL and the other C1 controls. Tab, LF and CR are line structure.
+_UNPRINTABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Upper bounds of what the program can honour. One request is given up long before an hour;
+# a body is held in memory whole; a digest, a poll and a page are built in one go.
+_LONGEST_TIMEOUT = timedelta(hours=1)
+_LARGEST_BODY = 4 * 1024**3
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# server.host is resolved while loading; a name the resolver cannot answer for in this long
+# would hold up every start and reload.
+RESOLVE_SECONDS = 2.0
 
 
 def parse_duration(value: object) -> timedelta:
@@ -111,10 +129,68 @@ def parse_full_text(value: object) -> bool | str:
     raise ValueError(f"{value!r} is not one of true, false or auto")
 
 
+def parse_retention(value: object) -> timedelta | None:
+    """retention.*: a duration, or `forever` (None: never deleted)."""
+    if isinstance(value, str) and value.strip().lower() == "forever":
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or forever") from None
+
+
+def listen_host(host: str) -> str:
+    """server.host: an IP address, or a host name that resolves (within RESOLVE_SECONDS)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return host
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host!r} is neither an IP address nor a host name")
+    answer: list[bool] = []
+
+    def resolve() -> None:
+        try:
+            socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            answer.append(True)
+        except (OSError, UnicodeError):
+            answer.append(False)
+
+    # A thread, as getaddrinfo takes no timeout; left to finish alone when the resolver hangs.
+    lookup = threading.Thread(target=resolve, name="resolve server.host", daemon=True)
+    lookup.start()
+    lookup.join(RESOLVE_SECONDS)
+    if not answer:
+        raise ValueError(f"{host!r} did not resolve within {RESOLVE_SECONDS:g}s")
+    if not answer[0]:
+        raise ValueError(f"{host!r} does not resolve to an address")
+    return host
+
+
+def _within_an_hour(timeout: timedelta) -> timedelta:
+    if timeout > _LONGEST_TIMEOUT:
+        raise ValueError("at most 1h: one request, or one page, is not worth waiting longer for")
+    return timeout
+
+
+def _largest_body(size: int) -> int:
+    if size > _LARGEST_BODY:
+        raise ValueError(f"{size} bytes is too large; at most 4GB, as a body is held in memory")
+    return size
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 FullText = Annotated[bool | Literal["auto"], BeforeValidator(parse_full_text)]
 Phrase = Annotated[str, AfterValidator(matchable)]
+Retention = Annotated[timedelta | None, BeforeValidator(parse_retention)]
+# YAML's true and false only: "yes" or 1 would be a guess.
+Flag = Annotated[bool, Strict()]
+# YAML integers only: neither true (1 to lax pydantic) nor "16" nor 16.5.
+Count = Annotated[int, Strict()]
 
 
 class _Section(BaseModel):
@@ -123,14 +199,17 @@ class _Section(BaseModel):
 
 class PollSettings(_Section):
     interval: Duration = timedelta(minutes=15)
-    timeout: Duration = timedelta(seconds=20)
+    timeout: Annotated[Duration, AfterValidator(_within_an_hour)] = timedelta(seconds=20)
     # The bounds of each feed's adapted interval; see policy.py for the rule.
     min_interval: Duration = timedelta(minutes=1)
     max_interval: Duration = timedelta(days=1)
-    max_bytes: ByteSize = 20 * 1024**2  # of a decoded response body
+    # Of a decoded response body.
+    max_bytes: Annotated[ByteSize, AfterValidator(_largest_body)] = 20 * 1024**2
     # Feeds in flight at once, and at most this many to any one host (politeness).
-    concurrency: int = Field(default=16, ge=1, le=256)
-    per_host: int = Field(default=2, ge=1, le=64)
+    concurrency: Count = Field(default=16, ge=1, le=256)
+    per_host: Count = Field(default=2, ge=1, le=64)
+    # The newest entries of one poll that are kept; the rest are counted and logged.
+    max_entries: Count = Field(default=1000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> PollSettings:
@@ -168,7 +247,7 @@ class ShowSettings(_Section):
 
 
 class SummarySettings(_Section):
-    sentences: int = Field(default=3, ge=1, le=20)
+    sentences: Count = Field(default=3, ge=1, le=20)
     algorithm: Literal[SUMMARY_ALGORITHMS] = "feedwatch"
 
 
@@ -177,7 +256,7 @@ class DigestSettings(_Section):
     title: str = Field(default="feedwatch digest", min_length=1)
     link: str = "http://localhost:8080/"
     description: str = "Articles about the shows you track, summarised by feedwatch."
-    max_items: int = Field(default=100, ge=1)
+    max_items: Count = Field(default=100, ge=1, le=10_000)
 
     @field_validator("link")
     @classmethod
@@ -188,8 +267,8 @@ class DigestSettings(_Section):
 class ServerSettings(_Section):
     """Where `run` and `serve` answer HTTP: /feed.xml, /healthz, /metrics."""
 
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
+    host: Annotated[str, AfterValidator(listen_host)] = "127.0.0.1"
+    port: Count = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
 
 
 class FetchSettings(_Section):
@@ -198,11 +277,19 @@ class FetchSettings(_Section):
     # The full_text of every feed that does not set its own.
     full_text: FullText = "auto"
     # Let page fetches reach loopback, private, link-local and multicast addresses.
-    allow_private: bool = False
+    allow_private: Flag = False
     # full_text auto: fetch the page when the entry's own text has fewer characters.
-    min_text: int = Field(default=1000, ge=0)
+    min_text: Count = Field(default=1000, ge=0, le=1_000_000)
     # Pages fetched at most per poll of one feed; later new entries keep the feed's text.
-    max_pages: int = Field(default=20, ge=0)
+    max_pages: Count = Field(default=20, ge=0, le=1000)
+
+
+class RetentionSettings(_Section):
+    """How long stored articles are kept; None: forever."""
+
+    # Articles that match no show are kept only to recognise them when a feed repeats them.
+    unmatched: Retention = timedelta(days=30)
+    matched: Retention = None
 
 
 class Config(_Section):
@@ -214,6 +301,7 @@ class Config(_Section):
     summary: SummarySettings = SummarySettings()
     digest: DigestSettings = DigestSettings()
     server: ServerSettings = ServerSettings()
+    retention: RetentionSettings = RetentionSettings()
     # Where the file was read from; not a key users write.
     source: Path = Field(default=Path(), exclude=True)
 
@@ -256,17 +344,51 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
 def load(path: str | os.PathLike[str] | None = None) -> Config:
     """Read, validate and resolve the config; every failure is a ConfigError."""
     file = resolve_path(path)
+    data = read_bytes(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{file}:{line}: not UTF-8 text") from None
+    return parse(text, file)
+
+
+def read_bytes(file: Path) -> bytes:
+    """The bytes of a config file: a regular file of at most MAX_FILE_BYTES, read without
+    ever blocking (a FIFO) or filling memory (/dev/zero). Any failure is a ConfigError."""
+    try:
+        # Opening a FIFO for reading waits for a writer unless non-blocking; a device may act
+        # on being opened at all, so only a regular file is opened.
+        _regular(file, file.stat())
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as stream:
+            _regular(file, os.fstat(stream.fileno()))  # the file stat() saw may be replaced
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read: {exc}") from None
-    return parse(text, file)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"{file}: cannot read: {reason}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{file}: larger than 1 MB; this is no feedwatch config")
+    return data
+
+
+def _regular(file: Path, status: os.stat_result) -> None:
+    if stat.S_ISDIR(status.st_mode):
+        raise ConfigError(f"{file}: is a folder, not a config file")
+    if not stat.S_ISREG(status.st_mode):
+        raise ConfigError(f"{file}: not a regular file (a device, FIFO or socket)")
+    if status.st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{file}: larger than 1 MB; this is no feedwatch config")
 
 
 def parse(text: str, file: Path) -> Config:
     """Validate YAML text as read from `file` (used for messages and relative paths)."""
+    unprintable = _UNPRINTABLE.search(text)
+    if unprintable:
+        line = text.count("\n", 0, unprintable.start()) + 1
+        raise ConfigError(f"{file}:{line}: {_named(unprintable.group())} is not allowed")
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -283,11 +405,43 @@ def parse(text: str, file: Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping of settings at the top level")
     lines = _key_lines(root, file)
+    _refuse_unprintable(data, (), file, lines)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, file, lines)) from None
     return _resolve_relative(config, file)
+
+
+def _named(char: str) -> str:
+    return "NUL" if char == "\0" else f"control character U+{ord(char):04X}"
+
+
+def _refuse_unprintable(
+    value: object, loc: tuple[Any, ...], file: Path, lines: Mapping[tuple[Any, ...], int]
+) -> None:
+    """A ConfigError for the first key or string value holding what the file itself may not,
+    written as an escape ("\\e", "\\0"): a NUL in a path, an ESC in a title printed by check."""
+    if isinstance(value, bytes):  # !!binary, which pydantic takes for a str
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        unprintable = _UNPRINTABLE.search(value)
+        if unprintable:
+            key = ".".join(str(part) for part in loc) or "(top level)"
+            where = lines.get(loc, 1)
+            raise ConfigError(
+                f"{file}:{where}: {key}: {_named(unprintable.group())} is not allowed"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unprintable(key, loc, file, lines)
+            _refuse_unprintable(item, (*loc, key), file, lines)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unprintable(item, (*loc, index), file, lines)
+    elif isinstance(value, set):  # !!set: no order, so no index to name
+        for item in value:
+            _refuse_unprintable(item, loc, file, lines)
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -325,6 +479,19 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        # PyYAML's constructors let a bad scalar's own error out: ValueError for a date such
+        # as 2024-13-01 or an integer of 5000 digits, AttributeError for `!!timestamp x`.
+        except Exception as exc:
+            raise _Refused(
+                problem=f"not valid YAML: cannot read {node.tag.rpartition(':')[2]} value: {exc}",
+                problem_mark=node.start_mark,
+            ) from None
+
 
 def _key_lines(root: yaml.Node | None, file: Path) -> dict[tuple[Any, ...], int]:
     """Map each key path, e.g. ('feeds', 0, 'url'), to its 1-based line in the file.
@@ -356,6 +523,13 @@ def _key_lines(root: yaml.Node | None, file: Path) -> dict[tuple[Any, ...], int]
     return lines
 
 
+# pydantic's words for Flag and Count, in the config's terms.
+_STRICT_TYPES = {
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+}
+
+
 def _describe(exc: ValidationError, file: Path, lines: Mapping[tuple[Any, ...], int]) -> str:
     messages = []
     for error in exc.errors():
@@ -369,6 +543,8 @@ def _describe(exc: ValidationError, file: Path, lines: Mapping[tuple[Any, ...], 
             text = "unknown key"
         elif error["type"] == "missing":
             text = "required key is missing"
+        elif error["type"] in _STRICT_TYPES:
+            text = _STRICT_TYPES[error["type"]]
         else:
             text = error["msg"].removeprefix("Value error, ")
         messages.append(f"{file}:{line}: {key or '(top level)'}: {text}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import queue
 import signal
 import threading
@@ -38,7 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch import config, logs
-from feedwatch.errors import FeedwatchError
+from feedwatch.errors import ConfigError, FeedwatchError
 from feedwatch.metrics import Metrics
 from feedwatch.poll.pool import HostPool, host_of
 
@@ -199,7 +200,8 @@ class Daemon:
                     if _setting(old.config, key) != _setting(new_config, key):
                         log.warning("config reload (%s): %s changes on restart only", reason, key)
                 pipeline = Pipeline(new_config, old.store, old.fetcher)
-            except FeedwatchError as exc:
+            # Whatever goes wrong, the daemon goes on with the config it has.
+            except Exception as exc:
                 self.metrics.reloaded(ok=False)
                 log_reload_failure(reason, exc)
                 return False
@@ -358,18 +360,23 @@ class Daemon:
     def _watch_config(self) -> None:
         if self._stopping.is_set():
             return
-        state = _file_state(self.config.source)
-        if state is not None and state != self._config_seen:
-            self.reload("file changed")
+        # Nothing may escape to APScheduler, which would log a traceback every few seconds.
+        try:
+            state = _file_state(self.config.source)
+            if state is not None and state != self._config_seen:
+                self.reload("file changed")
+        except Exception as exc:
+            log_reload_failure("file changed", exc)
 
 
 def log_reload_failure(reason: str, exc: Exception) -> None:
-    """The one ERROR line of a config reload that did not take."""
-    log.error(
-        "config reload (%s) failed, keeping the running config: %s",
-        reason,
-        logs.one_line(str(exc)),
-    )
+    """The one ERROR line of a config reload that did not take; a bug's traceback at DEBUG."""
+    if isinstance(exc, FeedwatchError):
+        why = logs.one_line(str(exc))
+    else:
+        log.debug("config reload (%s): internal error", reason, exc_info=exc)
+        why = f"internal error: {logs.described(exc)}"
+    log.error("config reload (%s) failed, keeping the running config: %s", reason, why)
 
 
 def _find(cfg: Config, url: str) -> FeedSettings | None:
@@ -384,11 +391,15 @@ def _setting(cfg: Config, dotted: str) -> object:
 
 
 def _file_state(path: Path) -> str | None:
-    """A fingerprint of the file's content; None while it cannot be read."""
+    """A fingerprint of the file's content; None while it does not exist (an editor's save).
+
+    Read as config.load reads it, so a FIFO or /dev/zero put in its place cannot hang or fill
+    the watcher; such a file is fingerprinted by why it is refused, so a reload says so once.
+    """
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+        return hashlib.sha256(config.read_bytes(path)).hexdigest()
+    except ConfigError as exc:
+        return None if not os.path.lexists(path) else f"refused: {exc}"
 
 
 class Signals:

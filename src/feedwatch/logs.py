@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from feedwatch.text import printable
+
 FORMATS = ("text", "json")
 # Libraries whose messages share feedwatch's handler, and the least level shown for each:
 # APScheduler's warnings are about ticks skipped on purpose (a job never overlaps itself).
@@ -15,19 +17,36 @@ _LIBRARIES = {"apscheduler": logging.ERROR, "waitress": logging.WARNING}
 _handler: logging.Handler | None = None
 
 
+class TextFormatter(logging.Formatter):
+    """LEVEL message, without anything a terminal would act on.
+
+    Messages quote the network (a feed's error, a page's URL); whatever the code that logged
+    them did, no escape sequence reaches the terminal.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line, for log collectors."""
+    """One JSON object per line, for log collectors; text as TextFormatter's."""
 
     def format(self, record: logging.LogRecord) -> str:
         event = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": printable(record.getMessage()),
         }
-        event.update(getattr(record, "fields", {}))
+        event.update(
+            (name, printable(value) if isinstance(value, str) else value)
+            for name, value in getattr(record, "fields", {}).items()
+        )
         if record.exc_info:
-            event["traceback"] = self.formatException(record.exc_info)
+            event["traceback"] = printable(self.formatException(record.exc_info))
         return json.dumps(event, ensure_ascii=False)
 
 
@@ -35,9 +54,7 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     """Send the `feedwatch` loggers to stderr; calling again replaces the previous set-up."""
     global _handler  # noqa: PLW0603 - one handler per process, replaced on reconfiguration
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JSONFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(message)s")
-    )
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     wanted = logging.getLevelName(level.upper())
     for name, floor in {"feedwatch": logging.NOTSET, **_LIBRARIES}.items():
         logger = logging.getLogger(name)

@@ -129,3 +129,28 @@ def _fold(match: re.Match[str]) -> str:
     if run.isascii():
         return run
     return "".join(char for char in run if not unicodedata.combining(char))
+
+
+# What a terminal would act on rather than show: whole escape sequences first (CSI such as
+# "\x1b[31m"; OSC such as "\x1b]0;title\x07", which sets the window title; DCS, SOS, PM and APC
+# strings; two-character escapes), then any other C0 control but tab and newline, DEL, C1
+# controls, and lone surrogates, which no terminal encoding can carry. A string sequence left
+# unterminated ends at the line's end, so a hostile one cannot swallow the rest of a message.
+_TERMINAL_CONTROLS = re.compile(
+    r"""
+    (?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?
+    | \x1b[\x20-\x2f]*[\x30-\x7e]?
+    | [\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]
+    """,
+    re.VERBOSE,
+)
+
+
+def printable(text: str) -> str:
+    """`text` safe to show on a terminal: without control characters or escape sequences.
+
+    For anything that came from the network (an HTTP reason phrase, a Location, a feed's
+    title) on its way to a stored error, a log line or a table; tab and newline are kept.
+    """
+    return _TERMINAL_CONTROLS.sub("", text)

@@ -23,6 +23,7 @@ import httpx
 from feedwatch import __version__
 from feedwatch.errors import FetchError, HTTPStatusError, NetworkError, TooLargeError
 from feedwatch.models import FetchResult, Validators
+from feedwatch.text import printable
 
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
 ACCEPT = (
@@ -99,6 +100,11 @@ class Fetcher:
         token = _deadline.set(time.monotonic() + self.timeout)
         try:
             return self._follow(url, headers, sent, check_url)
+        except FetchError as exc:
+            # Its message quotes the server (reason phrase, Location, host names) and becomes
+            # the feed's stored error and a log line: nothing in it may drive a terminal.
+            exc.args = (printable(str(exc)),)
+            raise
         finally:
             _deadline.reset(token)
 
