@@ -169,3 +169,29 @@ def test_a_new_summary_length_redoes_the_summaries(office, tmp_path) -> None:
     [after] = digest(tmp_path).entries
     assert before.summary.count(". ") > after.summary.count(". ")
     assert after.summary.startswith("<p>A Daredevil regular has joined a new workplace comedy.</p>")
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def test_prune_deletes_what_retention_says_and_the_digest_follows(
+    office, server, tmp_path, capsys
+) -> None:
+    url, config = office
+    write_config(tmp_path, [url], DAREDEVIL + SEVERANCE)
+    assert main(["-c", str(config), "once"]) == 0
+    assert len(items(tmp_path)) == 2
+    capsys.readouterr()
+    # The fixture's articles are from March 2026: older than 30 days, matched or not.
+    text = config.read_text() + "retention:\n  unmatched: 30d\n  matched: 60d\n"
+    config.write_text(text, encoding="utf-8")
+    assert main(["-c", str(config), "prune"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("deleted 0 unmatched and 2 matched articles")
+    assert "digest: 0 items" in out
+    assert items(tmp_path) == {}
+    # The feed still lists them (answering in full, not 304): nothing comes back as new.
+    server.serve("/office.rss", (DATA / "severance.rss").read_bytes(), conditional=False)
+    assert main(["-c", str(config), "once"]) == 0
+    assert "0 new and 0 updated articles" in capsys.readouterr().out
+    assert [hit.status for hit in server.hits("/office.rss")][-1] == 200

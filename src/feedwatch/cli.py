@@ -86,6 +86,13 @@ def _arguments() -> argparse.ArgumentParser:
     )
     once.set_defaults(command=_once)
 
+    prune = commands.add_parser(
+        "prune",
+        parents=[common],
+        help="delete the stored articles older than the retention settings allow, now",
+    )
+    prune.set_defaults(command=_prune)
+
     feeds = commands.add_parser(
         "feeds", parents=[common], help="show the state of every configured feed"
     )
@@ -229,6 +236,23 @@ def _once(args: argparse.Namespace) -> int:
         f"{sum(poll.updated for poll in report.polls)} updated articles, "
         f"{report.summarised} summarised; "
         f"digest: {report.digest_items} items in {report.digest_path}"
+    )
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from feedwatch.pipeline import Pipeline
+
+    cfg = config.load(args.config)
+    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+        pipeline = Pipeline(cfg, store, fetcher)
+        report = pipeline.prune(datetime.now(UTC))
+        # Matched articles past retention leave the digest at once.
+        items = pipeline.publish()[1] if report.matched else None
+    print(
+        f"deleted {report.unmatched} unmatched and {report.matched} matched articles; "
+        f"let go of {report.forgotten} entries no feed lists any more"
+        + (f"; digest: {items} items in {cfg.digest.path}" if items is not None else "")
     )
     return EXIT_OK
 

@@ -140,6 +140,14 @@ class Daemon:
         self._scheduler.add_job(
             self._watch_config, IntervalTrigger(seconds=self._watch_every), id="config", **options
         )
+        # Retention: once at start, then daily.
+        self._scheduler.add_job(
+            self._prune,
+            IntervalTrigger(days=1),
+            id="prune",
+            next_run_time=datetime.now(UTC),
+            **options,
+        )
         self._scheduler.start()
 
     def stop(self) -> bool:
@@ -356,6 +364,16 @@ class Daemon:
             seconds,
             extra={"fields": {"items": items, "summarised": summarised, "seconds": seconds}},
         )
+
+    def _prune(self) -> None:
+        """Delete what retention says is too old, and republish if the digest lost items."""
+        try:
+            report = self.pipeline.prune(datetime.now(UTC))
+        except FeedwatchError as exc:
+            log.error("cannot prune old articles: %s", exc)
+            return
+        if report.matched:
+            self._request_publish()
 
     def _watch_config(self) -> None:
         if self._stopping.is_set():

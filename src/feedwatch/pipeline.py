@@ -34,7 +34,7 @@ from feedwatch.poll import parser, pool
 from feedwatch.poll.http import Fetcher
 from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
-from feedwatch.store.repository import ScheduleFor
+from feedwatch.store.repository import PruneReport, ScheduleFor
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 from feedwatch.urls import canonical_url, identity_keys
@@ -323,6 +323,26 @@ class Pipeline:
     def rejudge(self) -> int:
         """rejudge() the store with this config's shows."""
         return rejudge(self.store, self.config.shows, self.matcher)
+
+    def prune(self, now: datetime) -> PruneReport:
+        """Delete the stored articles older than retention.unmatched / retention.matched
+        allow (see Store.prune); logs what went."""
+        keep = self.config.retention
+        report = self.store.prune(
+            unmatched_before=now - keep.unmatched if keep.unmatched else None,
+            matched_before=now - keep.matched if keep.matched else None,
+            at=now,
+        )
+        if report.unmatched or report.matched or report.forgotten:
+            log.info(
+                "retention: deleted %d unmatched and %d matched articles, let go of %d "
+                "entries no feed lists any more",
+                report.unmatched,
+                report.matched,
+                report.forgotten,
+                extra={"fields": dataclasses.asdict(report)},
+            )
+        return report
 
     def due(self, now: datetime) -> list[FeedSettings]:
         """The configured feeds whose next poll time has come (gone and waiting ones never)."""
