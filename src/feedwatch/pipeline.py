@@ -96,7 +96,13 @@ class Downloads:
         if result.not_modified:
             return Download(result)
         parsed = parser.parse(result.content, result.headers, result.url)
-        return Download(result, parsed, to_articles(parsed.entries, result.url))
+        try:
+            articles = to_articles(parsed.entries, result.url)
+        except Exception as exc:
+            # A bug, but one feed's: recorded against it, while the others go on.
+            log.debug("%s: cannot read its entries", url, exc_info=True)
+            raise ParseError(f"unreadable entries ({logs.described(exc)})") from None
+        return Download(result, parsed, articles)
 
 
 def to_articles(entries: Sequence[Entry], feed_url: str) -> tuple[Article, ...]:
