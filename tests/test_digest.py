@@ -202,11 +202,13 @@ def test_hostile_article_text_is_escaped_and_sanitised() -> None:
     channel = assert_valid_rss20(document)
     raw = channel.find("item")
     assert raw is not None
-    # Plain text stays plain text: the reader sees the characters, nothing is interpreted.
-    assert raw.findtext("title") == title
+    # Plain text stays plain text, even in a reader that shows titles as HTML: no "<" there
+    # can open a tag. A feed's own title is HTML: its markup goes.
+    defanged = '< script>alert("t")< /script> ]]> < img src=x onerror=alert(1)>'
+    assert raw.findtext("title") == defanged
     assert raw.find("link") is None
-    assert [c.text for c in raw.findall("category")] == ["<b onmouseover=x()>Show</b>"]
-    assert raw.findtext("source") == feed_title
+    assert [c.text for c in raw.findall("category")] == ["< b onmouseover=x()>Show< /b>"]
+    assert raw.findtext("source") == "Feed"
 
     for description in (raw.findtext("description") or "", parse(document).entries[0].summary):
         assert "<script" not in description
@@ -217,7 +219,7 @@ def test_hostile_article_text_is_escaped_and_sanitised() -> None:
             if name == "href":
                 assert_absolute_http(value)
         assert facts.paragraphs[0] == " ".join(sentences)
-        assert facts.paragraphs[-1] == f"Source: {feed_title}"
+        assert facts.paragraphs[-1] == "Source: Feed"
     assert b"javascript:alert(document.cookie)" not in document
 
 
