@@ -7,17 +7,14 @@ the ETag and Last-Modified it is served with, change only when readers have some
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from feedwatch import __version__
+from feedwatch import __version__, files
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
 from feedwatch.models import DigestItem
@@ -240,38 +237,10 @@ def _text(parent: ET.Element, tag: str, text: str) -> None:
 
 
 def _replace(path: Path, document: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it: readers never see half."""
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        files.replace(path, document)
     except OSError as exc:
         raise DigestError(f"cannot write digest {path}: {_reason(exc)}") from None
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(document)
-            handle.flush()
-            # mkstemp makes the file private; the digest is meant to be served and read.
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise DigestError(f"cannot write digest {path}: {_reason(exc)}") from None
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        # Some filesystems cannot fsync a directory; the new digest is in place regardless.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:
