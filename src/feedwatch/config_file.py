@@ -7,6 +7,7 @@ problem leaves the file as it was.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from feedwatch import config, files, urls
 from feedwatch.errors import ConfigError
 from feedwatch.models import FeedLink
+
+# A key with nothing after it, then (past blank and comment lines) an indented key.
+_NESTED_MAPPING = re.compile(
+    r"^[^\s#-][^:#\n]*:[ \t]*(?:#.*)?\n(?:[ \t]*(?:#.*)?\n)*( +)[^\s#-]", re.M
+)
 
 
 def add_feeds(path: Path, feeds: Sequence[FeedLink]) -> list[FeedLink]:
@@ -55,8 +61,9 @@ def _append(text: str, path: Path, feeds: Sequence[FeedLink]) -> str:
     try:
         # ruamel writes one indentation style; use the one the file is written in.
         _, indent, block_seq_indent = load_yaml_guess_indent(text)
-        offset = block_seq_indent or 0
-        yaml.indent(mapping=max((indent or 2) - offset, 2), sequence=indent or 2, offset=offset)
+        yaml.indent(
+            mapping=_mapping_indent(text), sequence=indent or 2, offset=block_seq_indent or 0
+        )
         document = yaml.load(text)
     except YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
@@ -73,6 +80,12 @@ def _append(text: str, path: Path, feeds: Sequence[FeedLink]) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def _mapping_indent(text: str) -> int:
+    """How far the file indents a mapping under a key (ruamel guesses only lists')."""
+    match = _NESTED_MAPPING.search(text)
+    return len(match.group(1)) if match else 2
 
 
 def _move_trailing_comments(previous: object, new: CommentedMap) -> None:

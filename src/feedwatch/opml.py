@@ -9,7 +9,7 @@ from feedwatch import urls
 from feedwatch.config import Config
 from feedwatch.errors import SubscriptionError
 from feedwatch.models import FeedLink
-from feedwatch.text import html_to_text, xml_safe
+from feedwatch.text import xml_safe
 
 MEDIA_TYPE = "text/x-opml"
 _DOCTYPE_MARKERS = (b"<!doctype", b"<!entity")
@@ -42,7 +42,8 @@ def parse(document: bytes, name: str = "OPML") -> list[FeedLink]:
             raise SubscriptionError(
                 f"{name}: outline {number}: {url!r} is not an http:// or https:// URL"
             )
-        title = html_to_text(attributes.get("title") or attributes.get("text") or "")
+        # Plain text, as in the config; the digest treats feed titles as HTML when it shows them.
+        title = " ".join(xml_safe(attributes.get("title") or attributes.get("text") or "").split())
         feeds.setdefault(url, FeedLink(url, title or None))
     if not feeds:
         raise SubscriptionError(f"{name}: no outline with an xmlUrl: no feeds to import")
