@@ -858,3 +858,29 @@ def test_write_formats_leaves_unchanged_files_alone(tmp_path: Path) -> None:
         assert b"A corrected title" in path.read_bytes()
     atom_feed = assert_valid_atom((tmp_path / "digest.atom").read_bytes())
     assert atom_feed.findtext(f"{ATOM_NS}updated") == "2024-05-06T09:08:09Z"
+
+
+def test_served_files_route_each_feed_address_to_its_file(tmp_path: Path) -> None:
+    digest_path = tmp_path / "digest.xml"
+    routes = digest.served_files(digest_path, ["rss", "json"], True, ["Marvel's Jessica Jones"])
+    assert routes == {
+        "feed.xml": (digest_path, "application/rss+xml"),
+        "feed.json": (tmp_path / "digest.json", "application/feed+json"),
+        "shows/marvel-s-jessica-jones/feed.xml": (
+            tmp_path / "shows" / "marvel-s-jessica-jones.xml",
+            "application/rss+xml",
+        ),
+        "shows/marvel-s-jessica-jones/feed.json": (
+            tmp_path / "shows" / "marvel-s-jessica-jones.json",
+            "application/feed+json",
+        ),
+    }
+    settings = SETTINGS.model_copy(update={"path": digest_path})
+    written = digest.write_formats(
+        [make_item()],
+        settings,
+        built=BUILT,
+        formats=["rss", "json"],
+        shows=["Marvel's Jessica Jones"],
+    )
+    assert sorted(written) == sorted(path for path, _ in routes.values() if path != digest_path)

@@ -75,6 +75,23 @@ def file_path(digest_path: Path, fmt: str, show: str | None = None) -> Path:
     return digest_path.parent / "shows" / (slug(show) + EXTENSIONS[fmt])
 
 
+def served_files(
+    digest_path: Path,
+    formats: Sequence[str] = FORMATS,
+    per_show: bool = True,
+    shows: Sequence[str] = (),
+) -> dict[str, tuple[Path, str]]:
+    """What the server answers, relative to digest.link: path -> (file, media type).
+
+    The combined RSS feed (digest.path) always; the other files as `write_formats` writes them
+    with the same arguments.
+    """
+    served = {feed_path("rss"): (digest_path, RSS_TYPE)}
+    for fmt, show in _targets(formats, per_show, shows):
+        served[feed_path(fmt, show)] = (file_path(digest_path, fmt, show), MEDIA_TYPES[fmt])
+    return served
+
+
 def stylesheet() -> bytes:
     """The XSLT that turns the RSS feeds into a readable page in a browser (/feed.xsl)."""
     return resources.files("feedwatch.publish").joinpath("digest.xsl").read_bytes()
@@ -165,19 +182,26 @@ def write_formats(
     for the formats asked for, and with `per_show` shows/<slug>.xml, .atom, .json for each of
     `shows` (the configured show names). Each file is replaced in one step, and only when its
     content changed. Returns every path, written or left as it was."""
+    written = []
+    for fmt, show in _targets(formats, per_show, shows):
+        path = file_path(settings.path, fmt, show)
+        document = RENDERERS[fmt](items, settings, built=built, show=show)
+        _write_if_changed(path, document, _BUILD_DATES[fmt])
+        written.append(path)
+    return written
+
+
+def _targets(
+    formats: Sequence[str], per_show: bool, shows: Sequence[str]
+) -> list[tuple[str, str | None]]:
+    """(format, show) of every feed besides the combined RSS one; show None: the whole digest."""
     unknown = [fmt for fmt in formats if fmt not in RENDERERS]
     if unknown:
         raise DigestError(f"unknown digest format {unknown[0]!r}; use one of {', '.join(FORMATS)}")
     targets: list[tuple[str, str | None]] = [(fmt, None) for fmt in formats if fmt != "rss"]
     if per_show:
         targets += [(fmt, show) for show in dict.fromkeys(shows) for fmt in formats]
-    written = []
-    for fmt, show in targets:
-        path = file_path(settings.path, fmt, show)
-        document = RENDERERS[fmt](items, settings, built=built, show=show)
-        _write_if_changed(path, document, _BUILD_DATES[fmt])
-        written.append(path)
-    return written
+    return targets
 
 
 def _write_if_changed(path: Path, document: bytes, build_date: re.Pattern[bytes] | None) -> None:
