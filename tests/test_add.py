@@ -116,3 +116,17 @@ def test_add_a_feed_already_there_changes_nothing(server, config_path: Path, cap
     assert main(["-c", str(config_path), "add", url, "--title", "Another name"]) == 0
     assert capsys.readouterr().out == f"{url} is already in {config_path}\n"
     assert config_path.read_bytes() == after_first
+
+
+def test_add_a_json_feed_and_not_other_json(server, config_path: Path, capsys) -> None:
+    feed = server.serve(
+        "/feed.json",
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": []}',
+        content_type="application/feed+json",
+    )
+    assert main(["-c", str(config_path), "add", feed]) == 0
+    assert configured(config_path)[-1] == (feed, None)
+
+    api = server.serve("/api", '{"status": "ok"}', content_type="application/json")
+    assert main(["-c", str(config_path), "add", api]) == 2
+    assert capsys.readouterr().err.endswith("neither a feed nor a page that advertises one\n")

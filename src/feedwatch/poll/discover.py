@@ -6,17 +6,21 @@ href="...">` (or atom+xml, feed+json); hrefs are resolved against the page's URL
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 from feedwatch import urls
 from feedwatch.errors import ParseError, SubscriptionError
 from feedwatch.models import FeedLink
 from feedwatch.poll import parser
-from feedwatch.poll.http import Fetcher
 from feedwatch.text import html_to_text
 
+if TYPE_CHECKING:
+    from feedwatch.poll.http import Fetcher
+
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
-_JSON_TYPES = ("application/feed+json", "application/json")
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
 def advertised(page: str, base_url: str) -> list[FeedLink]:
@@ -39,9 +43,7 @@ def find_feeds(fetcher: Fetcher, url: str) -> list[FeedLink]:
     nor a page advertising one.
     """
     result = fetcher.fetch(url)
-    content_type = result.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in _JSON_TYPES:
-        # feedparser reads no JSON Feed; the server saying so is taken at its word.
+    if _is_json_feed(result.content):
         return [FeedLink(url, None, "application/feed+json")]
     try:
         parser.parse(result.content, result.headers, result.url)
@@ -53,6 +55,18 @@ def find_feeds(fetcher: Fetcher, url: str) -> list[FeedLink]:
     if not feeds:
         raise SubscriptionError(f"{url}: neither a feed nor a page that advertises one")
     return feeds
+
+
+def _is_json_feed(content: bytes) -> bool:
+    # feedparser reads no JSON Feed: its version URL is what tells one from other JSON.
+    if content.lstrip()[:1] != b"{":
+        return False
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return False
+    version = document.get("version") if isinstance(document, dict) else None
+    return isinstance(version, str) and version.startswith(_JSON_FEED_VERSION)
 
 
 class _LinkFinder(HTMLParser):
