@@ -884,3 +884,12 @@ def test_served_files_route_each_feed_address_to_its_file(tmp_path: Path) -> Non
         shows=["Marvel's Jessica Jones"],
     )
     assert sorted(written) == sorted(path for path, _ in routes.values() if path != digest_path)
+
+
+def test_a_digest_path_ending_like_another_format_is_never_written_over(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.json"})
+    digest.write([make_item()], settings, built=BUILT)
+    written = digest.write_formats([make_item()], settings, built=BUILT, per_show=False)
+    assert written == [tmp_path / "digest.atom", tmp_path / "digest.json.json"]
+    assert_valid_rss20(settings.path.read_bytes())
+    assert_valid_json_feed((tmp_path / "digest.json.json").read_bytes())

@@ -47,8 +47,6 @@ ATOM = atom.NAMESPACE
 DC = "http://purl.org/dc/elements/1.1/"
 ET.register_namespace("atom", ATOM)
 ET.register_namespace("dc", DC)
-# Where `run` and `serve` serve the digest, relative to digest.link.
-SELF_PATH = "feed.xml"
 
 # The one part of each rendered format that changes without its content changing (JSON Feed
 # carries no build date).
@@ -71,7 +69,9 @@ def feed_path(fmt: str, show: str | None = None) -> str:
 def file_path(digest_path: Path, fmt: str, show: str | None = None) -> Path:
     """Where a feed is written, next to digest.path: digest.atom, shows/daredevil.json..."""
     if show is None:
-        return digest_path.with_suffix(EXTENSIONS[fmt])
+        path = digest_path.with_suffix(EXTENSIONS[fmt])
+        # digest.path may itself end in ".json" or ".atom": never write over it.
+        return path if path != digest_path else path.with_name(path.name + EXTENSIONS[fmt])
     return digest_path.parent / "shows" / (slug(show) + EXTENSIONS[fmt])
 
 
