@@ -633,11 +633,11 @@ def test_each_feed_names_its_own_address_and_page(
 ) -> None:
     settings = SETTINGS.model_copy(update={"link": "https://example.org/tv/"})
     document = digest.RENDERERS[fmt]([make_item()], settings, built=BUILT, show=show)
-    assert digest.MEDIA_TYPES[fmt] in {
+    assert (digest.RSS_TYPE, digest.ATOM_TYPE, digest.JSON_TYPE) == (
         "application/rss+xml",
         "application/atom+xml",
         "application/feed+json",
-    }
+    )
     if fmt == "json":
         feed = assert_valid_json_feed(document)
         assert (feed["feed_url"], feed["home_page_url"]) == (own_address, page)
@@ -705,7 +705,7 @@ def test_a_twice_escaped_title_is_published_as_harmless_text(fmt: str) -> None:
     assert b"<script" not in document
 
 
-def test_rss_reading_back_as_html_opens_no_tag() -> None:
+def test_no_title_in_any_format_can_open_a_tag() -> None:
     title = "<img src=x onerror=alert(1)> <!-- c --> <?php x ?> </b> a < b"
     for fmt in ("rss", "atom", "json"):
         published = read_back(fmt, rendered(fmt, [make_item(title=title)]))[0]["title"]
@@ -788,7 +788,6 @@ def test_rss_points_browsers_at_the_stylesheet_which_renders_it() -> None:
     page = str(stylesheet(lxml_etree.fromstring(document)))
     assert "<h1>My shows</h1>" in page
     assert '<a href="https://news.example.com/story/1">Casting &lt; news&gt; &amp; more</a>' in page
-    assert "<p>Filming" not in page
     assert "<p>First sentence of story 1. Second sentence of story 1.</p>" in page
 
 

@@ -147,7 +147,7 @@ def test_import_adds_the_new_feeds_and_says_which(config_path: Path, capsys) -> 
         "added: https://screenbeat.example.com/atom.xml  (Screen Beat)",
         "added: https://streamnotes.example.org/index.rdf  (Stream Notes & More)",
         "added: https://nightdesk.example.com/rss  (Night Desk)",
-        f"3 feeds added to {config_path}; 1 were there already",
+        f"3 feeds added to {config_path}; 1 already there",
     ]
     assert config_path.read_text(encoding="utf-8") == EDITED
 

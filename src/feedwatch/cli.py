@@ -439,7 +439,7 @@ def _import(args: argparse.Namespace) -> int:
     added = config_file.add_feeds(path, feeds)
     for feed in added:
         print(f"added: {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
-    print(f"{len(added)} feeds added to {path}; {len(feeds) - len(added)} were there already")
+    print(f"{len(added)} feeds added to {path}; {len(feeds) - len(added)} already there")
     return EXIT_OK
 
 
@@ -483,7 +483,8 @@ def _add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for feed in feeds:
-            print(f"{feed.url}  {feed.title or ''} [{feed.type}]".replace("  [", " ["))
+            label = f"  {feed.title}" if feed.title else ""
+            print(f"{feed.url}{label} [{feed.type}]")
         return EXIT_CONFIG
     feed = FeedLink(feeds[0].url, args.title or feeds[0].title)
     if not config_file.add_feeds(cfg.source, [feed]):
