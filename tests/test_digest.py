@@ -892,3 +892,9 @@ def test_a_digest_path_ending_like_another_format_is_never_written_over(tmp_path
     assert written == [tmp_path / "digest.atom", tmp_path / "digest.json.json"]
     assert_valid_rss20(settings.path.read_bytes())
     assert_valid_json_feed((tmp_path / "digest.json.json").read_bytes())
+
+
+def test_an_atom_id_is_an_absolute_iri_even_for_a_bare_guid() -> None:
+    items = [make_item(1, guid="urn:feedwatch:0a1b"), make_item(2, guid="story 2/ü")]
+    ids = [entry["id"] for entry in read_back("atom", rendered("atom", items))]
+    assert ids == ["urn:feedwatch:0a1b", "urn:feedwatch:guid:story%202%2F%C3%BC"]

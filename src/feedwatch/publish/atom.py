@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 from feedwatch import __version__
 from feedwatch.models import DigestItem
@@ -56,15 +57,7 @@ def render(
 def entry_id(guid: str) -> str:
     """The guid when it is an absolute IRI, else a URN made of it."""
     guid = xml_safe(guid).strip()
-    return guid if _SCHEME.match(guid) else "urn:feedwatch:guid:" + _percent(guid)
-
-
-def _percent(text: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-._~") else _escape(c) for c in text)
-
-
-def _escape(char: str) -> str:
-    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    return guid if _SCHEME.match(guid) else "urn:feedwatch:guid:" + quote(guid, safe="-._~")
 
 
 def _entry(feed: ET.Element, item: DigestItem) -> None:
