@@ -80,6 +80,14 @@ def html_facts(fragment: str) -> _HTMLFacts:
     return facts
 
 
+# What would start markup in a reader that shows titles as HTML.
+TAG_OPENER = re.compile(r"<[A-Za-z/!?]")
+
+
+def assert_plain_title(title: str | None) -> None:
+    assert not TAG_OPENER.search(title or ""), title
+
+
 def assert_valid_rss20(document: bytes) -> ET.Element:
     """The W3C validator's RSS 2.0 rules that can be checked offline."""
     assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
@@ -92,6 +100,7 @@ def assert_valid_rss20(document: bytes) -> ET.Element:
     for required in ("title", "link", "description"):
         assert len(channel.findall(required)) == 1, required
     assert (channel.findtext("title") or "").strip()
+    assert_plain_title(channel.findtext("title"))
     assert_absolute_http(channel.findtext("link"))
     assert_rfc822(channel.findtext("lastBuildDate"))
     guids = []
@@ -99,6 +108,8 @@ def assert_valid_rss20(document: bytes) -> ET.Element:
         assert item.find("title") is not None or item.find("description") is not None
         for single in ("title", "link", "description", "guid", "pubDate", "source"):
             assert len(item.findall(single)) <= 1, single
+        assert_plain_title(item.findtext("title"))
+        assert_plain_title(item.findtext("source"))
         guid = item.find("guid")
         assert guid is not None
         assert (guid.text or "").strip()
@@ -473,6 +484,7 @@ def assert_valid_atom(document: bytes) -> ET.Element:
     for entry in feed.findall(f"{ATOM_NS}entry"):
         for single in ("id", "title", "updated"):
             assert len(entry.findall(f"{ATOM_NS}{single}")) == 1, single
+        assert_plain_title(entry.findtext(f"{ATOM_NS}title"))
         entry_id = entry.findtext(f"{ATOM_NS}id") or ""
         assert urlsplit(entry_id).scheme, entry_id  # an absolute IRI
         ids.append(entry_id)
@@ -508,6 +520,7 @@ def assert_valid_json_feed(document: bytes) -> dict[str, Any]:
         assert item["id"].strip()
         ids.append(item["id"])
         assert "content_html" in item or "content_text" in item
+        assert_plain_title(item.get("title"))
         if "url" in item:
             assert_absolute_http(item["url"])
         if "date_published" in item:
