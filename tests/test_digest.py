@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
 import pytest
+from lxml import etree as lxml_etree
 
-from feedwatch import __version__
+from feedwatch import __version__, pipeline
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
-from feedwatch.models import DigestItem
+from feedwatch.models import DigestItem, Enclosure, Source
+from feedwatch.poll import parser
 from feedwatch.publish import feeds as digest
 
 BUILT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -75,6 +80,14 @@ def html_facts(fragment: str) -> _HTMLFacts:
     return facts
 
 
+# What would start markup in a reader that shows titles as HTML.
+TAG_OPENER = re.compile(r"<[A-Za-z/!?]")
+
+
+def assert_plain_title(title: str | None) -> None:
+    assert not TAG_OPENER.search(title or ""), title
+
+
 def assert_valid_rss20(document: bytes) -> ET.Element:
     """The W3C validator's RSS 2.0 rules that can be checked offline."""
     assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
@@ -87,6 +100,7 @@ def assert_valid_rss20(document: bytes) -> ET.Element:
     for required in ("title", "link", "description"):
         assert len(channel.findall(required)) == 1, required
     assert (channel.findtext("title") or "").strip()
+    assert_plain_title(channel.findtext("title"))
     assert_absolute_http(channel.findtext("link"))
     assert_rfc822(channel.findtext("lastBuildDate"))
     guids = []
@@ -94,6 +108,8 @@ def assert_valid_rss20(document: bytes) -> ET.Element:
         assert item.find("title") is not None or item.find("description") is not None
         for single in ("title", "link", "description", "guid", "pubDate", "source"):
             assert len(item.findall(single)) <= 1, single
+        assert_plain_title(item.findtext("title"))
+        assert_plain_title(item.findtext("source"))
         guid = item.find("guid")
         assert guid is not None
         assert (guid.text or "").strip()
@@ -202,11 +218,13 @@ def test_hostile_article_text_is_escaped_and_sanitised() -> None:
     channel = assert_valid_rss20(document)
     raw = channel.find("item")
     assert raw is not None
-    # Plain text stays plain text: the reader sees the characters, nothing is interpreted.
-    assert raw.findtext("title") == title
+    # Plain text stays plain text, even in a reader that shows titles as HTML: no "<" there
+    # can open a tag. A feed's own title is HTML: its markup goes.
+    defanged = '< script>alert("t")< /script> ]]> < img src=x onerror=alert(1)>'
+    assert raw.findtext("title") == defanged
     assert raw.find("link") is None
-    assert [c.text for c in raw.findall("category")] == ["<b onmouseover=x()>Show</b>"]
-    assert raw.findtext("source") == feed_title
+    assert [c.text for c in raw.findall("category")] == ["< b onmouseover=x()>Show< /b>"]
+    assert raw.findtext("source") == "Feed"
 
     for description in (raw.findtext("description") or "", parse(document).entries[0].summary):
         assert "<script" not in description
@@ -217,7 +235,7 @@ def test_hostile_article_text_is_escaped_and_sanitised() -> None:
             if name == "href":
                 assert_absolute_http(value)
         assert facts.paragraphs[0] == " ".join(sentences)
-        assert facts.paragraphs[-1] == f"Source: {feed_title}"
+        assert facts.paragraphs[-1] == "Source: Feed"
     assert b"javascript:alert(document.cookie)" not in document
 
 
@@ -441,3 +459,455 @@ def test_a_link_that_is_no_http_url_is_left_out(url: str) -> None:
     assert item.find("link") is None
     assert item.find("source") is None
     assert url.encode() not in document
+
+
+# --- Atom 1.0 and JSON Feed 1.1, per-show feeds --------------------------------------------
+
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$")
+
+
+def assert_valid_atom(document: bytes) -> ET.Element:
+    """The W3C validator's Atom 1.0 rules that can be checked offline."""
+    assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    feed = ET.fromstring(document)
+    assert feed.tag == f"{ATOM_NS}feed"
+    for required in ("id", "title", "updated"):
+        assert len(feed.findall(f"{ATOM_NS}{required}")) == 1, required
+    assert (feed.findtext(f"{ATOM_NS}title") or "").strip()
+    assert RFC3339.match(feed.findtext(f"{ATOM_NS}updated") or "")
+    selves = [link for link in feed.findall(f"{ATOM_NS}link") if link.get("rel") == "self"]
+    assert len(selves) == 1
+    assert selves[0].get("type") == "application/atom+xml"
+    feed_has_author = feed.find(f"{ATOM_NS}author/{ATOM_NS}name") is not None
+    ids = []
+    for entry in feed.findall(f"{ATOM_NS}entry"):
+        for single in ("id", "title", "updated"):
+            assert len(entry.findall(f"{ATOM_NS}{single}")) == 1, single
+        assert_plain_title(entry.findtext(f"{ATOM_NS}title"))
+        entry_id = entry.findtext(f"{ATOM_NS}id") or ""
+        assert urlsplit(entry_id).scheme, entry_id  # an absolute IRI
+        ids.append(entry_id)
+        assert RFC3339.match(entry.findtext(f"{ATOM_NS}updated") or "")
+        assert RFC3339.match(entry.findtext(f"{ATOM_NS}published") or "")
+        assert feed_has_author or entry.find(f"{ATOM_NS}author/{ATOM_NS}name") is not None
+        for link in entry.findall(f"{ATOM_NS}link"):
+            assert_absolute_http(link.get("href"))
+        for category in entry.findall(f"{ATOM_NS}category"):
+            assert (category.get("term") or "").strip()
+        content = entry.find(f"{ATOM_NS}content")
+        assert content is not None
+        assert content.get("type") == "html"
+    for link in feed.findall(f"{ATOM_NS}link"):
+        assert_absolute_http(link.get("href"))
+    assert len(ids) == len(set(ids)), "ids must be unique"
+    return feed
+
+
+def assert_valid_json_feed(document: bytes) -> dict[str, Any]:
+    """JSON Feed 1.1's rules: version URL, title, items, unique string ids, absolute URLs."""
+    feed = json.loads(document)
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert isinstance(feed["title"], str)
+    assert feed["title"].strip()
+    assert isinstance(feed["items"], list)
+    for key in ("home_page_url", "feed_url"):
+        if key in feed:
+            assert_absolute_http(feed[key])
+    ids = []
+    for item in feed["items"]:
+        assert isinstance(item["id"], str)
+        assert item["id"].strip()
+        ids.append(item["id"])
+        assert "content_html" in item or "content_text" in item
+        assert_plain_title(item.get("title"))
+        if "url" in item:
+            assert_absolute_http(item["url"])
+        if "date_published" in item:
+            assert RFC3339.match(item["date_published"])
+        for attachment in item.get("attachments", []):
+            assert_absolute_http(attachment["url"])
+            assert attachment["mime_type"]
+        for author in item.get("authors", []):
+            assert author["name"]
+    assert len(ids) == len(set(ids)), "ids must be unique"
+    return feed
+
+
+def parse_atom(document: bytes) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse(document)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    return parsed
+
+
+def rendered(fmt: str, items: list[DigestItem], show: str | None = None) -> bytes:
+    document = digest.RENDERERS[fmt](items, SETTINGS, built=BUILT, show=show)
+    {"rss": assert_valid_rss20, "atom": assert_valid_atom, "json": assert_valid_json_feed}[fmt](
+        document
+    )
+    return document
+
+
+def read_back(fmt: str, document: bytes) -> list[dict[str, Any]]:
+    """Each item as a reader gets it: title, link, id, tags, description HTML."""
+    if fmt == "json":
+        return [
+            {
+                "title": item.get("title"),
+                "link": item.get("url"),
+                "id": item["id"],
+                "tags": item.get("tags", []),
+                "html": item["content_html"],
+                "authors": [author["name"] for author in item.get("authors", [])],
+            }
+            for item in json.loads(document)["items"]
+        ]
+    parsed = parse(document) if fmt == "rss" else parse_atom(document)
+    return [
+        {
+            "title": entry.get("title"),
+            "link": next(
+                (link.href for link in entry.get("links", []) if link.rel == "alternate"), None
+            ),
+            "id": entry.id,
+            "tags": [tag.term for tag in entry.get("tags", [])],
+            "html": entry.summary if fmt == "rss" else entry.content[0].value,
+            "authors": [author.get("name") for author in entry.get("authors", [])],
+        }
+        for entry in parsed.entries
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_every_format_carries_every_item_field(fmt: str) -> None:
+    items = [
+        make_item(1, shows=("Law & Order", "Grey's Anatomy"), authors=("Nellie Andreeva",)),
+        make_item(2, url=None, shows=("Daredevil",)),
+        make_item(3, published=datetime(2024, 4, 30, 23, 59, 1, tzinfo=UTC)),
+    ]
+    entries = read_back(fmt, rendered(fmt, items))
+
+    assert [entry["title"] for entry in entries] == [item.title for item in items]
+    assert [entry["link"] for entry in entries] == [item.url for item in items]
+    assert [entry["tags"] for entry in entries] == [list(item.shows) for item in items]
+    assert [entry["authors"] for entry in entries] == [["Nellie Andreeva"], [], []]
+    # The guid is the id in every format: readers that saw an item never see it as new again.
+    assert [entry["id"] for entry in entries] == [item.guid for item in items]
+    facts = html_facts(entries[0]["html"])
+    assert facts.paragraphs == [
+        "First sentence of story 1. Second sentence of story 1.",
+        "Shows: Law & Order, Grey's Anatomy",
+        "Source: Example Entertainment",
+    ]
+
+
+def test_atom_and_json_dates_are_rfc3339_in_utc() -> None:
+    paris = timezone(timedelta(hours=2))
+    item = make_item(1, published=datetime(2024, 5, 1, 14, 30, tzinfo=paris))
+    feed = assert_valid_atom(rendered("atom", [item]))
+    assert feed.findtext(f"{ATOM_NS}updated") == "2024-05-06T07:08:09Z"
+    assert feed.findtext(f"{ATOM_NS}entry/{ATOM_NS}published") == "2024-05-01T12:30:00Z"
+    entry = parse_atom(rendered("atom", [item])).entries[0]
+    assert entry.published_parsed[:6] == (2024, 5, 1, 12, 30, 0)
+    assert json.loads(rendered("json", [item]))["items"][0]["date_published"] == (
+        "2024-05-01T12:30:00Z"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "show", "own_address", "page"),
+    [
+        ("rss", None, "https://example.org/tv/feed.xml", "https://example.org/tv/"),
+        ("atom", None, "https://example.org/tv/feed.atom", "https://example.org/tv/"),
+        ("json", None, "https://example.org/tv/feed.json", "https://example.org/tv/"),
+        (
+            "rss",
+            "Marvel's Jessica Jones",
+            "https://example.org/tv/shows/marvel-s-jessica-jones/feed.xml",
+            "https://example.org/tv/shows/marvel-s-jessica-jones/",
+        ),
+        (
+            "atom",
+            "Daredevil",
+            "https://example.org/tv/shows/daredevil/feed.atom",
+            "https://example.org/tv/shows/daredevil/",
+        ),
+        (
+            "json",
+            "Luke Cage",
+            "https://example.org/tv/shows/luke-cage/feed.json",
+            "https://example.org/tv/shows/luke-cage/",
+        ),
+    ],
+)
+def test_each_feed_names_its_own_address_and_page(
+    fmt: str, show: str | None, own_address: str, page: str
+) -> None:
+    settings = SETTINGS.model_copy(update={"link": "https://example.org/tv/"})
+    document = digest.RENDERERS[fmt]([make_item()], settings, built=BUILT, show=show)
+    assert (digest.RSS_TYPE, digest.ATOM_TYPE, digest.JSON_TYPE) == (
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+    )
+    if fmt == "json":
+        feed = assert_valid_json_feed(document)
+        assert (feed["feed_url"], feed["home_page_url"]) == (own_address, page)
+        return
+    parsed = parse(document) if fmt == "rss" else parse_atom(document)
+    selves = [link for link in parsed.feed.links if link.rel == "self"]
+    assert [(link.href, link.type) for link in selves] == [(own_address, digest.MEDIA_TYPES[fmt])]
+    assert parsed.feed.link == page
+    assert digest.feed_path(fmt, show) == own_address.removeprefix("https://example.org/tv/")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Marvel's Jessica Jones", "marvel-s-jessica-jones"),
+        ("Jessica Jones", "jessica-jones"),
+        ("Pokémon: Horizons", "pokemon-horizons"),
+        ("  Law & Order: SVU!  ", "law-order-svu"),
+        ("ÉLITE", "elite"),
+        ("24", "24"),
+    ],
+)
+def test_show_slugs(name: str, expected: str) -> None:
+    assert digest.slug(name) == expected
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_show_feed_has_only_that_shows_items_and_says_so(fmt: str) -> None:
+    items = [
+        make_item(1, shows=("Daredevil",)),
+        make_item(2, shows=("Luke Cage",)),
+        make_item(3, shows=("Luke Cage", "Daredevil")),
+    ]
+    document = rendered(fmt, items, show="Daredevil")
+    entries = read_back(fmt, document)
+    assert [entry["title"] for entry in entries] == [items[0].title, items[2].title]
+    title = (
+        json.loads(document)["title"]
+        if fmt == "json"
+        else (parse(document) if fmt == "rss" else parse_atom(document)).feed.title
+    )
+    assert title == "My shows: Daredevil"
+    assert read_back(fmt, rendered(fmt, items, show="Iron Fist")) == []
+
+
+HOSTILE_FEED = Path(__file__).parent / "data" / "digest" / "hostile_title.rss"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_twice_escaped_title_is_published_as_harmless_text(fmt: str) -> None:
+    # The feed means the text "<script>alert(1)</script>"; a reader showing titles as HTML
+    # must display that, never run it.
+    feed = parser.parse(HOSTILE_FEED.read_bytes(), {}, "https://trades.example.com/rss")
+    article = pipeline.to_article(feed.entries[0], "https://trades.example.com/rss")
+    item = make_item(1, title=article.title, feed_title=feed.title or "")
+    document = rendered(fmt, [item])
+
+    entry = read_back(fmt, document)[0]
+    assert entry["title"] == "< script>alert(1)< /script>"
+    assert html_facts(f"<p>{entry['title']}</p>").tags == ["p"]
+    # The feed's own title is escaped twice too: its text is "Night <b>Desk</b>".
+    assert html_facts(entry["html"]).paragraphs[-1] == "Source: Night < b>Desk< /b>"
+    if fmt != "json":
+        assert b"alert(1)&lt;/script" not in document
+    assert b"<script" not in document
+
+
+def test_no_title_in_any_format_can_open_a_tag() -> None:
+    title = "<img src=x onerror=alert(1)> <!-- c --> <?php x ?> </b> a < b"
+    for fmt in ("rss", "atom", "json"):
+        published = read_back(fmt, rendered(fmt, [make_item(title=title)]))[0]["title"]
+        assert published == "< img src=x onerror=alert(1)> < !-- c --> < ?php x ?> < /b> a < b"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_several_sources_are_all_named_with_their_links(fmt: str) -> None:
+    item = make_item(
+        sources=(
+            Source("Example Entertainment", "https://news.example.com/rss", "https://n.ex/1"),
+            Source("Variety", "https://variety.example/feed/", "https://variety.example/s/1"),
+            Source("Deadline", "https://deadline.example/feed/", None),
+        )
+    )
+    facts = html_facts(read_back(fmt, rendered(fmt, [item]))[0]["html"])
+    assert facts.paragraphs[-2:] == [
+        "Source: Example Entertainment",
+        "Also reported by: Variety, Deadline",
+    ]
+    hrefs = [value for _, name, value in facts.attributes if name == "href"]
+    assert hrefs == [
+        "https://news.example.com/rss",
+        "https://variety.example/s/1",
+        "https://deadline.example/feed/",
+    ]
+
+
+def test_enclosures_in_every_format() -> None:
+    audio = Enclosure("https://cdn.example.com/ep1.mp3", "audio/mpeg", 12345)
+    image = Enclosure("https://cdn.example.com/still.jpg")
+    item = make_item(enclosures=(Enclosure("javascript:x()"), audio, image))
+
+    rss = parse(rendered("rss", [item])).entries[0]
+    assert [(e.href, e.type, e.length) for e in rss.enclosures] == [
+        ("https://cdn.example.com/ep1.mp3", "audio/mpeg", "12345")
+    ]
+    atom_entry = parse_atom(rendered("atom", [item])).entries[0]
+    assert [(e.href, e.get("length")) for e in atom_entry.enclosures] == [
+        ("https://cdn.example.com/ep1.mp3", "12345"),
+        ("https://cdn.example.com/still.jpg", None),
+    ]
+    assert atom_entry.enclosures[0].type == "audio/mpeg"
+    json_item = json.loads(rendered("json", [item]))["items"][0]
+    assert json_item["attachments"] == [
+        {
+            "url": "https://cdn.example.com/ep1.mp3",
+            "mime_type": "audio/mpeg",
+            "size_in_bytes": 12345,
+        },
+        {"url": "https://cdn.example.com/still.jpg", "mime_type": "application/octet-stream"},
+    ]
+
+
+def test_rss_names_authors_with_dc_creator() -> None:
+    document = rendered("rss", [make_item(authors=("Nellie Andreeva", "Joe Otterson"))])
+    raw = assert_valid_rss20(document).find("item")
+    assert raw is not None
+    creators = raw.findall("{http://purl.org/dc/elements/1.1/}creator")
+    assert [creator.text for creator in creators] == ["Nellie Andreeva", "Joe Otterson"]
+    assert raw.find("author") is None  # RSS <author> must be an e-mail address
+
+
+def test_json_feed_untitled_item_still_has_content() -> None:
+    feed = assert_valid_json_feed(rendered("json", [make_item(title="", summary=())]))
+    assert "title" not in feed["items"][0]
+    assert html_facts(feed["items"][0]["content_html"]).paragraphs[-1] == (
+        "Source: Example Entertainment"
+    )
+    atom_entry = parse_atom(rendered("atom", [make_item(title="")])).entries[0]
+    assert atom_entry.title == "https://news.example.com/story/1"
+
+
+def test_rss_points_browsers_at_the_stylesheet_which_renders_it() -> None:
+    document = rendered("rss", [make_item(title="Casting <news> & more")])
+    assert document.splitlines()[1] == (
+        b'<?xml-stylesheet type="text/xsl" href="https://digest.example.org/feed.xsl"?>'
+    )
+    stylesheet = lxml_etree.XSLT(lxml_etree.fromstring(digest.stylesheet()))
+    page = str(stylesheet(lxml_etree.fromstring(document)))
+    assert "<h1>My shows</h1>" in page
+    assert '<a href="https://news.example.com/story/1">Casting &lt; news&gt; &amp; more</a>' in page
+    assert "<p>First sentence of story 1. Second sentence of story 1.</p>" in page
+
+
+def test_write_formats_writes_every_file_beside_the_digest(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
+    items = [make_item(1, shows=("Daredevil",)), make_item(2, shows=("Luke Cage",))]
+
+    paths = digest.write_formats(
+        items, settings, built=BUILT, shows=["Daredevil", "Luke Cage", "Iron Fist"]
+    )
+
+    names = sorted(str(path.relative_to(tmp_path)) for path in paths)
+    assert names == sorted(
+        ["digest.atom", "digest.json"]
+        + [
+            f"shows/{show}.{ext}"
+            for show in ("daredevil", "luke-cage", "iron-fist")
+            for ext in ("xml", "atom", "json")
+        ]
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "digest.atom",
+        "digest.json",
+        "shows",
+    ]
+    assert_valid_atom((tmp_path / "digest.atom").read_bytes())
+    assert [
+        entry["title"]
+        for entry in read_back("rss", (tmp_path / "shows/daredevil.xml").read_bytes())
+    ] == [items[0].title]
+    assert read_back("json", (tmp_path / "shows/iron-fist.json").read_bytes()) == []
+
+
+def test_write_formats_honours_formats_and_per_show(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
+    paths = digest.write_formats(
+        [make_item()],
+        settings,
+        built=BUILT,
+        formats=["rss", "json"],
+        per_show=False,
+        shows=["Daredevil"],
+    )
+    assert paths == [tmp_path / "digest.json"]
+    assert list(tmp_path.iterdir()) == [tmp_path / "digest.json"]
+
+    with pytest.raises(DigestError, match="unknown digest format 'opml'"):
+        digest.write_formats([make_item()], settings, built=BUILT, formats=["opml"])
+
+
+def test_write_formats_leaves_unchanged_files_alone(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
+    items = [make_item(1), make_item(2)]
+    paths = digest.write_formats(items, settings, built=BUILT, shows=["Daredevil"])
+    for path in paths:
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths}
+
+    digest.write_formats(items, settings, built=BUILT + timedelta(hours=1), shows=["Daredevil"])
+
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths} == before
+
+    changed = [make_item(1, title="A corrected title"), make_item(2)]
+    digest.write_formats(changed, settings, built=BUILT + timedelta(hours=2), shows=["Daredevil"])
+    for path in paths:
+        assert path.stat().st_mtime_ns != before[path][1], path
+        assert b"A corrected title" in path.read_bytes()
+    atom_feed = assert_valid_atom((tmp_path / "digest.atom").read_bytes())
+    assert atom_feed.findtext(f"{ATOM_NS}updated") == "2024-05-06T09:08:09Z"
+
+
+def test_served_files_route_each_feed_address_to_its_file(tmp_path: Path) -> None:
+    digest_path = tmp_path / "digest.xml"
+    routes = digest.served_files(digest_path, ["rss", "json"], True, ["Marvel's Jessica Jones"])
+    assert routes == {
+        "feed.xml": (digest_path, "application/rss+xml"),
+        "feed.json": (tmp_path / "digest.json", "application/feed+json"),
+        "shows/marvel-s-jessica-jones/feed.xml": (
+            tmp_path / "shows" / "marvel-s-jessica-jones.xml",
+            "application/rss+xml",
+        ),
+        "shows/marvel-s-jessica-jones/feed.json": (
+            tmp_path / "shows" / "marvel-s-jessica-jones.json",
+            "application/feed+json",
+        ),
+    }
+    settings = SETTINGS.model_copy(update={"path": digest_path})
+    written = digest.write_formats(
+        [make_item()],
+        settings,
+        built=BUILT,
+        formats=["rss", "json"],
+        shows=["Marvel's Jessica Jones"],
+    )
+    assert sorted(written) == sorted(path for path, _ in routes.values() if path != digest_path)
+
+
+def test_a_digest_path_ending_like_another_format_is_never_written_over(tmp_path: Path) -> None:
+    settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.json"})
+    digest.write([make_item()], settings, built=BUILT)
+    written = digest.write_formats([make_item()], settings, built=BUILT, per_show=False)
+    assert written == [tmp_path / "digest.atom", tmp_path / "digest.json.json"]
+    assert_valid_rss20(settings.path.read_bytes())
+    assert_valid_json_feed((tmp_path / "digest.json.json").read_bytes())
+
+
+def test_an_atom_id_is_an_absolute_iri_even_for_a_bare_guid() -> None:
+    items = [make_item(1, guid="urn:feedwatch:0a1b"), make_item(2, guid="story 2/ü")]
+    ids = [entry["id"] for entry in read_back("atom", rendered("atom", items))]
+    assert ids == ["urn:feedwatch:0a1b", "urn:feedwatch:guid:story%202%2F%C3%BC"]

@@ -1,4 +1,4 @@
-"""The `feedwatch` command: check, once, feeds, summarize, run, serve.
+"""The `feedwatch` command: check, once, feeds, summarize, run, serve, import, export, add.
 
 Exit status: 0 done, 1 could not run (database unreachable, unreadable input, or an internal
 error), 2 bad config or usage, 130 interrupted (Ctrl-C; `run` and `serve` stop gracefully instead).
@@ -125,6 +125,27 @@ def _arguments() -> argparse.ArgumentParser:
         "serve", parents=[common], help="serve the digest over HTTP without polling"
     )
     serve.set_defaults(command=_serve)
+
+    import_ = commands.add_parser(
+        "import", parents=[common], help="add the feeds of an OPML file to the config file"
+    )
+    import_.add_argument("opml_file", metavar="FILE.opml")
+    import_.set_defaults(command=_import)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write the configured feeds as OPML (stdout without FILE)"
+    )
+    export.add_argument("opml_file", nargs="?", metavar="FILE")
+    export.set_defaults(command=_export)
+
+    add = commands.add_parser(
+        "add",
+        parents=[common],
+        help="add a feed to the config file, or the feed a web page advertises",
+    )
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--title", help="the feed's name in feedwatch (default: the feed's own)")
+    add.set_defaults(command=_add)
     return top
 
 
@@ -425,6 +446,78 @@ def _serve(args: argparse.Namespace) -> int:
             log.info("%s: stopping", signals.wait(on_reload=reload))
     finally:
         web.close()
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from feedwatch import config_file, opml
+    from feedwatch.errors import SubscriptionError
+
+    path = config.resolve_path(args.config)
+    try:
+        document = Path(args.opml_file).read_bytes()
+        feeds = opml.parse(document, args.opml_file)
+    except OSError as exc:
+        print(f"feedwatch: {args.opml_file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SubscriptionError as exc:
+        print(f"feedwatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    added = config_file.add_feeds(path, feeds)
+    for feed in added:
+        print(f"added: {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+    print(f"{len(added)} feeds added to {path}; {len(feeds) - len(added)} already there")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from feedwatch import files, opml
+
+    document = opml.render_config(config.load(args.config))
+    if args.opml_file is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+        return EXIT_OK
+    try:
+        files.replace(Path(args.opml_file), document)
+    except OSError as exc:
+        print(f"feedwatch: {args.opml_file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _add(args: argparse.Namespace) -> int:
+    from feedwatch import config_file
+    from feedwatch.errors import SubscriptionError
+    from feedwatch.models import FeedLink
+    from feedwatch.poll import discover
+    from feedwatch.urls import http_host
+
+    url = args.url.strip()
+    if http_host(url) is None:
+        print(f"feedwatch: {url!r} is not an http:// or https:// URL", file=sys.stderr)
+        return EXIT_CONFIG
+    cfg = config.load(args.config)
+    try:
+        with _fetcher(cfg) as fetcher:
+            feeds = discover.find_feeds(fetcher, url)
+    except SubscriptionError as exc:
+        print(f"feedwatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if len(feeds) > 1:
+        print(
+            f"feedwatch: {url} advertises {len(feeds)} feeds; add one of them by its URL",
+            file=sys.stderr,
+        )
+        for feed in feeds:
+            label = f"  {feed.title}" if feed.title else ""
+            print(f"{feed.url}{label} [{feed.type}]")
+        return EXIT_CONFIG
+    feed = FeedLink(feeds[0].url, args.title or feeds[0].title)
+    if not config_file.add_feeds(cfg.source, [feed]):
+        print(f"{feed.url} is already in {cfg.source}")
+        return EXIT_OK
+    print(f"added: {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ FeedwatchError
  +-- StoreError             the database cannot be opened, migrated or written
  +-- SummaryError           the text could not be summarised (e.g. not text at all)
  +-- DigestError            the digest file could not be written
+ +-- SubscriptionError      feeds to add cannot be used: a broken OPML file, a URL that is
+                            neither a feed nor a page advertising one (exit 2)
 
 A per-feed error (FetchError, ParseError) is recorded against that feed and the cycle goes
 on; a page's FetchError is recorded against its article, which keeps the feed's own text.
@@ -76,3 +78,7 @@ class SummaryError(FeedwatchError):
 
 class DigestError(FeedwatchError):
     """The digest feed could not be written."""
+
+
+class SubscriptionError(FeedwatchError):
+    """Feeds given to `import` or `add` cannot be added; nothing was written."""

@@ -225,3 +225,12 @@ class Page:
     fetched_at: datetime
     text: str | None = None  # main text, paragraphs joined by a blank line
     error: str | None = None  # why there is no text: refused, failed, not HTML, no article
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """A feed to subscribe to: an OPML outline, a page's advertised feed, a configured feed."""
+
+    url: str
+    title: str | None = None
+    type: str | None = None  # media type, when a page advertised it

@@ -1,214 +1,270 @@
-"""Publish the matched articles as an RSS 2.0 digest feed, written atomically.
+"""Publish the matched articles as digest feeds (RSS 2.0, Atom 1.0, JSON Feed 1.1), for the
+whole digest and for each show, each file written atomically.
 
-Every piece of article text is untrusted: it is stripped of characters XML 1.0 forbids, escaped,
-and the one HTML field (item description) is run through nh3 as a second line of defence.
-
-A digest whose content is unchanged is not rewritten, lastBuildDate included: the file, and so
+A digest whose content is unchanged is not rewritten, its build date included: the file, and so
 the ETag and Last-Modified it is served with, change only when readers have something new.
 """
 
 from __future__ import annotations
 
-import contextlib
-import html
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
-from urllib.parse import quote, urljoin
 
-import nh3
-
-from feedwatch import __version__, urls
+from feedwatch import __version__, files
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
 from feedwatch.models import DigestItem
+from feedwatch.publish import atom, jsonfeed
+from feedwatch.publish.entries import (
+    Channel,
+    authors,
+    description,
+    http_url,
+    plain,
+    rfc822,
+    slug,
+    sources,
+)
+from feedwatch.publish.entries import shows as item_shows
 from feedwatch.text import xml_safe
 
-# The one part of a rendered digest that changes without its content changing.
-_BUILD_DATE = re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>")
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = atom.MEDIA_TYPE
+JSON_TYPE = jsonfeed.MEDIA_TYPE
+XSL_TYPE = "text/xsl"
+FORMATS = ("rss", "atom", "json")
+MEDIA_TYPES = {"rss": RSS_TYPE, "atom": ATOM_TYPE, "json": JSON_TYPE}
+# File and URL endings of each format: digest.xml / feed.xml, digest.atom / feed.atom...
+EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
+# Where the server serves the browser stylesheet the RSS feeds name, relative to digest.link.
+STYLESHEET_PATH = "feed.xsl"
 
-ATOM = "http://www.w3.org/2005/Atom"
+ATOM = atom.NAMESPACE
+DC = "http://purl.org/dc/elements/1.1/"
 ET.register_namespace("atom", ATOM)
-# Where `run` and `serve` serve the digest, relative to digest.link.
-SELF_PATH = "feed.xml"
+ET.register_namespace("dc", DC)
 
-# RFC 3986 reserved + unreserved characters and '%': quote() leaves a valid URL as it is and
-# percent-encodes only what may not appear in one (spaces, quotes, angle brackets, non-ASCII).
-_URL_SAFE = "%:/?#[]@!$&'()*+,;=-._~"
+# The one part of each rendered format that changes without its content changing (JSON Feed
+# carries no build date).
+_BUILD_DATES = {
+    "rss": re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>"),
+    "atom": atom.BUILD_DATE,
+    "json": None,
+}
+_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+_UNKNOWN_TYPE = "application/octet-stream"
 
-_ALLOWED_TAGS = {"p", "a", "br", "em", "strong"}
-_ALLOWED_ATTRIBUTES = {"a": {"href"}}
-_ALLOWED_SCHEMES = {"http", "https"}
-_FALLBACK_TITLE = "feedwatch digest"
-_UNKNOWN_FEED = "unknown feed"
+
+def feed_path(fmt: str, show: str | None = None) -> str:
+    """Where the server serves a feed, relative to digest.link: "feed.atom",
+    "shows/daredevil/feed.json"..."""
+    name = "feed" + EXTENSIONS[fmt]
+    return name if show is None else f"shows/{slug(show)}/{name}"
 
 
-def render(items: Sequence[DigestItem], settings: DigestSettings, *, built: datetime) -> bytes:
-    """The digest document as UTF-8 bytes with an XML declaration."""
+def file_path(digest_path: Path, fmt: str, show: str | None = None) -> Path:
+    """Where a feed is written, next to digest.path: digest.atom, shows/daredevil.json..."""
+    if show is None:
+        path = digest_path.with_suffix(EXTENSIONS[fmt])
+        # digest.path may itself end in ".json" or ".atom": never write over it.
+        return path if path != digest_path else path.with_name(path.name + EXTENSIONS[fmt])
+    return digest_path.parent / "shows" / (slug(show) + EXTENSIONS[fmt])
+
+
+def served_files(
+    digest_path: Path,
+    formats: Sequence[str] = FORMATS,
+    per_show: bool = True,
+    shows: Sequence[str] = (),
+) -> dict[str, tuple[Path, str]]:
+    """What the server answers, relative to digest.link: path -> (file, media type).
+
+    The combined RSS feed (digest.path) always; the other files as `write_formats` writes them
+    with the same arguments.
+    """
+    served = {feed_path("rss"): (digest_path, RSS_TYPE)}
+    for fmt, show in _targets(formats, per_show, shows):
+        served[feed_path(fmt, show)] = (file_path(digest_path, fmt, show), MEDIA_TYPES[fmt])
+    return served
+
+
+def stylesheet() -> bytes:
+    """The XSLT that turns the RSS feeds into a readable page in a browser (/feed.xsl)."""
+    return resources.files("feedwatch.publish").joinpath("digest.xsl").read_bytes()
+
+
+def render(
+    items: Sequence[DigestItem],
+    settings: DigestSettings,
+    *,
+    built: datetime,
+    show: str | None = None,
+) -> bytes:
+    """The RSS 2.0 digest (of one show's items, when given) as UTF-8 bytes."""
+    channel_of = Channel.of(settings, show)
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
-    # The W3C validator rejects a blank channel title; config allows one, so fall back.
-    _text(channel, "title", xml_safe(settings.title).strip() or _FALLBACK_TITLE)
-    _text(channel, "link", _http_url(settings.link) or xml_safe(settings.link).strip())
+    _text(channel, "title", channel_of.name)
+    _text(channel, "link", channel_of.page or xml_safe(settings.link).strip())
     # The feed's own address, which the W3C validator asks for.
-    self_url = _http_url(urljoin(xml_safe(settings.link).strip(), SELF_PATH))
+    self_url = channel_of.address(feed_path("rss", show))
     if self_url:
-        ET.SubElement(
-            channel, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/rss+xml"
-        )
+        ET.SubElement(channel, f"{{{ATOM}}}link", href=self_url, rel="self", type=RSS_TYPE)
     _text(channel, "description", xml_safe(settings.description))
-    _text(channel, "lastBuildDate", _rfc822(built))
+    _text(channel, "lastBuildDate", rfc822(built))
     _text(channel, "generator", f"feedwatch {__version__}")
-    for item in _unique(items, settings.max_items):
+    for item in channel_of.select(items):
         _item(channel, item)
     ET.indent(rss)
-    return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
+    body = ET.tostring(rss, encoding="utf-8", xml_declaration=True).removeprefix(_DECLARATION)
+    xsl = channel_of.address(STYLESHEET_PATH)
+    # A browser opening the feed shows the page the stylesheet makes instead of raw XML.
+    instruction = f'<?xml-stylesheet type="{XSL_TYPE}" href="{xsl}"?>\n'.encode() if xsl else b""
+    return _DECLARATION + instruction + body + b"\n"
+
+
+def render_atom(
+    items: Sequence[DigestItem],
+    settings: DigestSettings,
+    *,
+    built: datetime,
+    show: str | None = None,
+) -> bytes:
+    """The Atom 1.0 digest (of one show's items, when given) as UTF-8 bytes."""
+    channel = Channel.of(settings, show)
+    self_url = channel.address(feed_path("atom", show))
+    return atom.render(channel, items, built=built, self_url=self_url)
+
+
+def render_json(
+    items: Sequence[DigestItem],
+    settings: DigestSettings,
+    *,
+    built: datetime,
+    show: str | None = None,
+) -> bytes:
+    """The JSON Feed 1.1 digest (of one show's items, when given) as UTF-8 bytes."""
+    channel = Channel.of(settings, show)
+    return jsonfeed.render(channel, items, self_url=channel.address(feed_path("json", show)))
+
+
+RENDERERS: dict[str, Callable[..., bytes]] = {
+    "rss": render,
+    "atom": render_atom,
+    "json": render_json,
+}
 
 
 def write(items: Sequence[DigestItem], settings: DigestSettings, *, built: datetime) -> Path:
-    """Render and replace the digest at settings.path in one step; returns that path.
+    """Render and replace the RSS digest at settings.path in one step; returns that path.
 
     When the file there differs from the new digest in lastBuildDate alone, it is left as it is.
     """
-    document = render(items, settings, built=built)
     path = settings.path
-    if _unchanged(path, document):
-        return path
+    _write_if_changed(path, render(items, settings, built=built), _BUILD_DATES["rss"])
+    return path
+
+
+def write_formats(
+    items: Sequence[DigestItem],
+    settings: DigestSettings,
+    *,
+    built: datetime,
+    formats: Sequence[str] = FORMATS,
+    per_show: bool = True,
+    shows: Sequence[str] = (),
+) -> list[Path]:
+    """Write the feeds beside settings.path that `write` does not: digest.atom and digest.json
+    for the formats asked for, and with `per_show` shows/<slug>.xml, .atom, .json for each of
+    `shows` (the configured show names). Each file is replaced in one step, and only when its
+    content changed. Returns every path, written or left as it was."""
+    written = []
+    for fmt, show in _targets(formats, per_show, shows):
+        path = file_path(settings.path, fmt, show)
+        document = RENDERERS[fmt](items, settings, built=built, show=show)
+        _write_if_changed(path, document, _BUILD_DATES[fmt])
+        written.append(path)
+    return written
+
+
+def _targets(
+    formats: Sequence[str], per_show: bool, shows: Sequence[str]
+) -> list[tuple[str, str | None]]:
+    """(format, show) of every feed besides the combined RSS one; show None: the whole digest."""
+    unknown = [fmt for fmt in formats if fmt not in RENDERERS]
+    if unknown:
+        raise DigestError(f"unknown digest format {unknown[0]!r}; use one of {', '.join(FORMATS)}")
+    targets: list[tuple[str, str | None]] = [(fmt, None) for fmt in formats if fmt != "rss"]
+    if per_show:
+        targets += [(fmt, show) for show in dict.fromkeys(shows) for fmt in formats]
+    return targets
+
+
+def _write_if_changed(path: Path, document: bytes, build_date: re.Pattern[bytes] | None) -> None:
+    if _unchanged(path, document, build_date):
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DigestError(f"cannot create the folder for digest {path}: {_reason(exc)}") from None
     _replace(path, document)
-    return path
 
 
-def _unchanged(path: Path, document: bytes) -> bool:
+def _unchanged(path: Path, document: bytes, build_date: re.Pattern[bytes] | None) -> bool:
     try:
         current = path.read_bytes()
     except OSError:  # none yet, or unreadable: write it
         return False
-    return _BUILD_DATE.sub(b"", current) == _BUILD_DATE.sub(b"", document)
-
-
-def _unique(items: Sequence[DigestItem], limit: int) -> list[DigestItem]:
-    """At most `limit` items, first occurrence of each guid; duplicate guids confuse readers."""
-    kept: list[DigestItem] = []
-    seen: set[str] = set()
-    for item in items:
-        if len(kept) == limit:
-            break
-        guid = xml_safe(item.guid)
-        if guid not in seen:
-            seen.add(guid)
-            kept.append(item)
-    return kept
+    if build_date is None:
+        return current == document
+    return build_date.sub(b"", current, count=1) == build_date.sub(b"", document, count=1)
 
 
 def _item(channel: ET.Element, item: DigestItem) -> None:
     element = ET.SubElement(channel, "item")
-    title = xml_safe(item.title).strip()
+    title = plain(item.title)
     if title:
         _text(element, "title", title)
-    link = _http_url(item.url)
+    link = http_url(item.url)
     if link:
         _text(element, "link", link)
-    _text(element, "description", _description(item))
-    for show in _shows(item):
+    _text(element, "description", description(item))
+    for author in authors(item):
+        # RSS <author> must be an e-mail address; feeds give names.
+        _text(element, f"{{{DC}}}creator", author)
+    for show in item_shows(item):
         _text(element, "category", show)
+    enclosure = next((e for e in item.enclosures if http_url(e.url)), None)
+    if enclosure is not None:
+        # RSS allows one enclosure per item, and requires its length and type.
+        ET.SubElement(
+            element,
+            "enclosure",
+            url=http_url(enclosure.url) or "",
+            length=str(max(enclosure.length or 0, 0)),
+            type=xml_safe(enclosure.type or "").strip() or _UNKNOWN_TYPE,
+        )
     ET.SubElement(element, "guid", isPermaLink="false").text = xml_safe(item.guid)
-    _text(element, "pubDate", _rfc822(item.published))
-    feed_url = _http_url(item.feed_url)
+    _text(element, "pubDate", rfc822(item.published))
+    first = sources(item)[0]
+    feed_url = http_url(first.feed_url)
     if feed_url:
-        ET.SubElement(element, "source", url=feed_url).text = _feed_label(item)
-
-
-def _description(item: DigestItem) -> str:
-    """Summary first, then the matched shows, then the source feed; nothing else."""
-    parts = []
-    summary = " ".join(xml_safe(sentence).strip() for sentence in item.summary).strip()
-    if summary:
-        parts.append(f"<p>{html.escape(summary)}</p>")
-    shows = _shows(item)
-    if shows:
-        parts.append(f"<p>Shows: {html.escape(', '.join(shows))}</p>")
-    label = html.escape(_feed_label(item))
-    feed_url = _http_url(item.feed_url)
-    source = f'<a href="{html.escape(feed_url)}">{label}</a>' if feed_url else label
-    parts.append(f"<p>Source: {source}</p>")
-    return nh3.clean(
-        "".join(parts),
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes=_ALLOWED_SCHEMES,
-    )
-
-
-def _shows(item: DigestItem) -> list[str]:
-    return [name for name in (xml_safe(show) for show in item.shows) if name.strip()]
-
-
-def _feed_label(item: DigestItem) -> str:
-    return xml_safe(item.feed_title).strip() or _http_url(item.feed_url) or _UNKNOWN_FEED
+        ET.SubElement(element, "source", url=feed_url).text = first.title
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
     ET.SubElement(parent, tag).text = text
 
 
-def _http_url(url: str | None) -> str | None:
-    """An absolute http(s) URL safe to put in the feed, else None (javascript:, relative...)."""
-    if url is None:
-        return None
-    url = xml_safe(url).strip()
-    if urls.http_host(url) is None:
-        return None
-    return quote(url, safe=_URL_SAFE)
-
-
-def _rfc822(moment: datetime) -> str:
-    # Records carry aware UTC datetimes; a naive one is taken to be UTC, never local time.
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return format_datetime(aware.astimezone(UTC), usegmt=True)
-
-
 def _replace(path: Path, document: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it: readers never see half."""
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        files.replace(path, document)
     except OSError as exc:
         raise DigestError(f"cannot write digest {path}: {_reason(exc)}") from None
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(document)
-            handle.flush()
-            # mkstemp makes the file private; the digest is meant to be served and read.
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise DigestError(f"cannot write digest {path}: {_reason(exc)}") from None
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        # Some filesystems cannot fsync a directory; the new digest is in place regardless.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:
