@@ -704,7 +704,7 @@ def test_a_twice_escaped_title_is_published_as_harmless_text(fmt: str) -> None:
     # The feed means the text "<script>alert(1)</script>"; a reader showing titles as HTML
     # must display that, never run it.
     feed = parser.parse(HOSTILE_FEED.read_bytes(), {}, "https://trades.example.com/rss")
-    article = pipeline.to_article(feed.entries[0], "https://trades.example.com/rss")
+    [article] = pipeline.to_articles(feed.entries[:1], "https://trades.example.com/rss")
     item = make_item(1, title=article.title, feed_title=feed.title or "")
     document = rendered(fmt, [item])
 
