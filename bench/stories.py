@@ -206,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{label:<20} {count:>5}  {'feedwatch':<24} {ours_p:6.3f} {ours_r:6.3f} {ours_f:6.3f}"
         )
-        print(f"{'':<26} {baseline:<24} {p:6.3f} {r:6.3f} {f:6.3f}")
-        print(f"{'':<26} {'F1 gain':<24} {'':>13} {ours_f - f:+6.3f}")
+        print(f"{'':<27} {baseline:<24} {p:6.3f} {r:6.3f} {f:6.3f}")
+        print(f"{'':<27} {'F1 gain':<24} {'':>13} {ours_f - f:+6.3f}")
     print(
         f"articles/s on one core: feedwatch {len(headlines) / our_seconds:,.0f} "
         f"(JSON in and out included), newsblur {len(headlines) / their_seconds:,.0f}; "

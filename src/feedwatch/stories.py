@@ -31,11 +31,18 @@ from feedwatch.urls import canonical_url, http_host
 
 DEFAULT_WINDOW = timedelta(days=3)
 # Chosen on the business and technology headlines of bench/stories.py; health is held out.
-JOIN_SIMILARITY = 0.25
+JOIN_SIMILARITY = 0.05
+# Words neither generic nor stop words that an article with text must share with a story to
+# join it: a show's name and "season" alone do not make a casting and a renewal one event, and
+# an article about the same event names more (the actor, the showrunner). A bare headline has
+# a handful of words, and one rare word in common ("Titanfall") is most of what it can show.
+_MIN_SHARED = 2
+_MIN_SHARED_HEADLINE = 1
 _ENTITY_WEIGHT = 1.6  # a word inside a name or a quoted title
 _PAIR_WEIGHT = 0.7  # two adjacent title words: "jessica jones" beside "jessica", "jones"
-_URL_WEIGHT = 0.5  # a word of the URL's path that the title does not have
+_URL_WEIGHT = 0.8  # a word of the URL's path that the title does not have
 _TEXT_WEIGHT = 0.3  # a word of the text's lead that the title does not have
+_GENERIC_WEIGHT = 0.3  # see _GENERIC
 _LEAD_WORDS = 80  # the text beyond its lead says more about the outlet than the event
 # Until this many articles are in the window every word looks rare; pretend there are more.
 _PRIOR_DOCUMENTS = 20
@@ -55,6 +62,11 @@ _STOPWORDS = frozenset({
     "says", "said", "say", "new", "news", "report", "reports", "update", "updates", "video",
     "photos", "watch", "here's", "what's", "how's", "why's", "http", "https", "www",
     "com", "html", "htm", "php", "asp", "aspx", "index", "story", "article", "articles",
+})
+# Words every entertainment story has; they weigh little and do not count as shared.
+_GENERIC = frozenset({
+    "season", "series", "episode", "show", "tv", "television", "network", "streamer",
+    "streaming", "netflix", "hbo", "hulu", "marvel", "fx", "amc", "cw", "showtime", "starz",
 })
 # fmt: on
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -127,7 +139,8 @@ class Clusterer:
             self._evict()
         terms = _terms(article)
         keys = _keys(article)
-        story = self._exact_match(keys, published) or self._nearest(terms, published)
+        needed = _MIN_SHARED if article.text.strip() else _MIN_SHARED_HEADLINE
+        story = self._exact_match(keys, published) or self._nearest(terms, published, needed)
         if story is None:
             self._created += 1
             story = _Story(article.id, self._created)
@@ -142,16 +155,23 @@ class Clusterer:
                 return story
         return None
 
-    def _nearest(self, terms: dict[str, float], published: datetime | None) -> _Story | None:
+    def _nearest(
+        self, terms: dict[str, float], published: datetime | None, needed: int
+    ) -> _Story | None:
         vector = self._weighted(terms)
         if not vector:
             return None
         dots: dict[str, float] = defaultdict(float)
+        shared: dict[str, int] = defaultdict(int)
         for term, weight in vector.items():
+            telling = " " not in term and term not in _GENERIC
             for story_id in self._postings.get(term, ()):
                 dots[story_id] += weight * self._stories[story_id].centroid[term]
+                shared[story_id] += telling
         best, best_score = None, JOIN_SIMILARITY
         for story_id, dot in dots.items():
+            if shared[story_id] < needed:
+                continue
             story = self._stories[story_id]
             score = dot / math.sqrt(story.norm2)
             better = score > best_score or (
@@ -252,18 +272,25 @@ def _terms(article: StoryArticle) -> dict[str, float]:
     words = [w for w in _words(article.title) if w not in outlet]
     named = _named_words(article.title)
     for word in words:
-        terms[word] = max(terms.get(word, 0.0), _ENTITY_WEIGHT if word in named else 1.0)
+        weight = _GENERIC_WEIGHT if word in _GENERIC else _ENTITY_WEIGHT if word in named else 1.0
+        terms[word] = max(terms.get(word, 0.0), weight)
     for first, second in pairwise(words):
         terms[f"{first} {second}"] = _PAIR_WEIGHT
     for word in _url_words(article.url):
         if word not in outlet:
-            terms.setdefault(word, _URL_WEIGHT)
+            terms.setdefault(word, _URL_WEIGHT * (_GENERIC_WEIGHT if word in _GENERIC else 1.0))
     if article.text:
         lead = article.text[: _LEAD_WORDS * 8]
         lead_named = _named_words(lead)
         for word in _words(lead)[:_LEAD_WORDS]:
             if word not in outlet:
-                weight = _TEXT_WEIGHT * (_ENTITY_WEIGHT if word in lead_named else 1.0)
+                weight = _TEXT_WEIGHT * (
+                    _GENERIC_WEIGHT
+                    if word in _GENERIC
+                    else _ENTITY_WEIGHT
+                    if word in lead_named
+                    else 1.0
+                )
                 terms[word] = max(terms.get(word, 0.0), weight)
     return terms
 
