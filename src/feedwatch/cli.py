@@ -357,7 +357,7 @@ def _stories(args: argparse.Namespace) -> int:
                 continue
             try:
                 articles.append(stories.read_article(line))
-            except stories.StoryInputError as exc:
+            except stories.StoryError as exc:
                 print(f"feedwatch: {name}, line {number}: {exc}", file=sys.stderr)
                 return EXIT_CONFIG
     for article, story in zip(articles, stories.cluster(articles), strict=True):

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from heapq import heappop, heappush
 from itertools import pairwise
 
 from feedwatch.errors import FeedwatchError
@@ -83,8 +84,9 @@ _CAPITALISED = re.compile(r"\b[A-Z]")
 _PATH_WORD = re.compile(r"[a-z]+")
 
 
-class StoryInputError(FeedwatchError):
-    """A line given to `feedwatch stories` is not an article."""
+class StoryError(FeedwatchError):
+    """Input story clustering cannot use: a line of `feedwatch stories` that is not an article,
+    a window that is not positive."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ class _Story:
     norm2: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)  # articles holding each term
     times: list[datetime] = field(default_factory=list)  # sorted
-    last_seen: datetime | None = None  # when it last grew, on the clusterer's clock
+    latest: datetime | None = None  # its latest publish time, else the clock when it grew
     keys: list[str] = field(default_factory=list)  # exact titles and URLs
 
 
@@ -117,7 +119,7 @@ class Clusterer:
 
     def __init__(self, window: timedelta = DEFAULT_WINDOW) -> None:
         if window <= timedelta(0):
-            raise ValueError("the window must be positive")
+            raise StoryError(f"the window must be positive, not {window}")
         self.window = window
         self._stories: dict[str, _Story] = {}  # in order of creation: ties go to the oldest
         self._postings: dict[str, dict[str, None]] = defaultdict(dict)  # term -> story ids
@@ -126,6 +128,9 @@ class Clusterer:
         self._exact: dict[str, str] = {}  # normalised title or URL -> story id
         self._clock: datetime | None = None  # the latest publish time seen
         self._created = 0
+        # (latest, order, story id) for every time a story's `latest` moved; stale ones skipped.
+        self._expiry: list[tuple[datetime, int, str]] = []
+        self._unstamped: list[_Story] = []  # stories of undated articles, before any clock
 
     def __len__(self) -> int:
         """How many stories are in the window."""
@@ -135,12 +140,15 @@ class Clusterer:
         """The id of the story `article` joined, or its own id when it starts one."""
         published = article.published
         if published is not None and (self._clock is None or published > self._clock):
-            self._clock = published
-            self._evict()
+            self._advance(published)
         terms = _terms(article)
         keys = _keys(article)
         needed = _MIN_SHARED if article.text.strip() else _MIN_SHARED_HEADLINE
-        story = self._exact_match(keys, published) or self._nearest(terms, published, needed)
+        story = (
+            self._stories.get(article.id)  # the same article again
+            or self._exact_match(keys, published)
+            or self._nearest(terms, published, needed)
+        )
         if story is None:
             self._created += 1
             story = _Story(article.id, self._created)
@@ -209,7 +217,12 @@ class Clusterer:
             story.keys.append(key)
         if published is not None:
             insort(story.times, published)
-        story.last_seen = self._clock
+        latest = story.times[-1] if story.times else self._clock
+        if latest is None:
+            self._unstamped.append(story)
+        elif story.latest is None or latest > story.latest:
+            story.latest = latest
+            heappush(self._expiry, (latest, story.order, story.id))
 
     def _in_window(self, story: _Story, published: datetime | None) -> bool:
         if published is None or not story.times:
@@ -221,30 +234,35 @@ class Clusterer:
             if 0 <= index < len(story.times)
         )
 
-    def _evict(self) -> None:
-        """Forget the stories that no article published from now on can join."""
-        assert self._clock is not None
-        horizon = self._clock - self.window
-        gone = [
-            story
-            for story in self._stories.values()
-            if story.last_seen is not None
-            and (story.times[-1] if story.times else story.last_seen) < horizon
-        ]
-        for story in gone:
-            del self._stories[story.id]
-            for term, count in story.counts.items():
-                postings = self._postings[term]
-                postings.pop(story.id, None)
-                if not postings:
-                    del self._postings[term]
-                self._frequency[term] -= count
-                if not self._frequency[term]:
-                    del self._frequency[term]
-            self._articles -= story.size
-            for key in story.keys:
-                if self._exact.get(key) == story.id:
-                    del self._exact[key]
+    def _advance(self, clock: datetime) -> None:
+        """Move the clock on and forget the stories that no article from now on can join."""
+        self._clock = clock
+        for story in self._unstamped:
+            if story.latest is None:
+                story.latest = clock
+                heappush(self._expiry, (clock, story.order, story.id))
+        self._unstamped.clear()
+        horizon = clock - self.window
+        while self._expiry and self._expiry[0][0] < horizon:
+            latest, _, story_id = heappop(self._expiry)
+            story = self._stories.get(story_id)
+            if story is not None and story.latest == latest:
+                self._evict(story)
+
+    def _evict(self, story: _Story) -> None:
+        del self._stories[story.id]
+        for term, count in story.counts.items():
+            postings = self._postings[term]
+            postings.pop(story.id, None)
+            if not postings:
+                del self._postings[term]
+            self._frequency[term] -= count
+            if not self._frequency[term]:
+                del self._frequency[term]
+        self._articles -= story.size
+        for key in story.keys:
+            if self._exact.get(key) == story.id:
+                del self._exact[key]
 
 
 def cluster(articles: Iterable[StoryArticle], window: timedelta = DEFAULT_WINDOW) -> list[str]:
@@ -344,28 +362,28 @@ def _outlet_words(article: StoryArticle) -> frozenset[str]:
 
 
 def read_article(line: str) -> StoryArticle:
-    """One JSON line of `feedwatch stories` as an article; StoryInputError says what is wrong.
+    """One JSON line of `feedwatch stories` as an article; StoryError says what is wrong.
 
     `published` is ISO 8601 (a time without an offset is UTC) or seconds since the epoch.
     """
     try:
         record = json.loads(line)
     except ValueError as exc:
-        raise StoryInputError(f"not JSON: {exc.args[0] if exc.args else exc}") from None
+        raise StoryError(f"not JSON: {exc.args[0] if exc.args else exc}") from None
     if not isinstance(record, dict):
-        raise StoryInputError("expected a JSON object")
+        raise StoryError("expected a JSON object")
     fields = {}
     for name in ("id", "title"):
         value = record.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool) and name == "id":
             value = str(value)
         if not isinstance(value, str) or not value.strip():
-            raise StoryInputError(f"{name!r} is missing or not a non-empty string")
+            raise StoryError(f"{name!r} is missing or not a non-empty string")
         fields[name] = value
     for name in ("text", "url", "source"):
         value = record.get(name)
         if value is not None and not isinstance(value, str):
-            raise StoryInputError(f"{name!r} must be a string")
+            raise StoryError(f"{name!r} must be a string")
         fields[name] = value
     return StoryArticle(
         id=fields["id"],
@@ -390,4 +408,4 @@ def _moment(value: object) -> datetime | None:
             return moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         pass
-    raise StoryInputError(f"'published' is not an ISO 8601 date or epoch seconds: {value!r}")
+    raise StoryError(f"'published' is not an ISO 8601 date or epoch seconds: {value!r}")
