@@ -15,8 +15,8 @@ the result), and scored per category and overall with B-cubed precision, recall 
 and how many articles a second each handles on one core (the machine may be busy: the ratio
 of the two, measured side by side, is the figure to trust).
 
-feedwatch's settings (stories.JOIN_SIMILARITY and the term weights) were chosen on b and t;
-m is held out. The corpus's timestamps are crawl times, each story's within a minute or two and
+feedwatch's settings (stories.JOIN_SIMILARITY and the term weights) were chosen on b and t, in
+publish order and shuffled with seeds 1 and 2; m is held out. The corpus's timestamps are crawl times, each story's within a minute or two and
 stories one after the other, which is why feedwatch uses publish time for the window only.
 """
 

@@ -59,6 +59,30 @@ def test_a_story_can_span_shows():
     assert story["collider-defenders"] == story["thr-cancel"] == "thr-cancel"
 
 
+def test_one_outlets_articles_on_one_subject_are_different_events():
+    start = datetime(2026, 2, 10, 9, tzinfo=UTC)
+    gas = StoryArticle(
+        "dw-gas",
+        "Germany's gas storage runs low as cold snap drags on",
+        source="DW",
+        published=start,
+    )
+    rail = StoryArticle(
+        "dw-rail",
+        "Rail strike in Germany strands commuters for a second day",
+        source="DW",
+        published=start + timedelta(hours=3),
+    )
+    other = StoryArticle(
+        "bbc-gas",
+        "Cold snap drains Germany's gas storage to record low",
+        source="BBC News",
+        published=start + timedelta(hours=4),
+    )
+    # Only "Germany" in common: one outlet's two reports, not two outlets' on one event.
+    assert cluster([gas, rail, other]) == ["dw-gas", "dw-rail", "dw-gas"]
+
+
 def test_the_same_headline_a_month_later_is_a_new_story():
     articles = marvel()
     assert stories_of(articles)["deadline-bethel-again"] == "deadline-bethel-again"
