@@ -5,7 +5,8 @@
 Reads ../shared/corpus/news-stories/headlines.csv (beside the repository; see its PROVENANCE.md):
 4,178 headlines that a news aggregator grouped into 65 stories, in three categories (b business,
 t science and technology, m health). Every headline is clustered in one run, all categories
-together, in publish order (or shuffled with --shuffle SEED), and scored per category and overall with B-cubed precision, recall and F1 of
+together, in publish order (or shuffled with --shuffle SEED), and scored per category and
+overall with B-cubed precision, recall and F1 of
   - feedwatch: `feedwatch stories` run in this process on the headlines as JSON lines (title,
     url, source, published; the headlines have no text), the command's own defaults;
   - newsblur: exact normalised titles, else the Jaccard similarity of significant title words
