@@ -271,3 +271,8 @@ def test_bcubed_scores_a_known_grouping():
     assert bench.bcubed(headlines, {"0": "x", "1": "x", "2": "y"}, None) == (1.0, 1.0, 1.0)
     precision, recall, _ = bench.bcubed(headlines, {"0": "x", "1": "x", "2": "x"}, None)
     assert (round(precision, 4), recall) == (round(5 / 9, 4), 1.0)
+
+
+def test_a_publish_time_without_a_time_zone_is_refused():
+    with pytest.raises(StoryError, match="no time zone"):
+        Clusterer().add(StoryArticle("a", "Title", published=datetime(2018, 6, 5)))

@@ -119,7 +119,7 @@ class _Story:
     times: list[datetime] = field(default_factory=list)  # sorted
     latest: datetime | None = None  # its latest publish time, else the clock when it grew
     keys: list[str] = field(default_factory=list)  # exact titles and URLs
-    sources: dict[str, None] = field(default_factory=dict)  # its outlets, None for unknown
+    sources: dict[str | None, None] = field(default_factory=dict)  # its outlets; None: unknown
 
 
 class Clusterer:
@@ -147,6 +147,8 @@ class Clusterer:
     def add(self, article: StoryArticle) -> str:
         """The id of the story `article` joined, or its own id when it starts one."""
         published = article.published
+        if published is not None and published.utcoffset() is None:
+            raise StoryError(f"{article.id}: publish time {published} has no time zone")
         if published is not None and (self._clock is None or published > self._clock):
             self._advance(published)
         terms = _terms(article)
