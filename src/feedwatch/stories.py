@@ -391,7 +391,8 @@ def read_article(line: str) -> StoryArticle:
     try:
         record = json.loads(line)
     except ValueError as exc:
-        raise StoryError(f"not JSON: {exc.args[0] if exc.args else exc}") from None
+        # json's own "line 1 column 5" would muddle the line number the caller reports.
+        raise StoryError(f"not JSON ({getattr(exc, 'msg', exc)})") from None
     if not isinstance(record, dict):
         raise StoryError("expected a JSON object")
     fields = {}
