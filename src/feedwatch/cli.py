@@ -116,6 +116,14 @@ def _arguments() -> argparse.ArgumentParser:
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)
 
+    stories = commands.add_parser(
+        "stories",
+        parents=[common],
+        help="group articles given as JSON lines (stdin when no file) into stories",
+    )
+    stories.add_argument("files", nargs="*", metavar="FILE")
+    stories.set_defaults(command=_stories)
+
     run = commands.add_parser(
         "run", parents=[common], help="run the daemon: poll feeds and serve the digest over HTTP"
     )
@@ -378,6 +386,31 @@ def _summarize(args: argparse.Namespace) -> int:
         for sentence in sentences:
             print(sentence)
     return status
+
+
+def _stories(args: argparse.Namespace) -> int:
+    from feedwatch import stories
+
+    # Everything is read before anything is printed: bad input leaves no half an answer.
+    articles = []
+    for path in args.files or ["-"]:
+        name = "<stdin>" if path == "-" else path
+        try:
+            raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        except OSError as exc:
+            print(f"feedwatch: {name}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILED
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                articles.append(stories.read_article(line))
+            except stories.StoryError as exc:
+                print(f"feedwatch: {name}, line {number}: {exc}", file=sys.stderr)
+                return EXIT_CONFIG
+    for article, story in zip(articles, stories.cluster(articles), strict=True):
+        print(json.dumps({"id": article.id, "story": story}, ensure_ascii=False))
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
