@@ -301,9 +301,8 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     store = pipeline.store
     before_state = store.feed_state(url)
     [before] = store.feed_reports()
-    settings = pipeline.summary_settings
-    items = store.digest_items(10, settings)
-    assert items
+    stories = store.digest_stories(10, pipeline.summary_settings)
+    assert stories and all(story.summary for story in stories)
 
     outcome = pipeline.poll(feed)
 
@@ -319,8 +318,7 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     assert outcome.next_poll == after_state.next_poll
     assert (after.title, after.articles, after.last_status) == (before.title, 3, 304)
     assert after_state.validators == before_state.validators
-    assert store.digest_items(10, settings) == items
-    assert store.pending_summaries(10, settings) == []
+    assert store.digest_stories(10, pipeline.summary_settings) == stories
 
 
 # --- polls end to end: 410 ----------------------------------------------------------------------
@@ -598,8 +596,8 @@ def test_a_body_that_is_not_a_feed_is_a_recorded_error(
     assert (reports[bad].articles, reports[bad].errors) == (0, 1)
     assert reports[bad].last_error == failed.error
     # Only the good feed's matching article reaches the digest.
-    items = pipeline.store.digest_items(10, pipeline.summary_settings)
-    assert [item.feed_url for item in items] == [good]
+    stories = pipeline.store.digest_stories(10, pipeline.summary_settings)
+    assert [story.members[0].sources[0].feed_url for story in stories] == [good]
 
 
 @pytest.mark.parametrize(

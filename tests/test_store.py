@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,9 +24,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Article, Page, ParsedFeed, Schedule, ShowMatch, Validators
+from feedwatch.models import (
+    Article,
+    DigestItem,
+    Page,
+    ParsedFeed,
+    Schedule,
+    ShowMatch,
+    Validators,
+)
 from feedwatch.store import SaveResult, Store
 from feedwatch.store.schema import Base, UTCDateTime
+from feedwatch.stories import digest_item, ranked
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "feedwatch" / "store" / "migrations"
@@ -125,8 +134,33 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@dataclass(frozen=True)
+class Job:
+    """A story the digest shows that needs a summary."""
+
+    article_id: int
+    version: str
+    text: str
+
+
+def pending(store: Store, limit: int | None = None, settings: str | None = None) -> list[Job]:
+    """The stories among the newest `limit` without a current summary, oldest first."""
+    jobs = [
+        Job(story.key, story.version, ranked(story.members)[0].text)
+        for story in store.digest_stories(limit, settings)
+        if story.summary is None
+    ]
+    return sorted(jobs, key=lambda job: job.article_id)
+
+
+def digest(store: Store, limit: int, settings: str | None = None) -> list[DigestItem]:
+    """The digest's items, as the pipeline builds them from the stored stories."""
+    stories = store.digest_stories(limit, settings)
+    return [digest_item(story) for story in stories if story.summary is not None]
+
+
 def summarise_all(store: Store) -> None:
-    for job in store.pending_summaries():
+    for job in pending(store):
         store.save_summary(job.article_id, job.version, [f"Summary of: {job.text[:20]}"])
 
 
@@ -148,7 +182,7 @@ def test_saving_the_same_entries_again_stores_nothing_twice(store: Store) -> Non
         later = NOW + timedelta(hours=hour)
         assert store.save_articles(TVWIRE, batch, at=later) == SaveResult(unchanged=3)
     assert reports(store)[TVWIRE] == 3
-    assert len(store.pending_summaries()) == 2
+    assert len(pending(store)) == 2
 
 
 def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Store) -> None:
@@ -161,7 +195,7 @@ def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Sto
     assert saved == SaveResult(updated=1)  # a show was added, no new article
     assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
     summarise_all(store)
-    [item] = store.digest_items(10)
+    [item] = digest(store, 10)
     assert item.title == "Severance renewed for a third season"  # text untouched
     assert item.shows == ("Severance", "Apple TV")
     assert (item.feed_title, item.feed_url) == ("TV Wire", TVWIRE)  # the first feed
@@ -199,7 +233,7 @@ def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) ->
     fresh = article("e2", "https://tvwire.example/tmp", title="New story")
     assert store.save_articles(TVWIRE, [(fresh, ())], at=NOW) == SaveResult(new=1)
     summarise_all(store)
-    [item] = store.digest_items(10)
+    [item] = digest(store, 10)
     assert item.url == "https://news.example/final"
     assert item.shows == ("Severance", "Andor")
 
@@ -218,7 +252,7 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
     ]
     assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(updated=2)
     summarise_all(store)
-    [item] = store.digest_items(10)
+    [item] = digest(store, 10)
     assert (item.title, item.url) == ("First, moved", "https://tvwire.example/w")
     assert reports(store)[TVWIRE] == 2
 
@@ -230,17 +264,17 @@ def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store:
     url = "https://tvwire.example/a"
     store.save_articles(TVWIRE, [(article("e1", url), matched("Severance", "Apple TV"))], at=NOW)
     summarise_all(store)
-    [before] = store.digest_items(10)
+    [before] = digest(store, 10)
 
     edited = article("e1", url, title="Andor, not Severance", body="A corrected story.")
     saved = store.save_articles(TVWIRE, [(edited, matched("Andor"))], at=NOW + timedelta(hours=1))
 
     assert saved == SaveResult(updated=1)
-    assert store.digest_items(10) == []  # the old summary was of the old text
-    [job] = store.pending_summaries()
+    assert digest(store, 10) == []  # the old summary was of the old text
+    [job] = pending(store)
     assert (job.version, job.text) == (edited.version, edited.text)
     store.save_summary(job.article_id, job.version, ["A corrected story."])
-    [after] = store.digest_items(10)
+    [after] = digest(store, 10)
     assert after.title == "Andor, not Severance"
     assert after.shows == ("Andor",)
     assert after.summary == ("A corrected story.",)
@@ -251,25 +285,25 @@ def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store:
 def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
     url = "https://tvwire.example/a"
     store.save_articles(TVWIRE, [(article("e1", url), matched("Severance"))], at=NOW)
-    [job] = store.pending_summaries()
+    [job] = pending(store)
     # The entry changes while its summary is being written.
     edited = article("e1", url, body="Updated body text, longer than before.")
     store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW)
     store.save_summary(job.article_id, job.version, ["Stale."])
 
-    [pending] = store.pending_summaries()
-    assert pending.version == edited.version != job.version
-    assert store.digest_items(10) == []
-    store.save_summary(pending.article_id, pending.version, ["First try."])
-    store.save_summary(pending.article_id, pending.version, ["Second try."])
-    assert store.pending_summaries() == []
-    assert store.digest_items(10)[0].summary == ("Second try.",)
+    [again] = pending(store)
+    assert again.version == edited.version != job.version
+    assert digest(store, 10) == []
+    store.save_summary(again.article_id, again.version, ["First try."])
+    store.save_summary(again.article_id, again.version, ["Second try."])
+    assert pending(store) == []
+    assert digest(store, 10)[0].summary == ("Second try.",)
 
 
 def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store) -> None:
     batch = [(article(f"e{n}", None, title=f"Story {n}"), matched("Severance")) for n in range(3)]
     store.save_articles(TVWIRE, batch, at=NOW)
-    first, second, third = store.pending_summaries()
+    first, second, third = pending(store)
     store.save_summaries(
         [
             (first.article_id, first.version, ["First."]),
@@ -277,15 +311,15 @@ def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store
             (third.article_id, third.version, ["Third."]),
         ]
     )
-    assert store.pending_summaries() == [second]
-    assert sorted(item.summary for item in store.digest_items(10)) == [("First.",), ("Third.",)]
+    assert pending(store) == [second]
+    assert sorted(item.summary for item in digest(store, 10)) == [("First.",), ("Third.",)]
 
 
 def test_unmatched_articles_are_stored_but_never_summarised(store: Store) -> None:
     store.save_articles(TVWIRE, [(article("e1", "https://tvwire.example/a"), ())], at=NOW)
     assert reports(store)[TVWIRE] == 1
-    assert store.pending_summaries() == []
-    assert store.digest_items(10) == []
+    assert pending(store) == []
+    assert digest(store, 10) == []
 
 
 def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
@@ -295,10 +329,10 @@ def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
         article("e3", None),
     ]
     store.save_articles(TVWIRE, [(a, matched("Severance")) for a in articles], at=NOW)
-    jobs = store.pending_summaries()
+    jobs = pending(store)
     assert [job.text for job in jobs] == [a.text for a in articles]
     # Only the newest, which the digest shows, need a summary: same date, so the last stored.
-    assert store.pending_summaries(limit=2) == jobs[1:]
+    assert pending(store, limit=2) == jobs[1:]
 
 
 # --- article pages (full text) -----------------------------------------------------------------
@@ -321,7 +355,7 @@ def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
         TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: page}
     )
     assert saved == SaveResult(new=1)
-    [job] = store.pending_summaries()
+    [job] = pending(store)
     # The page's text, under the version of the feed's text.
     assert (job.text, job.version) == (PAGE_TEXT, story.version)
     assert store.entry_versions(TVWIRE, ["e1", "e2"]) == {"e1": story.version}
@@ -340,17 +374,17 @@ def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
         TVWIRE, [(first, matched("Severance"))], at=NOW + timedelta(hours=1)
     )
     assert again == SaveResult(unchanged=1)
-    assert [job.text for job in store.pending_summaries()] == [PAGE_TEXT]
+    assert [job.text for job in pending(store)] == [PAGE_TEXT]
 
     # A changed entry takes the page fetched for it...
     edited = teaser(summary="Severance is back for a third season. Read more...")
     newer = Page(TEASER_URL, NOW, text=PAGE_TEXT + "\n\nThe premiere is set for January.")
     store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW, pages={TEASER_URL: newer})
-    assert [job.text for job in store.pending_summaries()] == [newer.text]
+    assert [job.text for job in pending(store)] == [newer.text]
     # ...and one changed without a page fetched goes back to the feed's text.
     plain = teaser(summary="Severance is back, says Apple.")
     store.save_articles(TVWIRE, [(plain, matched("Severance"))], at=NOW)
-    assert [job.text for job in store.pending_summaries()] == [plain.text]
+    assert [job.text for job in pending(store)] == [plain.text]
     assert store.page_texts([TEASER_URL]) == {TEASER_URL: None}
 
 
@@ -358,7 +392,7 @@ def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) ->
     story = teaser()
     failed = Page(TEASER_URL, NOW, error="HTTP 404 Not Found")
     store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: failed})
-    assert [job.text for job in store.pending_summaries()] == [story.text]
+    assert [job.text for job in pending(store)] == [story.text]
     with engine.connect() as connection:
         row = connection.exec_driver_sql(
             "SELECT page_url, page_text, page_error, page_fetched FROM articles"
@@ -371,7 +405,7 @@ def test_a_page_shorter_than_the_feed_text_is_not_summarised(store: Store) -> No
     full = article("e1", TEASER_URL, body="The feed carries the whole story. " * 10)
     short = Page(TEASER_URL, NOW, text="Only a caption.")
     store.save_articles(TVWIRE, [(full, matched("Severance"))], at=NOW, pages={TEASER_URL: short})
-    assert [job.text for job in store.pending_summaries()] == [full.text]
+    assert [job.text for job in pending(store)] == [full.text]
 
 
 # --- digest -----------------------------------------------------------------------------------
@@ -387,14 +421,15 @@ def test_digest_items_are_newest_first_and_limited(store: Store) -> None:
     store.save_articles(TVWIRE, [(a, matched("Severance")) for a in dated], at=NOW)
     unsummarised = article("unsummarised", None, title="X")
     store.save_articles(TVWIRE, [(unsummarised, matched("Severance"))], at=NOW)
-    for job in store.pending_summaries()[:4]:
+    for job in pending(store)[:4]:
         store.save_summary(job.article_id, job.version, ["Summary."])
 
-    items = store.digest_items(10)
+    items = digest(store, 10)
     # Equal dates: the one stored later comes first.
     assert [item.title for item in items] == ["Undated", "Tie", "New", "Old"]
     assert items[0].published == NOW
-    assert [item.title for item in store.digest_items(2)] == ["Undated", "Tie"]
+    # The limit counts the newest stories, summarised or not (publishing summarises them all).
+    assert [item.title for item in digest(store, 3)] == ["Undated", "Tie"]
     assert len({item.guid for item in items}) == 4
 
 
@@ -410,7 +445,7 @@ def test_guids_survive_reopening_and_match_across_databases(
         store = open_store(url)
         store.save_articles(feed, batch, at=NOW)
         summarise_all(store)
-        return {item.title: item.guid for item in store.digest_items(10)}
+        return {item.title: item.guid for item in digest(store, 10)}
 
     first_url = new_database()
     first = guids(first_url, TVWIRE)
@@ -481,7 +516,7 @@ def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
     summarise_all(store)
 
     fetched = next(r.last_fetched for r in store.feed_reports() if r.url == TVWIRE)
-    item = store.digest_items(1)[0]
+    item = digest(store, 1)[0]
     for value, expected in ((fetched, polled), (item.published, published)):
         assert value == expected
         assert value is not None and value.utcoffset() == timedelta(0)
@@ -676,7 +711,7 @@ def test_a_poll_stores_articles_validators_and_schedule_together(store: Store) -
     assert decide.seen == [[NOW - timedelta(hours=h) for h in range(3)]]
     assert state(store).validators == Validators('"v1"')
     assert state(store).next_poll == NOW + timedelta(hours=1)
-    assert len(store.pending_summaries()) == 3
+    assert len(pending(store)) == 3
     # Without a schedule, the stored one is kept and reported.
     assert store.record_poll(TVWIRE, at=NOW, status=304).schedule == record.schedule
 
@@ -765,7 +800,7 @@ def test_poll_threads_saving_the_same_stories_do_not_collide(store: Store) -> No
         thread.join()
 
     assert errors == []
-    assert len(store.pending_summaries()) == len(stories)
+    assert len(pending(store)) == len(stories)
     assert all(reports(store)[feed] == len(stories) for feed in feeds)
 
 
@@ -896,7 +931,7 @@ def test_a_database_at_0001_with_data_upgrades_and_keeps_it(
     )
     assert again == SaveResult(unchanged=1)
     summarise_all(store)
-    [item] = store.digest_items(10)
+    [item] = digest(store, 10)
     assert (item.guid, item.shows, item.feed_title) == (
         "urn:feedwatch:old",
         ("Severance",),
@@ -918,7 +953,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
     again = open_store(database_url)
     assert "upgraded" not in caplog.text
     assert reports(again) == {TVWIRE: 1}
-    assert len(again.pending_summaries()) == 1
+    assert len(pending(again)) == 1
 
 
 def test_a_database_from_a_newer_feedwatch_is_refused_cleanly(
@@ -985,7 +1020,7 @@ def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: St
     )
     assert result == SaveResult(new=1)
     summarise_all(store)
-    items = store.digest_items(10)
+    items = digest(store, 10)
     assert {item.url for item in items} == {old_url, new_url}
     assert len({item.guid for item in items}) == 2
 
@@ -999,7 +1034,7 @@ def test_an_entry_dated_in_the_future_counts_as_dated_when_first_seen(store: Sto
     edited = replace(future, body="Edited, still dated next month.")
     store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW + timedelta(hours=3))
     summarise_all(store)
-    items = store.digest_items(10)
+    items = digest(store, 10)
     assert [(item.title, item.published) for item in items] == [
         ("Later", NOW + timedelta(hours=1)),
         ("Future", NOW),
@@ -1054,9 +1089,9 @@ def test_a_database_at_0005_with_data_upgrades_and_keeps_every_row(
     again = store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW)
     assert again == SaveResult(unchanged=1)
     # A summary made under unknown settings is redone once, for what the digest shows.
-    [job] = store.pending_summaries(10, "feedwatch/3")
+    [job] = pending(store, 10, "feedwatch/3")
     store.save_summaries([(job.article_id, job.version, ["New summary."])], "feedwatch/3")
-    [item] = store.digest_items(10, "feedwatch/3")
+    [item] = digest(store, 10, "feedwatch/3")
     assert (item.guid, item.url, item.shows, item.phrases) == (
         "urn:feedwatch:old",
         "https://tvwire.example/a",

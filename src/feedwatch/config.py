@@ -13,9 +13,10 @@ import socket
 import stat
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -37,6 +38,7 @@ from feedwatch.text import normalize
 DEFAULT_PATH = Path("config/feeds.yaml")
 ENV_VAR = "FEEDWATCH_CONFIG"
 
+_TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?)?b?\s*$", re.IGNORECASE)
@@ -251,17 +253,78 @@ class SummarySettings(_Section):
     algorithm: Literal[SUMMARY_ALGORITHMS] = "feedwatch"
 
 
+def parse_time_of_day(value: object) -> time | None:
+    """digest.roundup: "08:00" (24-hour clock), or null / off for none."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, int):
+        # YAML 1.1 reads an unquoted 8:00 as 480 (base 60), so the time is lost.
+        raise ValueError('write the time of day in quotes, e.g. "08:00"')
+    match = _TIME_OF_DAY.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a time of day; use e.g. 08:00, or null for none")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{value!r} is not a time of day; use e.g. 08:00, or null for none")
+    return time(hour, minute)
+
+
+def parse_timezone(value: object) -> str | None:
+    """digest.timezone: an IANA name such as Europe/Berlin; null: the machine's own."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a time zone; use e.g. Europe/Berlin or UTC")
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use e.g. Europe/Berlin or UTC") from None
+    return value.strip()
+
+
+TimeOfDay = Annotated[time | None, BeforeValidator(parse_time_of_day)]
+TimeZone = Annotated[str | None, BeforeValidator(parse_timezone)]
+# What digest.formats may list; the combined RSS file at digest.path is always written.
+FEED_FORMATS = ("rss", "atom", "json")
+
+
 class DigestSettings(_Section):
     path: Path = Path("digest.xml")
     title: str = Field(default="feedwatch digest", min_length=1)
     link: str = "http://localhost:8080/"
     description: str = "Articles about the shows you track, summarised by feedwatch."
     max_items: Count = Field(default=100, ge=1, le=10_000)
+    # Written next to `path` too: digest.atom, digest.json, and with per_show a feed per show.
+    formats: tuple[Literal[FEED_FORMATS], ...] = FEED_FORMATS
+    per_show: Flag = True
+    # Once a day at this time (digest.timezone), one roundup item per show: off when None.
+    roundup: TimeOfDay = None
+    timezone: TimeZone = None
 
     @field_validator("link")
     @classmethod
     def _http_url(cls, url: str) -> str:
         return http_url(url)
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(formats))
+
+    @property
+    def zone(self) -> tzinfo:
+        """The roundup's time zone: digest.timezone, else the machine's own."""
+        if self.timezone is not None:
+            return ZoneInfo(self.timezone)
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+
+
+class StorySettings(_Section):
+    """Grouping the articles of one story across feeds (see stories.py)."""
+
+    enabled: Flag = True  # false: one digest item per article
+    window: Duration = timedelta(days=3)
 
 
 class ServerSettings(_Section):
@@ -302,6 +365,7 @@ class Config(_Section):
     digest: DigestSettings = DigestSettings()
     server: ServerSettings = ServerSettings()
     retention: RetentionSettings = RetentionSettings()
+    stories: StorySettings = StorySettings()
     # Where the file was read from; not a key users write.
     source: Path = Field(default=Path(), exclude=True)
 

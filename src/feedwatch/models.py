@@ -164,13 +164,54 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class SummaryJob:
-    """A matched article whose current version has no summary yet."""
+class StoryArticle:
+    """What story clustering (stories.py) looks at."""
 
-    article_id: int
+    id: str
+    title: str
+    text: str = ""
+    url: str | None = None
+    source: str | None = None
+    published: datetime | None = None  # aware UTC; None: joins by text alone
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """A stored matched article, as one of its story's articles."""
+
+    id: int
+    guid: str
+    title: str
+    link: str | None
+    published: datetime  # its date, else when first seen
+    text: str  # what is summarised (Article.text, with its page)
     version: str
-    text: str
-    language: str | None = None  # as stored with the article; None: not known
+    sources: tuple[Source, ...]  # every feed that delivered it, the first delivery first
+    matches: tuple[ShowMatch, ...]
+    authors: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    """A story of the digest as stored: its matched articles, oldest first, and the summary
+    kept for exactly these articles at these versions (None: to be written)."""
+
+    key: int  # its first article's id; its summary is kept under it
+    guid: str  # stable as the story grows
+    members: tuple[StoryMember, ...]
+    summary: tuple[str, ...] | None
+
+    @property
+    def version(self) -> str:
+        """Changes when an article joins, leaves or changes; a lone article's own version."""
+        if len(self.members) == 1:
+            return self.members[0].version
+        digest = hashlib.sha256()
+        for member in sorted(self.members, key=lambda member: member.id):
+            digest.update(f"{member.id}:{member.version}\n".encode())
+        return "story:" + digest.hexdigest()[:58]
 
 
 @dataclass(frozen=True, slots=True)

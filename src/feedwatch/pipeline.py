@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import logs, matcher, policy
+from feedwatch import logs, matcher, policy, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
     Article,
+    DigestItem,
     Entry,
     FeedState,
     FetchResult,
     ParsedFeed,
     Schedule,
     ShowMatch,
+    StoredStory,
     Validators,
 )
 from feedwatch.poll import pages as fulltext
@@ -295,30 +297,68 @@ class Pipeline:
         return policy.interval(self.config.interval_for(feed), hints, self._bounds)
 
     def publish(self) -> tuple[int, int]:
-        """Summarise matched articles that lack a summary, then rewrite the digest.
+        """Put new matches into stories, summarise the stories the digest shows that lack a
+        summary, then rewrite the digest in every format.
 
         Returns (summaries written, items in the digest).
         """
         with self._publish_lock:
+            self._assign_stories()
             limit, settings = self.config.digest.max_items, self.summary_settings
-            # Only what the digest shows needs a summary.
-            jobs = self.store.pending_summaries(limit, settings)
+            found = self.store.digest_stories(limit, settings)
+            pending = [story for story in found if story.summary is None]
+            written: dict[int, tuple[str, ...]] = {}
             # Saved a batch at a time: one transaction per summary costs more than many a
             # summary, and one for all would lose them all to a crash.
-            for start in range(0, len(jobs), SUMMARY_BATCH):
+            for start in range(0, len(pending), SUMMARY_BATCH):
+                batch = [
+                    (story, self._summarise(story))
+                    for story in pending[start : start + SUMMARY_BATCH]
+                ]
                 self.store.save_summaries(
-                    (
-                        (job.article_id, job.version, self._summarise(job.text))
-                        for job in jobs[start : start + SUMMARY_BATCH]
-                    ),
-                    settings,
+                    [(story.key, story.version, sentences) for story, sentences in batch], settings
                 )
-            items = self.store.digest_items(limit, settings)
-            digest.write(items, self.config.digest, built=datetime.now(UTC))
-            return len(jobs), len(items)
+                written.update((story.key, sentences) for story, sentences in batch)
+            items = [
+                stories.digest_item(
+                    dataclasses.replace(story, summary=written.get(story.key, story.summary))
+                )
+                for story in found
+            ]
+            self._write_digest(items)
+            return len(pending), len(items)
 
-    def _summarise(self, text: str) -> tuple[str, ...]:
-        return self.summariser.summarise(text, self.config.summary.sentences)
+    def _write_digest(self, items: Sequence[DigestItem]) -> None:
+        settings = self.config.digest
+        built = datetime.now(UTC)
+        digest.write(items, settings, built=built)
+        digest.write_formats(
+            items,
+            settings,
+            built=built,
+            formats=settings.formats,
+            per_show=settings.per_show,
+            shows=[show.name for show in self.config.shows],
+        )
+
+    def _assign_stories(self) -> None:
+        """Give each new match its story (stories.assign), or with stories.enabled false its
+        own: one item per article."""
+        pending = self.store.unclustered()
+        if not pending:
+            return
+        if not self.config.stories.enabled:
+            self.store.set_stories({article_id: article_id for article_id, _ in pending})
+            return
+        window = self.config.stories.window
+        context = self.store.story_context(
+            min(when for _, when in pending) - window, max(when for _, when in pending) + window
+        )
+        self.store.set_stories(stories.assign(context, window))
+
+    def _summarise(self, story: StoredStory) -> tuple[str, ...]:
+        texts = [member.text for member in stories.ranked(story.members)]
+        return self.summariser.summarise("\n\n".join(texts), self.config.summary.sentences)
 
     @property
     def summary_settings(self) -> str:

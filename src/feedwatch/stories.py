@@ -24,13 +24,14 @@ import math
 import re
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
 from itertools import pairwise
 
 from feedwatch.errors import FeedwatchError
+from feedwatch.models import DigestItem, ShowMatch, Source, StoredStory, StoryArticle, StoryMember
 from feedwatch.text import normalize
 from feedwatch.urls import canonical_url, http_host
 
@@ -94,18 +95,6 @@ _PATH_WORD = re.compile(r"[a-z]+")
 class StoryError(FeedwatchError):
     """Input story clustering cannot use: a line of `feedwatch stories` that is not an article,
     a window that is not positive."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoryArticle:
-    """What clustering looks at."""
-
-    id: str
-    title: str
-    text: str = ""
-    url: str | None = None
-    source: str | None = None
-    published: datetime | None = None  # aware UTC; None: joins by text alone
 
 
 @dataclass(slots=True)
@@ -283,6 +272,65 @@ def cluster(articles: Iterable[StoryArticle], window: timedelta = DEFAULT_WINDOW
     """The story id of each article, in the order given, clustered one after the other."""
     clusterer = Clusterer(window)
     return [clusterer.add(article) for article in articles]
+
+
+def assign(
+    context: Sequence[tuple[int, int | None, StoryArticle]], window: timedelta = DEFAULT_WINDOW
+) -> dict[int, int]:
+    """The story of each article of `context` that has none, as the daemon gives them.
+
+    `context`: stored articles (id, story or None, what clustering looks at) in the order
+    they were stored, covering the window around those without one. They are clustered again
+    in that order; one without a story joins the story of the first stored article of the
+    cluster it falls in, or starts its own (its id). Stories already given never change.
+    """
+    clusterer = Clusterer(window)
+    stored: dict[str, int] = {}  # a cluster of this run -> the story its first given article has
+    given: dict[int, int] = {}
+    for article_id, story, article in context:
+        cluster_id = clusterer.add(article)
+        if story is not None:
+            stored.setdefault(cluster_id, story)
+        else:
+            given[article_id] = stored.setdefault(cluster_id, article_id)
+    return given
+
+
+def ranked(members: Sequence[StoryMember]) -> list[StoryMember]:
+    """A story's articles, the best first: the most complete (longest text), the earliest
+    among equals; the rest in date order."""
+    best = min(members, key=lambda member: (-len(member.text), member.published, member.id))
+    return [best, *(member for member in members if member is not best)]
+
+
+def digest_item(story: StoredStory) -> DigestItem:
+    """A story as one digest item: its best article's title, link, authors and enclosures,
+    its summary, every show of its articles (the first article's first) with the phrase that
+    matched it, and every feed that carried one, each with its article's link."""
+    best, *_ = ranked(story.members)
+    matches: dict[str, ShowMatch] = {}
+    sources: dict[str, Source] = {}
+    for member in story.members:
+        for match in member.matches:
+            matches.setdefault(match.show, match)
+        for source in member.sources:
+            sources.setdefault(source.feed_url, source)
+    first = story.members[0].sources[0] if story.members[0].sources else None
+    return DigestItem(
+        guid=story.guid,
+        title=best.title,
+        url=best.link,
+        published=story.members[0].published,
+        summary=story.summary or (),
+        shows=tuple(matches),
+        feed_title=first.title if first else "",
+        feed_url=first.feed_url if first else "",
+        authors=best.authors,
+        enclosures=best.enclosures,
+        sources=tuple(sources.values()),
+        phrases=tuple(match.phrase or match.show for match in matches.values()),
+        language=best.language,
+    )
 
 
 def _keys(article: StoryArticle) -> list[str]:

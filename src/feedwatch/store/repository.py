@@ -5,6 +5,7 @@ Each method runs in its own short transaction, so poll threads can share one Sto
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -29,7 +31,6 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from feedwatch.errors import StoreError
 from feedwatch.models import (
     Article,
-    DigestItem,
     Enclosure,
     FeedReport,
     FeedState,
@@ -38,7 +39,9 @@ from feedwatch.models import (
     Schedule,
     ShowMatch,
     Source,
-    SummaryJob,
+    StoredStory,
+    StoryArticle,
+    StoryMember,
     Validators,
 )
 from feedwatch.store import database, saving
@@ -62,6 +65,8 @@ WRITE_ATTEMPTS = 10
 _is_matched = exists().where(MatchRow.article_id == ArticleRow.id)
 # What the digest is ordered by: the article's date, else when it was first seen.
 _DATE = func.coalesce(ArticleRow.published, ArticleRow.first_seen)
+# What clustering is given of an article's text: it reads only the opening words.
+TEXT_CHARS = 2000
 # Articles read at once while every stored one is matched again.
 REJUDGE_BATCH = 2000
 
@@ -276,56 +281,41 @@ class Store:
         with self._session() as session:
             return saving.stored_pages(session, urls)
 
-    def pending_summaries(
+    def digest_stories(
         self, limit: int | None = None, settings: str | None = None
-    ) -> list[SummaryJob]:
-        """Matched articles among the newest `limit` (all when None) without a summary of
-        their current version made with `settings`, oldest first."""
-        chosen: ColumnElement[bool] = _is_matched
-        if limit is not None:
-            newest = (
-                select(ArticleRow.id)
-                .where(_is_matched)
-                .order_by(_DATE.desc(), ArticleRow.id.desc())
-                .limit(limit)
-            )
-            chosen = ArticleRow.id.in_(newest.scalar_subquery())
-        query = (
-            select(ArticleRow)
-            .where(chosen, ~exists().where(_summary_is_current(settings)))
-            .order_by(ArticleRow.id)
-        )
+    ) -> list[StoredStory]:
+        """The newest `limit` stories (all when None), newest first (by their first article's
+        date, else when it was first seen; then newest story), each with its matched articles
+        (oldest first) and its summary when one made with `settings` is kept for exactly
+        these articles at these versions. An article not in a story yet is a story alone."""
         with self._session() as session:
-            return [
-                SummaryJob(row.id, row.version, _text(row), row.language)
-                for row in session.scalars(query)
-            ]
+            return _stories(session, limit, settings)
 
     def save_summary(
         self, article_id: int, version: str, sentences: Sequence[str], settings: str | None = None
     ) -> None:
-        """Keep the summary of `version`; ignored when the article has moved on since."""
+        """Keep the summary of `version` of the story kept under `article_id`."""
         self.save_summaries([(article_id, version, sentences)], settings)
 
     def save_summaries(
         self, summaries: Iterable[tuple[int, str, Sequence[str]]], settings: str | None = None
     ) -> None:
-        """save_summary for each (article id, version, sentences), in one transaction;
-        `settings` names what made them (see pending_summaries)."""
+        """save_summary for each (story key, version, sentences), in one transaction;
+        `settings` names what made them (see pending_summaries). A summary of a version
+        that has moved on since is kept but never shown: the next publish redoes it."""
         wanted = {article_id: (version, list(text)) for article_id, version, text in summaries}
 
         def write(session: Session) -> None:
-            current: dict[int, str] = {}
             kept: dict[int, SummaryRow] = {}
+            existing: set[int] = set()
             for chunk in saving.chunks(wanted):
-                query = select(ArticleRow.id, ArticleRow.version).where(ArticleRow.id.in_(chunk))
-                current.update((row_id, version) for row_id, version in session.execute(query))
                 rows = session.scalars(select(SummaryRow).where(SummaryRow.article_id.in_(chunk)))
                 kept.update((row.article_id, row) for row in rows)
+                existing.update(session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(chunk))))
             created = datetime.now(UTC)
             for article_id, (version, sentences) in wanted.items():
-                if current.get(article_id) != version:
-                    continue
+                if article_id not in existing:
+                    continue  # deleted meanwhile (retention)
                 summary = kept.get(article_id) or SummaryRow(article_id=article_id)
                 summary.version, summary.sentences, summary.created = version, sentences, created
                 summary.settings = settings
@@ -333,46 +323,34 @@ class Store:
 
         self._write(write)
 
-    def digest_items(self, limit: int, settings: str | None = None) -> list[DigestItem]:
-        """Matched articles summarised with `settings`, newest first (by date, else first
-        seen; then newest row).
-
-        Shows come in the order the matcher gave them when the article was first stored;
-        shows added later by other feeds follow. Sources: every feed that delivered the
-        article, the first delivery first.
-        """
-        query = (
-            select(ArticleRow, SummaryRow.sentences)
-            .join(SummaryRow, _summary_is_current(settings))
-            .where(_is_matched)
-            .order_by(_DATE.desc(), ArticleRow.id.desc())
-            .limit(limit)
-            .options(selectinload(ArticleRow.matches), selectinload(ArticleRow.feed))
-        )
+    def unclustered(self) -> list[tuple[int, datetime]]:
+        """Matched articles not in a story yet: (id, date or first seen)."""
+        query = select(ArticleRow.id, _DATE).where(_is_matched, ArticleRow.story.is_(None))
         with self._session() as session:
-            found = session.execute(query).all()
-            sources = _sources(session, [row.id for row, _ in found])
-            return [
-                DigestItem(
-                    guid=row.guid,
-                    title=row.title,
-                    url=row.link,
-                    published=row.published or row.first_seen,
-                    summary=tuple(sentences),
-                    shows=tuple(match.show_name for match in row.matches),
-                    feed_title=row.feed.title or row.feed.url,
-                    feed_url=row.feed.url,
-                    authors=tuple(row.authors or ()),
-                    enclosures=tuple(Enclosure(**enclosure) for enclosure in row.enclosures or ()),
-                    sources=tuple(
-                        Source(title, feed_url, row.link)
-                        for title, feed_url in sources.get(row.id, ())
-                    ),
-                    phrases=tuple(match.phrase or match.show_name for match in row.matches),
-                    language=row.language,
+            return [(row_id, when) for row_id, when in session.execute(query)]
+
+    def story_context(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[int, int | None, StoryArticle]]:
+        """The matched articles dated within [since, until], in the order stored: (id, its
+        story or None, what clustering looks at)."""
+        with self._session() as session:
+            return _story_context(session, since, until)
+
+    def set_stories(self, stories: Mapping[int, int]) -> None:
+        """Put each article (by id) in a story (the id of the story's first article)."""
+
+        def write(session: Session) -> None:
+            if stories:
+                articles = ArticleRow.__table__
+                session.execute(
+                    update(articles)
+                    .where(articles.c.id == bindparam("row_id"))
+                    .values(story=bindparam("new_story")),
+                    [{"row_id": row_id, "new_story": story} for row_id, story in stories.items()],
                 )
-                for row, sentences in found
-            ]
+
+        self._write(write)
 
     def setting(self, name: str) -> str | None:
         """A value kept with set_setting (e.g. what stored matches were made with)."""
@@ -594,6 +572,95 @@ def _recent_publish_times(
     due = session.scalar(_FIRST_PUBLISHED_AFTER, {"feed_id": feed.id, "until": until})
     feed.recent_published = _PublishTimes(until, due, limit, tuple(times)).dump()
     return times
+
+
+def _stories(session: Session, limit: int | None, settings: str | None) -> list[StoredStory]:
+    """The newest `limit` stories (all when None), newest first, each with its matched
+    articles and the summary current for them (see pending_summaries)."""
+    key = func.coalesce(ArticleRow.story, ArticleRow.id)
+    newest = (
+        select(key.label("key"), func.min(_DATE).label("date"))
+        .where(_is_matched)
+        .group_by(key)
+        .order_by(func.min(_DATE).desc(), key.desc())
+        .limit(limit)
+    )
+    order = [story_key for story_key, _ in session.execute(newest)]
+    members: dict[int, list[StoryMember]] = {story_key: [] for story_key in order}
+    for chunk in saving.chunks(order):
+        query = (
+            select(ArticleRow, key)
+            .where(_is_matched, key.in_(chunk))
+            .order_by(_DATE, ArticleRow.id)
+            .options(selectinload(ArticleRow.matches))
+        )
+        found = session.execute(query).all()
+        feeds = _sources(session, [row.id for row, _ in found])
+        for row, story_key in found:
+            members[story_key].append(_member(row, feeds.get(row.id, [])))
+    guids: dict[int, str] = {}
+    for chunk in saving.chunks(order):
+        query = select(ArticleRow.id, ArticleRow.guid).where(ArticleRow.id.in_(chunk))
+        guids.update((row_id, guid) for row_id, guid in session.execute(query))
+    summaries = {}
+    for chunk in saving.chunks(order):
+        query = select(SummaryRow).where(
+            SummaryRow.article_id.in_(chunk), SummaryRow.settings.is_not_distinct_from(settings)
+        )
+        summaries.update((row.article_id, row) for row in session.scalars(query))
+    stories = []
+    for story_key in order:
+        group = tuple(members[story_key])
+        story = StoredStory(story_key, guids.get(story_key, group[0].guid), group, None)
+        summary = summaries.get(story_key)
+        if summary is not None and summary.version == story.version:
+            story = dataclasses.replace(story, summary=tuple(summary.sentences))
+        stories.append(story)
+    return stories
+
+
+def _member(row: ArticleRow, feeds: Sequence[tuple[str, str]]) -> StoryMember:
+    return StoryMember(
+        id=row.id,
+        guid=row.guid,
+        title=row.title,
+        link=row.link,
+        published=row.published or row.first_seen,
+        text=_text(row),
+        version=row.version,
+        sources=tuple(Source(title, url, row.link) for title, url in feeds),
+        matches=tuple(ShowMatch(match.show_name, match.phrase) for match in row.matches),
+        authors=tuple(row.authors or ()),
+        enclosures=tuple(Enclosure(**enclosure) for enclosure in row.enclosures or ()),
+        language=row.language,
+    )
+
+
+def _story_context(
+    session: Session, since: datetime, until: datetime
+) -> list[tuple[int, int | None, StoryArticle]]:
+    query = (
+        select(ArticleRow)
+        .where(_is_matched, _DATE.between(since, until))
+        .order_by(ArticleRow.id)
+        .options(selectinload(ArticleRow.feed))
+    )
+    return [
+        (
+            row.id,
+            row.story,
+            StoryArticle(
+                id=str(row.id),
+                title=row.title,
+                # Clustering reads the opening of a text only.
+                text=_text(row)[:TEXT_CHARS],
+                url=row.link,
+                source=row.feed.title or row.feed.url,
+                published=row.published or row.first_seen,
+            ),
+        )
+        for row in session.scalars(query)
+    ]
 
 
 def _sources(session: Session, article_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:

@@ -118,6 +118,9 @@ class ArticleRow(Base):
     enclosures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     language: Mapped[str | None] = mapped_column(String(16))
+    # The id of the first article of its story (stories.py); None until clustered. Not a
+    # foreign key: the story keeps its id when retention deletes that first article.
+    story: Mapped[int | None] = mapped_column(index=True)
 
     feed: Mapped[FeedRow] = relationship()
     entries: Mapped[list[EntryRow]] = relationship(back_populates="article", passive_deletes=True)

@@ -1,5 +1,6 @@
-"""Entry identity, re-judging and retention: display links apart from identity, authors,
-enclosures, tags and language, the matched phrase, summary settings, forgotten entries.
+"""Entry identity, re-judging, retention and stories: display links apart from identity,
+authors, enclosures, tags and language, the matched phrase, summary settings, forgotten
+entries, each article's story.
 
 Revision ID: 0006
 Revises: 0005
@@ -26,6 +27,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("enclosures", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("tags", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("story", sa.Integer(), nullable=True))
+        batch.create_index(batch.f("ix_articles_story"), ["story"], unique=False)
     articles = sa.table("articles", sa.column("url", sa.String), sa.column("link", sa.String))
     op.execute(articles.update().values(link=articles.c.url))
     with op.batch_alter_table("matches") as batch:
@@ -66,5 +69,6 @@ def downgrade() -> None:
     with op.batch_alter_table("matches") as batch:
         batch.drop_column("phrase")
     with op.batch_alter_table("articles") as batch:
-        for column in ("language", "tags", "enclosures", "authors", "link"):
+        batch.drop_index(batch.f("ix_articles_story"))
+        for column in ("story", "language", "tags", "enclosures", "authors", "link"):
             batch.drop_column(column)
