@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -30,6 +30,22 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 RETRY_SECONDS = 10  # told to clients asking for the digest before it first exists
+
+# What waitress may hold per connection, so that slow or non-reading clients cannot grow the
+# process: at most CONNECTION_LIMIT connections, each keeping in memory at most
+# MAX_HEADER_BYTES of request head, INBUF_OVERFLOW of body and OUTBUF_OVERFLOW of response
+# (the rest of a response waits in a temporary file). 100 x (8 + 64 + 64) KiB = 13.3 MiB
+# for the buffers, on top of the one copy of the digest the App keeps (plain and gzipped).
+CONNECTION_LIMIT = 100
+MAX_HEADER_BYTES = 8 * 1024  # beyond it, waitress answers 431 itself
+INBUF_OVERFLOW = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024  # feedwatch takes no request bodies; beyond it, 413
+OUTBUF_OVERFLOW = 64 * 1024
+# Past this much unsent, a worker waits for its client to read. Far above any digest, so a
+# client that never reads holds no worker; what is unsent beyond OUTBUF_OVERFLOW is on disk.
+OUTBUF_HIGH_WATERMARK = 64 * 1024 * 1024
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit without sending or reading
+CLEANUP_INTERVAL = 10  # seconds between closing such connections
 _REASONS = {
     200: "OK",
     304: "Not Modified",
@@ -86,7 +102,7 @@ class App:
         if status != 304:
             headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {_REASONS[status]}", headers)
-        return [] if method == "HEAD" or status == 304 else [body]
+        return [] if method == "HEAD" or status == 304 else _pieces(body)
 
     def _feed(self, environ: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         digest = self._read_digest()
@@ -110,22 +126,26 @@ class App:
         return 200, headers, digest.body
 
     def _healthz(self) -> tuple[int, list[tuple[str, str]], bytes]:
-        """200 and "status": "ok"; 503 and "failing" while the last digest rewrite failed,
-        since the digest served is then older than what was stored."""
+        """200 and "status": "ok"; 503, "failing" and the reasons under "problems" while the
+        store fails (health()'s own "problems") or the last digest rewrite failed, since the
+        digest served is then older than what was stored."""
         digest = self._read_digest()
         health = self._health()
-        failing = bool(health.get("last_publish_error"))
+        problems = list(health.get("problems") or ())
+        if health.get("last_publish_error"):
+            problems.append(f"cannot publish the digest: {health['last_publish_error']}")
         status = {
-            "status": "failing" if failing else "ok",
+            "status": "failing" if problems else "ok",
             "version": __version__,
             "digest_updated": (
                 datetime.fromtimestamp(digest.modified, UTC).isoformat() if digest else None
             ),
             **health,
+            "problems": problems,
         }
         body = json.dumps(status).encode("utf-8") + b"\n"
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-        return (503 if failing else 200), headers, body
+        return (503 if problems else 200), headers, body
 
     def _read_digest(self) -> _Digest | None:
         """The digest as it is on disk now; None while there is none to read."""
@@ -151,6 +171,13 @@ class App:
         with self._cache_lock:
             self._cache = digest
         return digest
+
+
+def _pieces(body: bytes) -> Iterator[bytes]:
+    """The body in OUTBUF_OVERFLOW slices: handed over whole, waitress would copy all of it
+    into memory per connection before moving it to its temporary file."""
+    for start in range(0, len(body), OUTBUF_OVERFLOW):
+        yield body[start : start + OUTBUF_OVERFLOW]
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -207,6 +234,14 @@ class DigestServer:
                 port=port,
                 threads=threads,
                 ident="feedwatch",
+                connection_limit=CONNECTION_LIMIT,
+                max_request_header_size=MAX_HEADER_BYTES,
+                inbuf_overflow=INBUF_OVERFLOW,
+                max_request_body_size=MAX_BODY_BYTES,
+                outbuf_overflow=OUTBUF_OVERFLOW,
+                outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
+                channel_timeout=CHANNEL_TIMEOUT,
+                cleanup_interval=CLEANUP_INTERVAL,
                 # Behind a proxy or not, feedwatch builds no URLs from request headers.
                 clear_untrusted_proxy_headers=True,
             )
