@@ -11,7 +11,9 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import waitress
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from feedwatch import __version__
@@ -46,6 +49,10 @@ OUTBUF_OVERFLOW = 64 * 1024
 OUTBUF_HIGH_WATERMARK = 64 * 1024 * 1024
 CHANNEL_TIMEOUT = 30  # seconds a connection may sit without sending or reading
 CLEANUP_INTERVAL = 10  # seconds between closing such connections
+# After an error answer, what a client is still sending is read and dropped for this long, or
+# this much, before closing (see _Channel).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
 _REASONS = {
     200: "OK",
     304: "Not Modified",
@@ -223,6 +230,68 @@ def _not_modified(environ: Mapping[str, Any], digest: _Digest) -> bool:
     return False
 
 
+class _Channel(HTTPChannel):
+    """waitress's connection, which hears a client out before closing after an error answer.
+
+    waitress answers e.g. 431 to a header over the limit while the client is still sending
+    it, then closes; a socket closed with input unread sends a reset instead of a close, and
+    the client reports "connection reset" without ever reading the 431. Here the closing
+    channel shuts its sending side (the answer goes out, then the close), then reads and
+    drops the rest up to LINGER_SECONDS / LINGER_BYTES, as Apache's lingering close does.
+    """
+
+    _linger = False  # the request being answered is an error: linger before closing
+    _linger_until: float | None = None  # while lingering: when to give up
+    _lingered = 0
+
+    def service(self) -> None:
+        # Set before the answer is written: the serving loop may close as soon as it is.
+        if self.requests and self.requests[0].error is not None:
+            self._linger = True
+        super().service()
+
+    def handle_close(self) -> None:
+        if self._linger and self._linger_until is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                self._linger_until = time.monotonic() + LINGER_SECONDS
+                self.will_close = False
+                return
+        super().handle_close()
+
+    def readable(self) -> bool:
+        return self._linger_until is not None or super().readable()
+
+    def writable(self) -> bool:
+        if self._linger_until is None:
+            return bool(super().writable())
+        # Writable wakes handle_write, which closes: at the deadline, or when waitress's
+        # idle-connection cleanup asks (will_close).
+        return self.will_close or time.monotonic() >= self._linger_until
+
+    def handle_read(self) -> None:
+        if self._linger_until is None:
+            super().handle_read()
+            return
+        try:
+            # recv() calls handle_close() itself at the client's end of input.
+            self._lingered += len(self.recv(self.adj.recv_bytes))
+        except OSError:
+            super().handle_close()
+            return
+        if self._lingered > LINGER_BYTES and self.connected:
+            super().handle_close()
+
+    def handle_write(self) -> None:
+        if self._linger_until is None:
+            super().handle_write()
+        elif self.connected:
+            super().handle_close()
+
+
 class DigestServer:
     """waitress serving an App on host:port in a background thread."""
 
@@ -249,6 +318,8 @@ class DigestServer:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise FeedwatchError(f"cannot serve HTTP on {host}:{port}: {reason}") from None
         listeners = [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
+        for listener in listeners:
+            listener.channel_class = _Channel
         self._listener = listeners[0]
         host, port = self._listener.effective_host, self._listener.effective_port
         self.url = f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
