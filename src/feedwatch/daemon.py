@@ -127,6 +127,10 @@ class Daemon:
 
         A digest that cannot be written here is raised: there would be nothing to serve.
         """
+        store = self.pipeline.store
+        if store.created:
+            # Where a database existed before, this is how its loss shows.
+            log.info("created a new database at %s", store.location)
         started = time.monotonic()
         self._published(started, *self.pipeline.publish())
         failing = [report.url for report in self.pipeline.store.feed_reports() if report.last_error]
