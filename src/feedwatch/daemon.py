@@ -275,7 +275,7 @@ class Daemon:
             # The config of the moment: a reload since dispatch may have changed or removed it.
             pipeline = self.pipeline
             feed = _find(pipeline.config, url)
-            if feed is None or self._stopping.is_set() or self._store_lost.is_set():
+            if feed is None or self._stopping.is_set() or not self._store_file_ok():
                 return
             try:
                 outcome = pipeline.poll(feed)
@@ -313,13 +313,17 @@ class Daemon:
 
     def _store_file_ok(self) -> bool:
         """False once the SQLite file the store opened is deleted or replaced; the first time,
-        says so in one ERROR line and in health."""
+        says so in one ERROR line and in health. Asked before each poll and publish too: a
+        stat() costs far less than writing what would be lost."""
         if self._store_lost.is_set():
             return False
         problem = self.pipeline.store.file_problem()
         if problem is None:
             return True
-        self._store_lost.set()
+        with self._lock:
+            if self._store_lost.is_set():  # another thread found it first, and said so
+                return False
+            self._store_lost.set()
         self.metrics.store_failed(
             "file", f"{problem}; polling and publishing stopped until feedwatch is restarted"
         )
@@ -366,7 +370,7 @@ class Daemon:
             self._publish_now()
 
     def _publish_now(self) -> None:
-        if self._store_lost.is_set():
+        if not self._store_file_ok():
             return
         started = time.monotonic()
         try:

@@ -37,10 +37,12 @@ class DatabaseFile:
         """Why the file at `path` is no longer the one opened (deleted, replaced); else None."""
         try:
             info = self.path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return f"the database file {self.path} was deleted"
-        except OSError as exc:
-            return f"cannot check the database file {self.path}: {exc.strerror or exc}"
+        except OSError:
+            # Cannot tell (e.g. a folder made unreadable): the store's own reads and writes
+            # say what is wrong, if anything.
+            return None
         if (info.st_dev, info.st_ino) != (self.device, self.inode):
             return f"the database file {self.path} was replaced by another file"
         return None
@@ -54,11 +56,6 @@ class Opened:
     name: str  # the URL fit to show (password masked)
     created: bool  # the schema was empty before: a new database (or a lost one's successor)
     file: DatabaseFile | None  # SQLite on a file only
-
-    @property
-    def location(self) -> str:
-        """The file's path for SQLite, else the URL's name."""
-        return str(self.file.path) if self.file else self.name
 
 
 def open_engine(url: str) -> Opened:

@@ -77,26 +77,23 @@ class Store:
         *,
         created: bool = False,
         file: database.DatabaseFile | None = None,
-        location: str | None = None,
     ) -> None:
         self._engine = engine
         self._name = name
         self._sessions = sessionmaker(engine)
         self._file = file
         self.created = created  # open() found no schema and made one
-        self.location = location or name  # the SQLite file's path, else the URL fit to show
 
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect and bring the schema up to date; a StoreError names what went wrong."""
         opened = database.open_engine(url)
-        return cls(
-            opened.engine,
-            opened.name,
-            created=opened.created,
-            file=opened.file,
-            location=opened.location,
-        )
+        return cls(opened.engine, opened.name, created=opened.created, file=opened.file)
+
+    @property
+    def location(self) -> str:
+        """Where the data is: the SQLite file's path, else the URL (password masked)."""
+        return str(self._file.path) if self._file else self._name
 
     def file_problem(self) -> str | None:
         """Why the SQLite file opened is gone from its path (deleted or replaced), in words;
