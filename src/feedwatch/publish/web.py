@@ -231,7 +231,8 @@ def _not_modified(environ: Mapping[str, Any], digest: _Digest) -> bool:
 
 
 class _Channel(HTTPChannel):
-    """waitress's connection, which hears a client out before closing after an error answer.
+    """waitress's connection, sending in small pieces and hearing a client out before closing
+    after an error answer.
 
     waitress answers e.g. 431 to a header over the limit while the client is still sending
     it, then closes; a socket closed with input unread sends a reset instead of a close, and
@@ -243,6 +244,13 @@ class _Channel(HTTPChannel):
     _linger = False  # the request being answered is an error: linger before closing
     _linger_until: float | None = None  # while lingering: when to give up
     _lingered = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # waitress reads as much as the socket's send buffer holds (megabytes on loopback)
+        # from a response's temporary file for each send(); per connection, such reads left
+        # the process megabytes bigger. Several small sends move the same bytes.
+        self.sendbuf_len = min(self.sendbuf_len, OUTBUF_OVERFLOW)
 
     def service(self) -> None:
         # Set before the answer is written: the serving loop may close as soon as it is.
