@@ -469,3 +469,30 @@ def test_a_database_file_deleted_or_replaced_under_the_daemon_stops_it_writing(
     assert "restart feedwatch" in error.getMessage()
     metrics = get(app.web.url, "/metrics")[1].decode()
     assert metric_value(metrics, 'feedwatch_store_errors_total{operation="file"}') == 1
+
+
+def test_a_corrupted_database_under_run_is_503_with_the_reason(server, tmp_path):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    config = write_config(tmp_path, [url], poll=FAST)
+    process = Feedwatch(config)
+    try:
+        base = process.url()
+        wait_until(lambda: digest_titles(tmp_path / "out" / "digest.xml"))
+        assert get(base, "/healthz")[0] == 200
+        garbage = bytes(range(256)) * 64
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / "state" / f"feedwatch.db{suffix}"
+            size = path.stat().st_size
+            with path.open("r+b") as handle:
+                # The main file keeps its 100-byte header: still SQLite, its pages garbage.
+                handle.seek(100 if not suffix else 0)
+                handle.write((garbage * (size // len(garbage) + 1))[: size - handle.tell()])
+        wait_until(lambda: get(base, "/healthz")[0] == 503, timeout=10)
+        [problem] = json.loads(get(base, "/healthz")[1])["problems"]
+        assert problem.startswith("cannot read the schedule: database sqlite:///")
+        assert problem.endswith(": database disk image is malformed")
+        process.signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        process.kill()
+    assert not [line for line in process.raw if "Traceback" in line]
