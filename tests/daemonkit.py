@@ -96,6 +96,10 @@ def write_config(
         "server:",
         "  host: 127.0.0.1",
         "  port: 0",
+        # The stories these tests serve share three template sentences: they are about
+        # polling, so each article is its own item (stories are tested in test_stories.py).
+        "stories:",
+        "  enabled: false",
         "digest:",
         "  path: out/digest.xml",
         "  title: Test digest",

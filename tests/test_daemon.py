@@ -20,6 +20,7 @@ from daemonkit import SHOWS, Feedwatch, replace_text, rss, story, wait_until, wr
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.daemon import Daemon
+from feedwatch.errors import StoreError
 from feedwatch.metrics import Metrics
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll.http import Fetcher
@@ -365,3 +366,133 @@ def test_the_last_publish_gets_its_own_time_after_the_grace_period(server, tmp_p
         # Stopping while the poll's publish runs: it is waited for before the store closes.
         assert app.close() is True
     assert digest_titles(app.digest) == {"Daredevil a finale"}
+
+
+# --- health that tells the truth about the store ---------------------------------------------
+
+
+def test_a_schedule_that_cannot_be_read_is_503_until_a_read_works(
+    server, tmp_path, running, monkeypatch
+):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    real = Pipeline.due
+    broken = threading.Event()
+    malformed = "database sqlite:///state/feedwatch.db: database disk image is malformed"
+
+    def due(self, now):
+        if broken.is_set():
+            raise StoreError(malformed)
+        return real(self, now)
+
+    monkeypatch.setattr(Pipeline, "due", due)
+    running.append(app.start())
+    wait_until(lambda: health_of(app)["last_cycle"])
+    assert get(app.web.url, "/healthz")[0] == 200
+
+    broken.set()
+    app.daemon.wake()
+    wait_until(lambda: get(app.web.url, "/healthz")[0] == 503)
+    health = health_of(app)
+    assert health["status"] == "failing"
+    assert health["problems"] == [f"cannot read the schedule: {malformed}"]
+    metrics = get(app.web.url, "/metrics")[1].decode()
+    assert metric_value(metrics, 'feedwatch_store_errors_total{operation="read"}') >= 1
+
+    broken.clear()
+    app.daemon.wake()
+    wait_until(lambda: get(app.web.url, "/healthz")[0] == 200)
+    assert health_of(app)["problems"] == []
+
+
+def test_a_poll_that_cannot_be_recorded_is_503_until_one_is(server, tmp_path, running, monkeypatch):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    real = Pipeline.poll
+    failures = []
+
+    def poll(self, feed):
+        if len(failures) < 2:
+            failures.append(1)
+            raise StoreError("database sqlite:///state/feedwatch.db: disk I/O error")
+        return real(self, feed)
+
+    monkeypatch.setattr(Pipeline, "poll", poll)
+    running.append(app.start())
+    wait_until(lambda: failures)
+    status, body = get(app.web.url, "/healthz")
+    assert status == 503
+    assert json.loads(body)["problems"] == [
+        "cannot record a poll: database sqlite:///state/feedwatch.db: disk I/O error"
+    ]
+    # Held back 1s, then 2s; the third poll is recorded.
+    wait_until(lambda: digest_titles(app.digest) == {"Daredevil a trailer"}, timeout=8)
+    wait_until(lambda: get(app.web.url, "/healthz")[0] == 200)
+    metrics = get(app.web.url, "/metrics")[1].decode()
+    assert metric_value(metrics, 'feedwatch_store_errors_total{operation="write"}') == 2
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_file_deleted_or_replaced_under_the_daemon_stops_it_writing(
+    server, tmp_path, running, feedwatch_log, how
+):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    running.append(app.start())
+    wait_until(lambda: digest_titles(app.digest) == {"Daredevil a trailer"})
+    database = tmp_path / "state" / "feedwatch.db"
+    if how == "deleted":
+        database.unlink()
+    else:
+        other = tmp_path / "other.db"
+        sqlite3.connect(other).close()
+        other.replace(database)
+
+    wait_until(lambda: get(app.web.url, "/healthz")[0] == 503)
+    health = health_of(app)
+    assert health["polling"] is False
+    assert health["problems"] == [
+        f"the database file {database} was "
+        + ("deleted" if how == "deleted" else "replaced by another file")
+        + "; polling and publishing stopped until feedwatch is restarted"
+    ]
+    polls = len(server.hits("/news.rss"))
+    digest_written = app.digest.stat().st_mtime_ns
+    # New articles would now be stored in the old file, lost at restart: none are fetched.
+    server.serve("/news.rss", rss("news", [story("Luke Cage", "a cast")]))
+    time.sleep(2.5)  # FAST polls every 1s
+    assert len(server.hits("/news.rss")) <= polls + 1  # at most one already under way
+    assert app.digest.stat().st_mtime_ns == digest_written
+    assert get(app.web.url, "/healthz")[0] == 503
+    [error] = [r for r in feedwatch_log if r.levelno == logging.ERROR]
+    assert error.getMessage().startswith(f"the database file {database} was ")
+    assert "restart feedwatch" in error.getMessage()
+    metrics = get(app.web.url, "/metrics")[1].decode()
+    assert metric_value(metrics, 'feedwatch_store_errors_total{operation="file"}') == 1
+
+
+def test_a_corrupted_database_under_run_is_503_with_the_reason(server, tmp_path):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    config = write_config(tmp_path, [url], poll=FAST)
+    process = Feedwatch(config)
+    try:
+        base = process.url()
+        wait_until(lambda: digest_titles(tmp_path / "out" / "digest.xml"))
+        assert get(base, "/healthz")[0] == 200
+        garbage = bytes(range(256)) * 64
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / "state" / f"feedwatch.db{suffix}"
+            size = path.stat().st_size
+            with path.open("r+b") as handle:
+                # The main file keeps its 100-byte header: still SQLite, its pages garbage.
+                handle.seek(100 if not suffix else 0)
+                handle.write((garbage * (size // len(garbage) + 1))[: size - handle.tell()])
+        wait_until(lambda: get(base, "/healthz")[0] == 503, timeout=10)
+        [problem] = json.loads(get(base, "/healthz")[1])["problems"]
+        assert problem.startswith("cannot read the schedule: database sqlite:///")
+        assert problem.endswith(": database disk image is malformed")
+        process.signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        process.kill()
+    assert not [line for line in process.raw if "Traceback" in line]

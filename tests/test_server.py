@@ -19,7 +19,7 @@ import pytest
 from daemonkit import Feedwatch, write_config
 from feedwatch.cli import main
 from feedwatch.metrics import Metrics
-from feedwatch.publish.web import App, DigestServer, accepts_gzip
+from feedwatch.publish.web import MAX_HEADER_BYTES, App, DigestServer, accepts_gzip
 
 DIGEST = (
     b"""<?xml version='1.0' encoding='utf-8'?>
@@ -250,3 +250,50 @@ def test_close_without_start_releases_the_port_and_threads(digest_file):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert not [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]
+
+
+@pytest.mark.parametrize("size", [MAX_HEADER_BYTES + 1024, 16 * 1024 * 1024])
+def test_an_oversized_request_header_gets_431(web, digest_file, size):
+    # 16 MB: still being sent when the 431 is written. Closed at once, the server's socket
+    # would send a reset, and the client would never read the answer.
+    write_digest(digest_file)
+    with socket.create_connection((web.host, web.port), timeout=10) as sock:
+        sock.sendall(b"GET /feed.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        sock.sendall(b"a" * size + b"\r\n\r\n")
+        answer = sock.makefile("rb").readline()
+    assert answer.split()[1:] == [b"431", b"Request", b"Header", b"Fields", b"Too", b"Large"]
+    assert web.get("/feed.xml")[0] == 200  # and the server goes on
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS line")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_clients_that_never_read_do_not_grow_the_servers_memory(server, tmp_path):
+    # 50 x a 4 MB digest held in memory would be 200 MB; waitress's defaults kept ~26 MB of it.
+    config = write_config(tmp_path, [server.url("/unused.rss")])
+    body = b"<rss>" + os.urandom(2_000_000).hex().encode() + b"</rss>"
+    write_digest(tmp_path / "out" / "digest.xml", body)
+    process = Feedwatch(config, "serve")
+    clients: list[socket.socket] = []
+    try:
+        client = Client(process.url())
+        assert client.get("/feed.xml")[2] == body  # the digest is read and cached
+        before = _rss_kib(process.process.pid)
+        for _ in range(50):
+            sock = socket.create_connection((client.host, client.port), timeout=5)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(b"GET /feed.xml HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            clients.append(sock)
+        # Every one has been answered (as far as it reads) once /healthz answers behind them.
+        assert client.get("/healthz")[0] == 200
+        growth = max(_rss_kib(process.process.pid) for _ in range(20)) - before
+        assert growth < 16 * 1024, f"RSS grew by {growth} KiB"
+    finally:
+        for sock in clients:
+            sock.close()
+        process.kill()

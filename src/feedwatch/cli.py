@@ -255,6 +255,7 @@ def _once(args: argparse.Namespace) -> int:
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
         report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
+        _new_database_line(store)
     skipped = len(cfg.feeds) - len(report.polls)
     why = "not due, gone or told to wait" if args.due else "gone or told to wait"
     print(
@@ -301,6 +302,7 @@ def _feeds(args: argparse.Namespace) -> int:
             store.reset_feed(args.reset)
             print(f"{args.reset}: reset; it is polled afresh at the next cycle")
         reports = {report.url: report for report in store.feed_reports()}
+        _new_database_line(store)
     now = datetime.now(UTC)
     rows = [
         (
@@ -560,6 +562,12 @@ def _open_store(cfg: config.Config) -> closing[Store]:
     from feedwatch.store import Store
 
     return closing(Store.open(cfg.database))
+
+
+def _new_database_line(store: Store) -> None:
+    # Said plainly: where a database existed before, this means it was lost.
+    if store.created:
+        print(f"created a new database at {store.location}")
 
 
 def _fetcher(cfg: config.Config) -> Fetcher:

@@ -14,6 +14,10 @@
 - A poll that could not be recorded (the store failed, or a bug) is logged and its feed kept
   back in memory: min_interval, doubled per such failure in a row, at most max_interval, so
   a persistent fault never has feedwatch poll a server every tick.
+- Health: a store that cannot be read (the schedule) or written (a poll) is reported by
+  /healthz (503) until that works again. Each tick checks that the SQLite file opened is
+  still the one at its path: once deleted or replaced, nothing more is polled or published
+  (it would be written to a file no one will open again) and /healthz says so until restart.
 - stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
   (each commits its own writes), then a last publish of what they stored, with up to
   `publish_grace` seconds of its own.
@@ -39,7 +43,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch import config, logs
-from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.errors import ConfigError, FeedwatchError, StoreError
 from feedwatch.metrics import Metrics
 from feedwatch.poll.pool import HostPool, host_of
 
@@ -107,6 +111,7 @@ class Daemon:
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
         self._stopping = threading.Event()
+        self._store_lost = threading.Event()  # the SQLite file opened is gone from its path
         self._reload_lock = threading.Lock()
         self._config_seen = _file_state(pipeline.config.source)
         self._publish = threading.Condition()
@@ -123,6 +128,10 @@ class Daemon:
 
         A digest that cannot be written here is raised: there would be nothing to serve.
         """
+        store = self.pipeline.store
+        if store.created:
+            # Where a database existed before, this is how its loss shows.
+            log.info("created a new database at %s", store.location)
         started = time.monotonic()
         self._published(started, *self.pipeline.publish())
         failing = [report.url for report in self.pipeline.store.feed_reports() if report.last_error]
@@ -189,7 +198,8 @@ class Daemon:
             self._wake_now = True
 
     def health(self) -> dict[str, Any]:
-        return {"polling": not self._stopping.is_set(), **self.metrics.health()}
+        polling = not (self._stopping.is_set() or self._store_lost.is_set())
+        return {"polling": polling, **self.metrics.health()}
 
     def reload(self, reason: str) -> bool:
         """Read the config file again and use it from the next poll on.
@@ -233,7 +243,7 @@ class Daemon:
         return True
 
     def _dispatch(self) -> None:
-        if self._stopping.is_set():
+        if self._stopping.is_set() or not self._store_file_ok():
             return
         now = datetime.now(UTC)
         with self._lock:
@@ -247,9 +257,12 @@ class Daemon:
             next_due = pipeline.next_due()
         except FeedwatchError as exc:
             log.error("cannot read the schedule: %s", exc)
+            if isinstance(exc, StoreError):
+                self.metrics.store_failed("read", f"cannot read the schedule: {exc}")
             with self._lock:
                 self._wake_at = now + MAX_SLEEP
             return
+        self.metrics.store_ok("read")
         with self._lock:
             fresh = [
                 feed
@@ -272,12 +285,14 @@ class Daemon:
             # The config of the moment: a reload since dispatch may have changed or removed it.
             pipeline = self.pipeline
             feed = _find(pipeline.config, url)
-            if feed is None or self._stopping.is_set():
+            if feed is None or self._stopping.is_set() or not self._store_file_ok():
                 return
             try:
                 outcome = pipeline.poll(feed)
             except FeedwatchError as exc:  # the poll could not be recorded, e.g. StoreError
                 self.metrics.poll_failed(url)
+                if isinstance(exc, StoreError):
+                    self.metrics.store_failed("write", f"cannot record a poll: {exc}")
                 log.error("%s: %s; trying again in %gs", url, exc, self._hold(url))
                 return
             except Exception as exc:
@@ -292,6 +307,7 @@ class Daemon:
                 return
             with self._lock:
                 self._held.pop(url, None)
+            self.metrics.store_ok("write")
             self.metrics.poll_done(outcome)
             if outcome.new or outcome.updated:
                 self._request_publish()
@@ -304,6 +320,30 @@ class Daemon:
                 cycle_over = cycle.left == 0
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _store_file_ok(self) -> bool:
+        """False once the SQLite file the store opened is deleted or replaced; the first time,
+        says so in one ERROR line and in health. Asked before each poll and publish too: a
+        stat() costs far less than writing what would be lost."""
+        if self._store_lost.is_set():
+            return False
+        problem = self.pipeline.store.file_problem()
+        if problem is None:
+            return True
+        with self._lock:
+            if self._store_lost.is_set():  # another thread found it first, and said so
+                return False
+            self._store_lost.set()
+        self.metrics.store_failed(
+            "file", f"{problem}; polling and publishing stopped until feedwatch is restarted"
+        )
+        log.error(
+            "%s while feedwatch had it open: polling and publishing stopped (what they stored "
+            "would be lost with the old file); restore the file if you have a copy, then "
+            "restart feedwatch",
+            problem,
+        )
+        return False
 
     def _is_held(self, url: str, now: datetime) -> bool:
         """Whether `url` is kept back by _hold() at `now`. Caller holds the lock."""
@@ -340,11 +380,13 @@ class Daemon:
             self._publish_now()
 
     def _publish_now(self) -> None:
+        if not self._store_file_ok():
+            return
         started = time.monotonic()
         try:
             summarised, items = self.pipeline.publish()
         except FeedwatchError as exc:
-            self.metrics.publish_failed(str(exc))
+            self.metrics.publish_failed(str(exc), store=isinstance(exc, StoreError))
             log.error("cannot publish the digest: %s", exc)
             return
         except Exception as exc:

@@ -12,7 +12,13 @@ from feedwatch.text import printable
 FORMATS = ("text", "json")
 # Libraries whose messages share feedwatch's handler, and the least level shown for each:
 # APScheduler's warnings are about ticks skipped on purpose (a job never overlaps itself).
-_LIBRARIES = {"apscheduler": logging.ERROR, "waitress": logging.WARNING}
+# psycopg's and Python's warnings (py.warnings) would otherwise reach stderr raw, unformatted.
+_LIBRARIES = {
+    "apscheduler": logging.ERROR,
+    "waitress": logging.WARNING,
+    "psycopg": logging.WARNING,
+    "py.warnings": logging.WARNING,
+}
 
 _handler: logging.Handler | None = None
 
@@ -53,6 +59,7 @@ class JSONFormatter(logging.Formatter):
 def setup(level: str = "info", fmt: str = "text") -> None:
     """Send the `feedwatch` loggers to stderr; calling again replaces the previous set-up."""
     global _handler  # noqa: PLW0603 - one handler per process, replaced on reconfiguration
+    logging.captureWarnings(True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     wanted = logging.getLevelName(level.upper())

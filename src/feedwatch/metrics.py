@@ -86,6 +86,12 @@ class Metrics:
             "Digest rewrites that failed; the previous digest stays served.",
             registry=r,
         )
+        self._store_errors = Counter(
+            "feedwatch_store_errors",
+            "Store operations that failed, by what was tried ('file': the SQLite file was gone).",
+            ["operation"],
+            registry=r,
+        )
         self._summaries = Counter(
             "feedwatch_summaries_written", "Article summaries written.", registry=r
         )
@@ -115,6 +121,8 @@ class Metrics:
         self._last_cycle_at: datetime | None = None
         self._last_publish_at: datetime | None = None
         self._last_publish_error: str | None = None
+        # What is failing in the store now, by operation, in words; reported until it works.
+        self._store_problems: dict[str, str] = {}
         self._running: Callable[[], int] = lambda: 0
 
     def set_feeds(self, urls: Iterable[str], failing: Iterable[str] = ()) -> None:
@@ -169,11 +177,26 @@ class Metrics:
             self._last_publish_at = datetime.now(UTC)
             self._last_publish_error = None
 
-    def publish_failed(self, message: str) -> None:
-        """The last digest rewrite failed with `message` (one line); reported until one works."""
+    def publish_failed(self, message: str, *, store: bool = False) -> None:
+        """The last digest rewrite failed with `message` (one line); reported until one works.
+        `store`: it failed because the store did (also counted as a store error)."""
         self._publish_errors.inc()
+        if store:
+            self._store_errors.labels(operation="publish").inc()
         with self._lock:
             self._last_publish_error = message
+
+    def store_failed(self, operation: str, problem: str) -> None:
+        """The store failed at `operation` ("read", "write", "file"): counted, and `problem`
+        (one line) reported by health() until store_ok(operation)."""
+        self._store_errors.labels(operation=operation).inc()
+        with self._lock:
+            self._store_problems[operation] = problem
+
+    def store_ok(self, operation: str) -> None:
+        """`operation` worked again."""
+        with self._lock:
+            self._store_problems.pop(operation, None)
 
     def reloaded(self, *, ok: bool) -> None:
         self._reloads.labels(result="ok" if ok else "error").inc()
@@ -193,6 +216,7 @@ class Metrics:
                 "last_cycle": _iso(self._last_cycle_at),
                 "last_publish": _iso(self._last_publish_at),
                 "last_publish_error": self._last_publish_error,
+                "problems": list(self._store_problems.values()),
             }
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:

@@ -11,8 +11,10 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import waitress
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from feedwatch import __version__
@@ -30,6 +33,26 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 RETRY_SECONDS = 10  # told to clients asking for the digest before it first exists
+
+# What waitress may hold per connection, so that slow or non-reading clients cannot grow the
+# process: at most CONNECTION_LIMIT connections, each keeping in memory at most
+# MAX_HEADER_BYTES of request head, INBUF_OVERFLOW of body and OUTBUF_OVERFLOW of response
+# (the rest of a response waits in a temporary file). 100 x (8 + 64 + 64) KiB = 13.3 MiB
+# for the buffers, on top of the one copy of the digest the App keeps (plain and gzipped).
+CONNECTION_LIMIT = 100
+MAX_HEADER_BYTES = 8 * 1024  # beyond it, waitress answers 431 itself
+INBUF_OVERFLOW = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024  # feedwatch takes no request bodies; beyond it, 413
+OUTBUF_OVERFLOW = 64 * 1024
+# Past this much unsent, a worker waits for its client to read. Far above any digest, so a
+# client that never reads holds no worker; what is unsent beyond OUTBUF_OVERFLOW is on disk.
+OUTBUF_HIGH_WATERMARK = 64 * 1024 * 1024
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit without sending or reading
+CLEANUP_INTERVAL = 10  # seconds between closing such connections
+# After an error answer, what a client is still sending is read and dropped for this long, or
+# this much, before closing (see _Channel).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
 _REASONS = {
     200: "OK",
     304: "Not Modified",
@@ -86,7 +109,7 @@ class App:
         if status != 304:
             headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {_REASONS[status]}", headers)
-        return [] if method == "HEAD" or status == 304 else [body]
+        return [] if method == "HEAD" or status == 304 else _pieces(body)
 
     def _feed(self, environ: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         digest = self._read_digest()
@@ -110,22 +133,26 @@ class App:
         return 200, headers, digest.body
 
     def _healthz(self) -> tuple[int, list[tuple[str, str]], bytes]:
-        """200 and "status": "ok"; 503 and "failing" while the last digest rewrite failed,
-        since the digest served is then older than what was stored."""
+        """200 and "status": "ok"; 503, "failing" and the reasons under "problems" while the
+        store fails (health()'s own "problems") or the last digest rewrite failed, since the
+        digest served is then older than what was stored."""
         digest = self._read_digest()
         health = self._health()
-        failing = bool(health.get("last_publish_error"))
+        problems = list(health.get("problems") or ())
+        if health.get("last_publish_error"):
+            problems.append(f"cannot publish the digest: {health['last_publish_error']}")
         status = {
-            "status": "failing" if failing else "ok",
+            "status": "failing" if problems else "ok",
             "version": __version__,
             "digest_updated": (
                 datetime.fromtimestamp(digest.modified, UTC).isoformat() if digest else None
             ),
             **health,
+            "problems": problems,
         }
         body = json.dumps(status).encode("utf-8") + b"\n"
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-        return (503 if failing else 200), headers, body
+        return (503 if problems else 200), headers, body
 
     def _read_digest(self) -> _Digest | None:
         """The digest as it is on disk now; None while there is none to read."""
@@ -151,6 +178,13 @@ class App:
         with self._cache_lock:
             self._cache = digest
         return digest
+
+
+def _pieces(body: bytes) -> Iterator[bytes]:
+    """The body in OUTBUF_OVERFLOW slices: handed over whole, waitress would copy all of it
+    into memory per connection before moving it to its temporary file."""
+    for start in range(0, len(body), OUTBUF_OVERFLOW):
+        yield body[start : start + OUTBUF_OVERFLOW]
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -196,6 +230,76 @@ def _not_modified(environ: Mapping[str, Any], digest: _Digest) -> bool:
     return False
 
 
+class _Channel(HTTPChannel):
+    """waitress's connection, sending in small pieces and hearing a client out before closing
+    after an error answer.
+
+    waitress answers e.g. 431 to a header over the limit while the client is still sending
+    it, then closes; a socket closed with input unread sends a reset instead of a close, and
+    the client reports "connection reset" without ever reading the 431. Here the closing
+    channel shuts its sending side (the answer goes out, then the close), then reads and
+    drops the rest up to LINGER_SECONDS / LINGER_BYTES, as Apache's lingering close does.
+    """
+
+    _linger = False  # the request being answered is an error: linger before closing
+    _linger_until: float | None = None  # while lingering: when to give up
+    _lingered = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # waitress reads as much as the socket's send buffer holds (megabytes on loopback)
+        # from a response's temporary file for each send(); per connection, such reads left
+        # the process megabytes bigger. Several small sends move the same bytes.
+        self.sendbuf_len = min(self.sendbuf_len, OUTBUF_OVERFLOW)
+
+    def service(self) -> None:
+        # Set before the answer is written: the serving loop may close as soon as it is.
+        if self.requests and self.requests[0].error is not None:
+            self._linger = True
+        super().service()
+
+    def handle_close(self) -> None:
+        if self._linger and self._linger_until is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                self._linger_until = time.monotonic() + LINGER_SECONDS
+                self.will_close = False
+                return
+        super().handle_close()
+
+    def readable(self) -> bool:
+        return self._linger_until is not None or super().readable()
+
+    def writable(self) -> bool:
+        if self._linger_until is None:
+            return bool(super().writable())
+        # Writable wakes handle_write, which closes: at the deadline, or when waitress's
+        # idle-connection cleanup asks (will_close).
+        return self.will_close or time.monotonic() >= self._linger_until
+
+    def handle_read(self) -> None:
+        if self._linger_until is None:
+            super().handle_read()
+            return
+        try:
+            # recv() calls handle_close() itself at the client's end of input.
+            self._lingered += len(self.recv(self.adj.recv_bytes))
+        except OSError:
+            super().handle_close()
+            return
+        if self._lingered > LINGER_BYTES and self.connected:
+            super().handle_close()
+
+    def handle_write(self) -> None:
+        if self._linger_until is None:
+            super().handle_write()
+        elif self.connected:
+            super().handle_close()
+
+
 class DigestServer:
     """waitress serving an App on host:port in a background thread."""
 
@@ -207,6 +311,14 @@ class DigestServer:
                 port=port,
                 threads=threads,
                 ident="feedwatch",
+                connection_limit=CONNECTION_LIMIT,
+                max_request_header_size=MAX_HEADER_BYTES,
+                inbuf_overflow=INBUF_OVERFLOW,
+                max_request_body_size=MAX_BODY_BYTES,
+                outbuf_overflow=OUTBUF_OVERFLOW,
+                outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
+                channel_timeout=CHANNEL_TIMEOUT,
+                cleanup_interval=CLEANUP_INTERVAL,
                 # Behind a proxy or not, feedwatch builds no URLs from request headers.
                 clear_untrusted_proxy_headers=True,
             )
@@ -214,6 +326,8 @@ class DigestServer:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise FeedwatchError(f"cannot serve HTTP on {host}:{port}: {reason}") from None
         listeners = [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
+        for listener in listeners:
+            listener.channel_class = _Channel
         self._listener = listeners[0]
         host, port = self._listener.effective_host, self._listener.effective_port
         self.url = f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"

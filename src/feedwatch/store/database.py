@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,45 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 WRITE = {"feedwatch_write": True}
 SQLITE_BUSY_SECONDS = 30
 POSTGRES_CONNECT_SECONDS = 10
+# The PostgreSQL advisory lock (one per database) that processes migrating at once queue on.
+MIGRATION_LOCK = 0x6665_6564_7761_7463  # "feedwatc"
 
 
-def open_engine(url: str) -> tuple[Engine, str]:
-    """An engine on `url` with the schema at the newest migration, and the URL fit to show.
+@dataclass(frozen=True, slots=True)
+class DatabaseFile:
+    """The SQLite file an engine opened: where it was, and which file it was then."""
+
+    path: Path  # absolute: a later chdir must not make it name another file
+    device: int
+    inode: int
+
+    def problem(self) -> str | None:
+        """Why the file at `path` is no longer the one opened (deleted, replaced); else None."""
+        try:
+            info = self.path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return f"the database file {self.path} was deleted"
+        except OSError:
+            # Cannot tell (e.g. a folder made unreadable): the store's own reads and writes
+            # say what is wrong, if anything.
+            return None
+        if (info.st_dev, info.st_ino) != (self.device, self.inode):
+            return f"the database file {self.path} was replaced by another file"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What open_engine opened."""
+
+    engine: Engine
+    name: str  # the URL fit to show (password masked)
+    created: bool  # the schema was empty before: a new database (or a lost one's successor)
+    file: DatabaseFile | None  # SQLite on a file only
+
+
+def open_engine(url: str) -> Opened:
+    """An engine on `url` with the schema at the newest migration.
 
     Every failure is a StoreError naming the database (password masked).
     """
@@ -31,14 +67,32 @@ def open_engine(url: str) -> tuple[Engine, str]:
     engine = None
     try:
         engine = _create(parsed)
-        migrate(engine)
+        created = migrate(engine) is None
+        file = _database_file(parsed)
     # ValueError and TypeError: the driver's own checks of the URL's query arguments
     # ("?timeout=abc", an argument given twice) and of the path (a NUL in it).
     except (SQLAlchemyError, StoreError, ImportError, OSError, ValueError, TypeError) as exc:
         if engine is not None:
             engine.dispose()
         raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
-    return engine, name
+    return Opened(engine, name, created, file)
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory ones."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def _database_file(url: URL) -> DatabaseFile | None:
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    path = path.absolute()
+    info = path.stat()
+    return DatabaseFile(path, info.st_dev, info.st_ino)
 
 
 def _parse(url: str) -> tuple[URL, str]:
@@ -62,8 +116,14 @@ def check_url(url: str) -> None:
         raise StoreError(f"cannot open database {name}: {reason(exc)}") from None
 
 
-def migrate(engine: Engine) -> None:
-    """Run `alembic upgrade head` in one transaction; nothing happens when already there."""
+def migrate(engine: Engine) -> str | None:
+    """Run `alembic upgrade head` in one transaction; nothing happens when already there.
+    Returns the revision the database was at before (None: it was empty).
+
+    Processes starting together take turns: the transaction holds SQLite's write lock
+    (BEGIN IMMEDIATE) or a PostgreSQL advisory lock from before the revision is read until
+    the upgrade commits, so each one after the first finds the schema already there.
+    """
     # Alembic narrates its start-up and every connection at INFO; the one line logged below
     # says what matters. Quieted before alembic is first imported, unless set on purpose.
     alembic_log = logging.getLogger("alembic")
@@ -79,6 +139,8 @@ def migrate(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execution_options(**WRITE)
         with connection.begin():
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             before = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             try:
@@ -89,6 +151,7 @@ def migrate(engine: Engine) -> None:
             after = MigrationContext.configure(connection).get_current_revision()
     if before != after:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
+    return before
 
 
 def reason(exc: BaseException) -> str:
@@ -117,9 +180,9 @@ def is_retryable(exc: SQLAlchemyError) -> bool:
 def _create(url: URL) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = SQLITE_BUSY_SECONDS
     elif url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         # Without it a host that drops packets would hang `feedwatch` for minutes.

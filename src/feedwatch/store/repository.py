@@ -116,15 +116,35 @@ class PollRecord:
 class Store:
     """The database of feeds, articles, matches and summaries."""
 
-    def __init__(self, engine: Engine, name: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        *,
+        created: bool = False,
+        file: database.DatabaseFile | None = None,
+    ) -> None:
         self._engine = engine
         self._name = name
         self._sessions = sessionmaker(engine)
+        self._file = file
+        self.created = created  # open() found no schema and made one
 
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect and bring the schema up to date; a StoreError names what went wrong."""
-        return cls(*database.open_engine(url))
+        opened = database.open_engine(url)
+        return cls(opened.engine, opened.name, created=opened.created, file=opened.file)
+
+    @property
+    def location(self) -> str:
+        """Where the data is: the SQLite file's path, else the URL (password masked)."""
+        return str(self._file.path) if self._file else self._name
+
+    def file_problem(self) -> str | None:
+        """Why the SQLite file opened is gone from its path (deleted or replaced), in words;
+        None while it is there, and always for other databases."""
+        return None if self._file is None else self._file.problem()
 
     def close(self) -> None:
         self._engine.dispose()
