@@ -64,12 +64,14 @@ def errors(records: list[logging.LogRecord]) -> list[str]:
 
 def test_a_config_error_keeps_the_running_config(make_daemon, feed_config, records):
     before = make_daemon.config
-    replace_text(feed_config, feed_config.read_text().replace("Test digest", "Bell\x07"))
+    text = feed_config.read_text()
+    line = text[: text.index("Test digest")].count("\n") + 1
+    replace_text(feed_config, text.replace("Test digest", "Bell\x07"))
     assert make_daemon.reload("SIGHUP") is False
     assert make_daemon.config is before
     assert errors(records) == [
         "config reload (SIGHUP) failed, keeping the running config: "
-        f"{feed_config.resolve()}:9: control character U+0007 is not allowed"
+        f"{feed_config.resolve()}:{line}: control character U+0007 is not allowed"
     ]
 
 

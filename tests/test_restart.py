@@ -47,6 +47,8 @@ def write_config(folder: Path, urls: list[str]) -> Path:
     path.write_text(
         "database: sqlite:///state/feedwatch.db\n"
         "poll:\n  interval: 15m\n  timeout: 10s\n"
+        # Every story here is one template: counted as articles, not grouped into stories.
+        "stories:\n  enabled: false\n"
         "digest:\n  path: out/digest.xml\n"
         f"feeds:\n{feeds}{SHOWS}",
         encoding="utf-8",
