@@ -308,7 +308,7 @@ def _entry(
     # "&#0;", which PostgreSQL refuses too) are dropped here; the HTML fields lose theirs later.
     link = xml_safe(_text(entry.get("link"))) or None
     summary = _text(entry.get("summary"))
-    contents = [_text(part.get("value")) for part in _dicts(entry.get("content"))]
+    contents = [_text(dict.get(part, "value")) for part in _dicts(_own(entry, "content"))]
     content = max(contents, key=len, default="")
     if is_empty(title, link, summary, content):
         return None
@@ -324,7 +324,9 @@ def _entry(
         authors=_authors(entry),
         enclosures=unique_enclosures(_enclosures(entry, base)),
         language=own_language,
-        tags=unique(tag.get("term") or tag.get("label") for tag in _dicts(entry.get("tags"))),
+        tags=unique(
+            dict.get(tag, "term") or dict.get(tag, "label") for tag in _dicts(_own(entry, "tags"))
+        ),
     )
 
 
@@ -343,22 +345,26 @@ def _published(entry: Any, language: str | None) -> datetime | None:
 
 def _authors(entry: Any) -> tuple[str, ...]:
     """Author names, else their e-mail addresses; each once, in the feed's order."""
-    people = [*_dicts(entry.get("authors")), *_dicts([entry.get("author_detail")])]
-    names = unique(person.get("name") for person in people)
-    return names or unique(person.get("email") for person in people)
+    people = [*_dicts(_own(entry, "authors")), *_dicts([_own(entry, "author_detail")])]
+    names = unique(dict.get(person, "name") for person in people)
+    return names or unique(dict.get(person, "email") for person in people)
 
 
 def _enclosures(entry: Any, base: str) -> list[Enclosure | None]:
-    # RSS <enclosure> and Atom link rel="enclosure" (feedparser's `enclosures`), Media RSS.
+    # RSS <enclosure> and Atom link rel="enclosure" are among feedparser's `links`, Media RSS
+    # apart. (feedparser's own `enclosures` fails on a link without a rel.)
     found = [
-        enclosure(part.get("href"), base, part.get("type"), part.get("length"))
-        for part in _dicts(entry.get("enclosures"))
+        enclosure(dict.get(link, "href"), base, dict.get(link, "type"), dict.get(link, "length"))
+        for link in _dicts(_own(entry, "links"))
+        if dict.get(link, "rel") == "enclosure"
     ]
     found += [
-        enclosure(part.get("url"), base, part.get("type"), part.get("filesize"))
-        for part in _dicts(entry.get("media_content"))
+        enclosure(dict.get(part, "url"), base, dict.get(part, "type"), dict.get(part, "filesize"))
+        for part in _dicts(_own(entry, "media_content"))
     ]
-    found += [enclosure(part.get("url"), base) for part in _dicts(entry.get("media_thumbnail"))]
+    found += [
+        enclosure(dict.get(part, "url"), base) for part in _dicts(_own(entry, "media_thumbnail"))
+    ]
     return found
 
 
@@ -368,11 +374,11 @@ def _text(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    """The mappings in a list feedparser gave (authors, tags...); nothing when it is no list."""
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The dicts in a list feedparser gave (authors, tags...); nothing when it is no list."""
     if not isinstance(value, list):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if isinstance(item, dict)]
 
 
 def _language(value: object) -> str | None:
@@ -383,7 +389,8 @@ def _language(value: object) -> str | None:
 
 def _own(entry: Any, key: str) -> Any:
     # FeedParserDict answers a missing `updated_parsed` with `published_parsed` (and a
-    # DeprecationWarning); read the dict itself to get only what the feed said.
+    # DeprecationWarning) and computes some keys on each lookup; read the dict itself to get
+    # only what the feed said, and quickly.
     return dict.get(entry, key)
 
 
