@@ -131,3 +131,14 @@ def test_server_language_is_not_the_documents() -> None:
     )
     feed = parse(body, {"Content-Language": "fr"}, "https://feeds.example/f")
     assert feed.language is None
+
+
+def test_rss_item_with_its_own_xml_lang() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><language>en</language>'
+        b'<item xml:lang="fr-CA"><title>Premi\xc3\xa8re</title></item>'
+        b"<item><title>Premiere</title></item></channel></rss>"
+    )
+    feed = parse(body, {}, "https://feeds.example/f")
+    assert [entry.language for entry in feed.entries] == ["fr-ca", None]
+    assert feed.language == "en"

@@ -57,7 +57,7 @@ def _parse(value: str, languages: tuple[str, ...]) -> datetime | None:
         return None
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # keyed by what feeds declare: bounded
 def _parser(languages: tuple[str, ...]) -> Any:
     """A DateDataParser for `languages`, or None when dateparser does not know one of them."""
     # Imported here: loading dateparser takes a fifth of a second most processes never need.
