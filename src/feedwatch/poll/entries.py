@@ -32,21 +32,28 @@ def is_empty(title: str, link: str | None, *texts: str) -> bool:
     return not (title.strip() or link or any(text.strip() for text in texts))
 
 
-def enclosure(
-    url: object, base: str, kind: object = None, length: object = None
-) -> Enclosure | None:
-    """An Enclosure for `url` resolved against `base`; None unless that is an http(s) URL."""
-    if not isinstance(url, str) or not (url := url.strip()):
-        return None
-    try:
-        # Most are absolute already, and urljoin is not free on a feed of 1,000 episodes.
-        absolute = safe(url if url.startswith(("https://", "http://")) else urljoin(base, url))
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
-    if http_host(absolute) is None:
-        return None
-    mime = safe(kind).strip().lower() if isinstance(kind, str) else ""
-    return Enclosure(url=absolute, type=mime or None, length=_length(length))
+def enclosures(
+    candidates: Iterable[tuple[object, object, object]], base: str
+) -> tuple[Enclosure, ...]:
+    """Enclosures from (url, type, length) as the feed gives them, URLs resolved against
+    `base`; only http(s) URLs, each once (its first mention wins)."""
+    found: dict[str, Enclosure] = {}
+    seen: set[str] = set()
+    for url, kind, length in candidates:
+        # Checked once per spelling: feeds often give the same file as <enclosure> and
+        # media:content, and checking a URL is the costly part.
+        if not isinstance(url, str) or not (url := url.strip()) or url in seen:
+            continue
+        seen.add(url)
+        try:
+            absolute = safe(url if url.startswith(("https://", "http://")) else urljoin(base, url))
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            continue
+        if absolute in found or http_host(absolute) is None:
+            continue
+        mime = safe(kind).strip().lower() if isinstance(kind, str) else ""
+        found[absolute] = Enclosure(url=absolute, type=mime or None, length=_length(length))
+    return tuple(found.values())
 
 
 def _length(value: object) -> int | None:
@@ -56,15 +63,6 @@ def _length(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 19:
         value = int(value.strip())
     return value if isinstance(value, int) and value > 0 else None
-
-
-def unique_enclosures(enclosures: Iterable[Enclosure | None]) -> tuple[Enclosure, ...]:
-    """Enclosures with a URL not seen before, in order; the first mention of a URL wins."""
-    seen: dict[str, Enclosure] = {}
-    for item in enclosures:
-        if item is not None and item.url not in seen:
-            seen[item.url] = item
-    return tuple(seen.values())
 
 
 def unique(values: Iterable[object]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 from feedwatch.errors import ParseError
 from feedwatch.models import Entry, ParsedFeed
 from feedwatch.poll import dates
-from feedwatch.poll.entries import enclosure, entry_id, is_empty, unique, unique_enclosures
+from feedwatch.poll.entries import enclosures, entry_id, is_empty, unique
 from feedwatch.text import xml_safe
 
 JSON_TYPES = frozenset({"application/feed+json", "application/json"})
@@ -108,10 +108,13 @@ def _entry(item: dict[str, Any], base: str, language: str | None) -> Entry | Non
         summary_html=summary,
         content_html=content,
         authors=unique(author.get("name") for author in authors if isinstance(author, dict)),
-        enclosures=unique_enclosures(
-            enclosure(part.get("url"), base, part.get("mime_type"), part.get("size_in_bytes"))
-            for part in (attachments if isinstance(attachments, list) else ())
-            if isinstance(part, dict)
+        enclosures=enclosures(
+            (
+                (part.get("url"), part.get("mime_type"), part.get("size_in_bytes"))
+                for part in (attachments if isinstance(attachments, list) else ())
+                if isinstance(part, dict)
+            ),
+            base,
         ),
         language=own_language,
         tags=unique(tags if isinstance(tags, list) else ()),

@@ -12,7 +12,7 @@ import io
 import re
 import time
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +21,10 @@ from urllib.parse import urljoin
 import feedparser
 
 from feedwatch.errors import ParseError
-from feedwatch.models import Enclosure, Entry, ParsedFeed
+from feedwatch.models import Entry, ParsedFeed
 from feedwatch.poll import dates, jsonfeed
 from feedwatch.poll.dates import aware_utc
-from feedwatch.poll.entries import bound, enclosure, entry_id, is_empty, unique, unique_enclosures
+from feedwatch.poll.entries import bound, enclosures, entry_id, is_empty, unique
 from feedwatch.text import xml_safe
 
 # Entities a document may declare are expanded by feedparser's fallback (non-XML) parser
@@ -321,7 +321,7 @@ def _entry(
         summary_html="" if summary == content else summary,
         content_html=content,
         authors=_authors(entry),
-        enclosures=unique_enclosures(_enclosures(entry, base)),
+        enclosures=enclosures(_enclosures(entry), base),
         language=own_language,
         tags=unique(
             dict.get(tag, "term") or dict.get(tag, "label") for tag in _dicts(_own(entry, "tags"))
@@ -349,22 +349,17 @@ def _authors(entry: Any) -> tuple[str, ...]:
     return names or unique(dict.get(person, "email") for person in people)
 
 
-def _enclosures(entry: Any, base: str) -> list[Enclosure | None]:
-    # RSS <enclosure> and Atom link rel="enclosure" are among feedparser's `links`, Media RSS
-    # apart. (feedparser's own `enclosures` fails on a link without a rel.)
-    found = [
-        enclosure(dict.get(link, "href"), base, dict.get(link, "type"), dict.get(link, "length"))
-        for link in _dicts(_own(entry, "links"))
-        if dict.get(link, "rel") == "enclosure"
-    ]
-    found += [
-        enclosure(dict.get(part, "url"), base, dict.get(part, "type"), dict.get(part, "filesize"))
-        for part in _dicts(_own(entry, "media_content"))
-    ]
-    found += [
-        enclosure(dict.get(part, "url"), base) for part in _dicts(_own(entry, "media_thumbnail"))
-    ]
-    return found
+def _enclosures(entry: Any) -> Iterator[tuple[object, object, object]]:
+    """(url, type, length) of each file: RSS <enclosure> and Atom link rel="enclosure" (both
+    among feedparser's `links`), Media RSS content and thumbnails."""
+    # Not feedparser's own `enclosures`: it fails on a link without a rel.
+    for link in _dicts(_own(entry, "links")):
+        if dict.get(link, "rel") == "enclosure":
+            yield dict.get(link, "href"), dict.get(link, "type"), dict.get(link, "length")
+    for part in _dicts(_own(entry, "media_content")):
+        yield dict.get(part, "url"), dict.get(part, "type"), dict.get(part, "filesize")
+    for part in _dicts(_own(entry, "media_thumbnail")):
+        yield dict.get(part, "url"), None, None
 
 
 def _text(value: object, default: str = "") -> str:
