@@ -142,3 +142,19 @@ def test_rss_item_with_its_own_xml_lang() -> None:
     feed = parse(body, {}, "https://feeds.example/f")
     assert [entry.language for entry in feed.entries] == ["fr-ca", None]
     assert feed.language == "en"
+
+
+def test_real_feed_with_illegally_nested_items_keeps_its_stories(shared_corpus: Path) -> None:
+    # Each story's nested <item> shows up as an entry of its own with nothing in it.
+    body = (shared_corpus / "real-feeds" / "pcmag-dvorak-illegally-nested.rss.xml").read_bytes()
+    feed = parse(body, {}, "https://feeds.example/dvorak")
+    assert (len(feed.entries), feed.skipped) == (10, 10)
+    assert all(entry.title and entry.link for entry in feed.entries)
+
+
+def test_portuguese_dates_in_a_real_feed_without_a_language(shared_corpus: Path) -> None:
+    body = (shared_corpus / "real-feeds" / "uol-noticias.rss").read_bytes()
+    feed = parse(body, {}, "https://feeds.example/uol")
+    assert feed.language is None  # <language></language>
+    assert feed.entries[0].published == datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC)
+    assert all(entry.published for entry in feed.entries)
