@@ -27,8 +27,8 @@ from feedwatch.text import printable
 
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.9, */*;q=0.1"
 )
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

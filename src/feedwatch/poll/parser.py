@@ -1,4 +1,4 @@
-"""Feed documents (RSS 0.9x/1.0/2.0, Atom) to ParsedFeed, via feedparser.
+"""Feed documents (RSS 0.9x/1.0/2.0, Atom via feedparser; JSON Feed via jsonfeed.py) to ParsedFeed.
 
 The body arrives as bytes with the response headers; nothing here touches the network.
 Whatever the bytes are, the outcome is a ParsedFeed or a ParseError.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import hashlib
 import io
 import re
 import time
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -22,8 +22,10 @@ import feedparser
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Entry, ParsedFeed
+from feedwatch.poll import dates, jsonfeed
+from feedwatch.poll.dates import aware_utc
+from feedwatch.poll.entries import bound, enclosures, entry_id, is_empty, unique
 from feedwatch.text import xml_safe
-from feedwatch.urls import canonical_url
 
 # Entities a document may declare are expanded by feedparser's fallback (non-XML) parser
 # without any limit, so a small body with one big entity used many times can take gigabytes.
@@ -46,18 +48,48 @@ _UPDATE_PERIODS = {
 _LONGEST_HINT = timedelta(days=3650)
 
 
-def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+def parse(
+    content: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    *,
+    max_entries: int = 1000,
+    now: datetime | None = None,
+) -> ParsedFeed:
     """Parse one response body; `url` is the base for relative links and is never fetched.
 
-    Raises ParseError when the body is not a feed at all. A feed feedparser had to recover
-    from (malformed XML, a wrong charset declaration) is returned with `warning` set.
+    RSS, Atom and JSON Feed. Keeps the newest `max_entries` entries (the rest are counted in
+    `truncated`); with `now`, the fetch time, no entry is dated after it. Entries that cannot
+    be read or show nothing are left out and counted in `skipped`.
+
+    Raises ParseError, and nothing else, when the body is not a feed at all. A feed feedparser
+    had to recover from (malformed XML, a wrong charset declaration) has `warning` set.
     """
-    _refuse_entity_bombs(content)
-    content = _repair_character_references(content)
     response_headers = {name.lower(): value for name, value in headers.items()}
+    media_type = response_headers.get("content-type", "").partition(";")[0].strip().lower()
+    if jsonfeed.looks_like_json(content) or (
+        media_type in jsonfeed.JSON_TYPES and not _looks_like_markup(content)
+    ):
+        feed = jsonfeed.parse_json_feed(content, url, max_entries)
+    else:
+        feed = _parse_xml(content, response_headers, url, max_entries)
+    kept, truncated = bound(feed.entries, max_entries, aware_utc(now) if now else None)
+    return replace(feed, entries=kept, truncated=feed.truncated + truncated)
+
+
+def _parse_xml(
+    content: bytes, response_headers: dict[str, str], url: str, max_entries: int
+) -> ParsedFeed:
+    content, dropped = _cut_entries(content, max_entries)
+    _refuse_entity_bombs(content)
+    _refuse_deep_nesting(content)
+    content = _repair_character_references(content)
+    # The language is what the document declares, not the server's default.
+    response_headers.pop("content-language", None)
     # feedparser resolves relative links against Content-Location; without one, the feed URL.
     location = response_headers.get("content-location")
-    response_headers["content-location"] = urljoin(url, location) if location else url
+    base = urljoin(url, location) if location else url
+    response_headers["content-location"] = base
     try:
         # A bytes argument would be tried as a file name first: always hand over a stream.
         result = feedparser.parse(
@@ -66,28 +98,133 @@ def parse(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
             resolve_relative_uris=True,
             sanitize_html=True,
         )
-    except (ValueError, OverflowError) as exc:
-        # feedparser's fallback parser turns a character reference past U+10FFFF, or to a
-        # lone surrogate ("&#xD800;"), into chr() or UTF-8 and lets the error out.
+    except Exception as exc:
+        # E.g. a character reference past U+10FFFF (ValueError), or a KeyError on tags
+        # nested the wrong way in its fallback parser.
         raise ParseError(f"unreadable feed ({_describe(exc)})") from None
     problem = result.get("bozo_exception") if result.get("bozo") else None
-    if not result.entries:
-        if not result.get("version"):
-            raise ParseError(_not_a_feed(content, problem))
-        if isinstance(problem, xml.sax.SAXException):
-            # Broken badly enough that nothing was recovered: an error says more than "0 entries".
-            raise ParseError(f"feed with no readable entries ({_describe(problem)})")
+    if not result.entries and not result.get("version"):
+        raise ParseError(_not_a_feed(content, problem))
     feed = result.feed
+    language = _language(feed.get("language"))
+    own_languages = _entry_languages(content, len(result.entries))
+    entries: list[Entry] = []
+    skipped = 0
+    for index, raw in enumerate(result.entries):
+        try:
+            entry = _entry(raw, base, own_languages[index], language)
+        except Exception:  # one entry left in a shape nobody expected: the rest still count
+            entry = None
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
+    if not entries and isinstance(problem, xml.sax.SAXException):
+        # Broken badly enough that nothing was recovered: an error says more than "0 entries".
+        raise ParseError(f"feed with no readable entries ({_describe(problem)})")
     return ParsedFeed(
-        title=xml_safe(feed.get("title") or "") or None,
-        link=xml_safe(feed.get("link") or "") or None,
-        entries=tuple(_entry(entry) for entry in result.entries),
+        title=xml_safe(_text(feed.get("title"))) or None,
+        link=xml_safe(_text(feed.get("link"))) or None,
+        entries=tuple(entries),
         # A feed served as text/html or without a Content-Type parses just the same:
         # nothing was recovered, so there is nothing to warn about.
         warning=None if isinstance(problem, feedparser.NonXMLContentType) else _describe(problem),
-        ttl=_ttl(feed.get("ttl")),
-        update_period=_update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+        ttl=_ttl(_text(feed.get("ttl"))),
+        update_period=_update_period(
+            _text(feed.get("sy_updateperiod"), None), _text(feed.get("sy_updatefrequency"), None)
+        ),
+        language=language,
+        skipped=skipped,
+        truncated=dropped,
     )
+
+
+def _looks_like_markup(content: bytes) -> bool:
+    return content.lstrip(codecs.BOM_UTF8 + b" \t\r\n")[:1] == b"<"
+
+
+# Where an entry starts: <item>, <entry>, also with a namespace prefix (<rss:item>).
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s>/])")
+
+
+def _cut_entries(content: bytes, max_entries: int) -> tuple[bytes, int]:
+    """`content` with all but its first and last `max_entries` entries cut out, and how many
+    were cut.
+
+    feedparser costs about 0.2 ms per entry, so a feed of 100,000 is cut before parsing. The
+    newest are kept whether the feed lists newest first (the usual case) or oldest first;
+    a feed in any other order keeps only its first and last entries, whatever their dates.
+    The cut is made between two entry start tags, so the document around them stays whole
+    (unless "<item" also occurs inside an entry, as CDATA text: feedparser then recovers).
+    """
+    if max_entries <= 0 or content.count(b"item") + content.count(b"entry") <= 2 * max_entries:
+        return content, 0
+    starts = [match.start() for match in _ENTRY_START.finditer(content)]
+    if len(starts) <= 2 * max_entries:
+        return content, 0
+    keep_until, resume_at = starts[max_entries], starts[len(starts) - max_entries]
+    return content[:keep_until] + content[resume_at:], len(starts) - 2 * max_entries
+
+
+# Nesting depth is bounded because feedparser's cost per element grows with it; a normal feed
+# is 5-10 levels deep, with XHTML content perhaps 20.
+MAX_DEPTH = 500
+# Elements opened and never closed also nest: HTML pasted into a feed unescaped leaves some
+# (<p>, <li>), so these get more room before the document counts as too deep.
+MAX_UNCLOSED = 5000
+# Markup that opens no level (CDATA sections go first, see _without_cdata): comments,
+# processing instructions, declarations, empty-element tags and HTML's void elements.
+_FLAT_MARKUP = re.compile(
+    rb"<!--.*?(?:-->|\Z)|<[?!][^>]*>|<[^>]*/>"
+    rb"|<(?:area|base|br|col|embed|hr|img|input|meta|param|source|track|wbr)\b[^>]*>",
+    re.DOTALL | re.IGNORECASE,
+)
+_NOT_A_TAG_MARK = bytes(set(range(256)) - {1, 2})
+
+
+def _without_cdata(content: bytes) -> bytes:
+    """`content` without its CDATA sections, whose text is no markup however it looks.
+
+    split and find instead of a regular expression: feeds carry megabytes of HTML in CDATA,
+    which a lazy ".*?" walks a byte at a time.
+    """
+    if b"<![CDATA[" not in content:
+        return content
+    first, *sections = content.split(b"<![CDATA[")
+    # A section runs to the first "]]>"; text up to it that looks like another section's
+    # start was inside this one.
+    rest = [section[end + 3 :] for section in sections if (end := section.find(b"]]>")) >= 0]
+    return first + b"".join(rest)
+
+
+def _refuse_deep_nesting(content: bytes) -> None:
+    """ParseError for a document nested deeper than MAX_DEPTH (or MAX_UNCLOSED) levels.
+
+    Every tag becomes one byte, \x01 for a start and \x02 for an end, all in C; removing
+    each innermost "\x01\x02" pair then takes one pass per level of nesting.
+    """
+    if b"<" not in content:
+        return
+    marks = _FLAT_MARKUP.sub(b"", _without_cdata(content.translate(None, b"\x01\x02")))
+    # What is left of the markup are start and end tags, and "<" is nowhere else in XML.
+    marks = marks.replace(b"</", b"\x02").replace(b"<", b"\x01").translate(None, _NOT_A_TAG_MARK)
+    too_deep = f"refused: elements nested more than {MAX_DEPTH} levels deep"
+    opened, closed = b"\x01" * (MAX_DEPTH + 1), b"\x02" * (MAX_DEPTH + 1)
+    for _ in range(MAX_DEPTH):
+        # The usual shape of a deep document, found in two scans (before and after each pass
+        # of removing what closes inside). Many opens alone may be unclosed HTML: counted below.
+        if opened in marks and closed in marks:
+            raise ParseError(too_deep)
+        reduced = marks.replace(b"\x01\x02", b"")
+        if len(reduced) == len(marks):
+            break
+        marks = reduced
+    else:
+        if b"\x01\x02" in marks:
+            raise ParseError(too_deep)
+    # What is left is unmatched: ends, then starts never closed.
+    if marks.count(b"\x01") > MAX_UNCLOSED:
+        raise ParseError(f"refused: more than {MAX_UNCLOSED:,} elements left open")
 
 
 # Numeric character references; some CMSes write an emoji as a UTF-16 surrogate pair
@@ -139,31 +276,115 @@ def _update_period(period: str | None, frequency: str | None) -> timedelta | Non
     return length / int(times)
 
 
-def _entry(entry: Any) -> Entry:
-    title = entry.get("title", "")
+# xml:lang on an entry's own start tag.
+_ENTRY_LANGUAGE = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s[^>]*?\bxml:lang\s*=\s*["']([^"']*)["']"""
+    rb"""|<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s>/])"""
+)
+
+
+def _entry_languages(content: bytes, count: int) -> list[str | None]:
+    """Each entry's own xml:lang, in document order.
+
+    feedparser gives an entry only the language it inherits, so the start tags are read here.
+    When they do not line up with feedparser's entries (a broken document), none is claimed.
+    """
+    if b"xml:lang" not in content:
+        return [None] * count
+    found = [
+        _language(match[1].decode("latin-1")) if match[1] else None
+        for match in _ENTRY_LANGUAGE.finditer(content)
+    ]
+    return found if len(found) == count else [None] * count
+
+
+def _entry(
+    entry: Any, base: str, own_language: str | None, feed_language: str | None
+) -> Entry | None:
+    """One feedparser entry; None when it shows nothing (no title, link or text)."""
+    title = _text(entry.get("title"))
     # Ids and links are stored and published as given, so characters XML forbids (a NUL from
     # "&#0;", which PostgreSQL refuses too) are dropped here; the HTML fields lose theirs later.
-    link = xml_safe(entry.get("link") or "") or None
-    summary = entry.get("summary", "")
-    contents = [part.get("value", "") for part in entry.get("content", ())]
+    link = xml_safe(_text(entry.get("link"))) or None
+    summary = _text(entry.get("summary"))
+    contents = [_text(dict.get(part, "value")) for part in _dicts(_own(entry, "content"))]
     content = max(contents, key=len, default="")
-    entry_id = xml_safe(entry.get("id") or "").strip() or (canonical_url(link) if link else None)
-    if not entry_id:
-        entry_id = "sha256:" + hashlib.sha256(f"{title}\0{summary}".encode()).hexdigest()
+    if is_empty(title, link, summary, content):
+        return None
+    language = own_language or feed_language
     return Entry(
-        id=entry_id,
+        id=entry_id(_text(entry.get("id")), link, title, summary or content),
         title=title,
         link=link,
-        published=_utc(entry.get("published_parsed")) or _utc(_own(entry, "updated_parsed")),
+        published=_published(entry, language),
         # feedparser copies an entry's only content into its summary: don't report it twice.
         summary_html="" if summary == content else summary,
         content_html=content,
+        authors=_authors(entry),
+        enclosures=enclosures(_enclosures(entry), base),
+        language=own_language,
+        tags=unique(
+            dict.get(tag, "term") or dict.get(tag, "label") for tag in _dicts(_own(entry, "tags"))
+        ),
     )
+
+
+def _published(entry: Any, language: str | None) -> datetime | None:
+    """The publication date, else the last update; a date feedparser could not read is given
+    to dateparser in the entry's language."""
+    for key in ("published", "updated"):
+        parsed = _utc(_own(entry, f"{key}_parsed"))
+        if parsed:
+            return parsed
+        raw = _text(_own(entry, key))
+        if raw and (parsed := dates.parse_localized(raw, language)):
+            return parsed
+    return None
+
+
+def _authors(entry: Any) -> tuple[str, ...]:
+    """Author names, else their e-mail addresses; each once, in the feed's order."""
+    people = [*_dicts(_own(entry, "authors")), *_dicts([_own(entry, "author_detail")])]
+    names = unique(dict.get(person, "name") for person in people)
+    return names or unique(dict.get(person, "email") for person in people)
+
+
+def _enclosures(entry: Any) -> Iterator[tuple[object, object, object]]:
+    """(url, type, length) of each file: RSS <enclosure> and Atom link rel="enclosure" (both
+    among feedparser's `links`), Media RSS content and thumbnails."""
+    # Not feedparser's own `enclosures`: it fails on a link without a rel.
+    for link in _dicts(_own(entry, "links")):
+        if dict.get(link, "rel") == "enclosure":
+            yield dict.get(link, "href"), dict.get(link, "type"), dict.get(link, "length")
+    for part in _dicts(_own(entry, "media_content")):
+        yield dict.get(part, "url"), dict.get(part, "type"), dict.get(part, "filesize")
+    for part in _dicts(_own(entry, "media_thumbnail")):
+        yield dict.get(part, "url"), None, None
+
+
+def _text(value: object, default: str = "") -> str:
+    """A string feedparser gave; anything else (a dict where malformed markup put one) is
+    `default`."""
+    return value if isinstance(value, str) else default
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The dicts in a list feedparser gave (authors, tags...); nothing when it is no list."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _language(value: object) -> str | None:
+    """A language tag as written, lower case, "_" as "-": "pt-br"."""
+    tag = xml_safe(_text(value)).strip().lower().replace("_", "-")
+    return tag or None
 
 
 def _own(entry: Any, key: str) -> Any:
     # FeedParserDict answers a missing `updated_parsed` with `published_parsed` (and a
-    # DeprecationWarning); read the dict itself to get only what the feed said.
+    # DeprecationWarning) and computes some keys on each lookup; read the dict itself to get
+    # only what the feed said, and quickly.
     return dict.get(entry, key)
 
 
@@ -192,8 +413,6 @@ def _not_a_feed(content: bytes, problem: BaseException | None) -> str:
     stripped = content.lstrip(codecs.BOM_UTF8 + b" \t\r\n")
     if not stripped:
         return "empty document, not an RSS/Atom feed"
-    if stripped[:1] in (b"{", b"["):
-        return "not an RSS/Atom feed (looks like JSON; JSON Feed is not supported)"
     if _HTML_START.match(stripped[:4096]):
         return "not an RSS/Atom feed (looks like an HTML page)"
     detail = _describe(problem)
