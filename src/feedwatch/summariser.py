@@ -301,6 +301,12 @@ def _summarizer(algorithm: str, code: str) -> Any:
         summarizer.stop_words = _FUNCTION_WORDS
         return summarizer
     name = NAMES[code]
+    if code == "pl":
+        import pystempel.streams
+
+        # sumy's Polish stemmer loads its table through a progress bar on stderr, which would
+        # land in the daemon's log.
+        pystempel.streams.DISABLE_TQDM = True
     # Articles repeat their words; stemming each distinct word once saves most of the time.
     summarizer = summarizer_class(lru_cache(maxsize=_STEM_CACHE)(Stemmer(name)))
     summarizer.stop_words = get_stop_words(name)
