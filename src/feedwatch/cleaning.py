@@ -207,14 +207,21 @@ def _footer(paragraph: Sequence[str]) -> set[int]:
     footer: set[int] = set()
     start: int | None = None
     for index, sentence in enumerate(paragraph):
-        if _FOOTER_START.match(sentence):
-            start = index
+        opening = _FOOTER_START.match(sentence)
+        if opening and _FOOTER_END.search(sentence, opening.end() - 1):
+            footer.add(index)
+            start = None
+            continue
         if start is not None and index - start < _FOOTER_SENTENCES:
             if _FOOTER_END.search(sentence):
                 footer.update(range(start, index + 1))
                 start = None
         else:
             start = None
+        # Spread over sentences, the title must look like one: "The post office was..." is
+        # prose.
+        if opening and not sentence[opening.end() :][:1].islower():
+            start = index
     return footer
 
 
