@@ -300,5 +300,9 @@ def test_prose_in_each_language_that_starts_like_a_prompt_is_kept(
     assert clean([[BODY], [sentence]], language) == [BODY, sentence]
 
 
-def test_an_unknown_language_gets_the_english_rules() -> None:
-    assert clean([[BODY], ["Read more"], ["Share this:"]], "tlh") == [BODY]
+@pytest.mark.parametrize("language", ["en", "tlh", "pt"])
+def test_english_and_unknown_languages_get_every_language_s_rules(language: str) -> None:
+    # Portuguese, which pysbd cannot split, reaches cleaning as English.
+    prompts = [["Read more"], ["Leia mais (09/24/2018 - 19h22)"], ["Weiterlesen"], ["Leer más"]]
+
+    assert clean([[BODY], *prompts], language) == [BODY]

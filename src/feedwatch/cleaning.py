@@ -45,7 +45,9 @@ _FOOTER_SENTENCES = 4
 # Each language's boilerplate: prompts to read on ("more"), to subscribe, share or follow,
 # labels of link lists and credits. Every pattern must match at the start of the sentence;
 # "more" also ends a teaser. English applies to every text: feeds in any language carry
-# English share widgets and plugins.
+# English share widgets and plugins. A text read as English gets every language's rules: that
+# is what the summariser reads the languages it cannot split (Portuguese among them) as, and
+# each pattern here is a whole prompt that prose in another language does not open with.
 _RULES: dict[str, dict[str, str]] = {
     "en": {
         "more": r"""read\ more|continue\ reading|keep\ reading""",
@@ -157,11 +159,11 @@ _CODE = re.compile(
 def clean(paragraphs: Sequence[Sequence[str]], language: str = "en") -> list[str]:
     """The sentences worth summarising, in text order, from each paragraph's sentences.
 
-    `language` (an ISO 639-1 code) picks the boilerplate rules besides the English ones; a
-    language without rules of its own gets the English ones alone. Each sentence returned is
-    one given, or the end of one that opened with a headline in capitals. A short line without
-    an end mark that stands alone or opens a paragraph (a heading, byline, caption or link) is
-    dropped unless nothing punctuated is left. Repeats go.
+    `language` (an ISO 639-1 code) picks the boilerplate rules besides the English ones;
+    English, or a language without rules of its own, gets every language's. Each sentence
+    returned is one given, or the end of one that opened with a headline in capitals. A short
+    line without an end mark that stands alone or opens a paragraph (a heading, byline,
+    caption or link) is dropped unless nothing punctuated is left. Repeats go.
     """
     rules = _rules(language)
     kept: list[tuple[str, bool]] = []  # (sentence, looks like a heading)
@@ -192,7 +194,10 @@ class _Rules(NamedTuple):
 
 @lru_cache(maxsize=len(_RULES) + 1)
 def _rules(language: str) -> _Rules:
-    chosen = [_RULES["en"], *([_RULES[language]] if language in _RULES else [])]
+    if language == "en" or language not in _RULES:
+        chosen = list(_RULES.values())
+    else:
+        chosen = [_RULES["en"], _RULES[language]]
     more = "|".join(rules["more"] for rules in chosen)
     prompts = "|".join(f"{rules['more']}|{rules['prompts']}" for rules in chosen)
     flags = re.IGNORECASE | re.VERBOSE
