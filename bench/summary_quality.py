@@ -6,9 +6,10 @@
 Reads ../shared/corpus/bbc-news-summary/ (beside the repository; see its PROVENANCE.md) and prints,
 per category, for the training categories together and overall: ROUGE-1/2/L F1 x100 (rouge-score,
 Porter stemming) of
-  - feedwatch: the default Summariser, the code path of `feedwatch summarize FILE`;
+  - feedwatch: the default, feedwatch's own sumy summarizer, by the code path of
+    `feedwatch summarize FILE` (the texts are English);
   - lead-N: the article's first N sentences;
-  - each of sumy's algorithms, through feedwatch's Summariser (same sentences, same cleaning);
+  - each of sumy's six stock summarizers, by the same path (same document, same cleaning);
   - oracle: N sentences picked greedily for ROUGE-2 F1 against the reference: the ceiling;
 and how many articles a second each method handles on one core.
 
