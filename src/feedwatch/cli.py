@@ -108,8 +108,8 @@ def _arguments() -> argparse.ArgumentParser:
     summarize.add_argument(
         "--language",
         metavar="CODE",
-        help="ISO 639-1 code of the texts' language, e.g. de (default: detected per file; "
-        "one the summariser does not handle is read as English)",
+        help="ISO 639-1 code of the texts' language, e.g. de (default, or when the summariser "
+        "does not handle it: detected per file, else English)",
     )
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)

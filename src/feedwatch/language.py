@@ -1,9 +1,10 @@
 """Which language a text is in, as the ISO 639-1 code the summariser and cleaning go by.
 
-Detection is py3langid's naive Bayes model: it ships inside the package (4 MB, no download),
-loads in about half a second and classifies a page of text in well under a millisecond. It is
-loaded where first used, so a cycle whose feeds all declare their language never pays for it.
-lingua is more accurate on very short texts, but its models weigh a hundred times more.
+Detection is py3langid's naive Bayes model, picked over lingua for its weight: one model of
+4 MB inside the package (no download), numpy its only dependency; it loads in well under a
+second and reads the 10,000 characters it is given in about 2 ms (measured on the loaded
+development machine). It is loaded where first used, so a cycle whose feeds all declare a
+supported language never pays for it.
 """
 
 from __future__ import annotations
