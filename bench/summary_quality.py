@@ -2,15 +2,18 @@
 
     .venv/bin/python bench/summary_quality.py [--categories entertainment ...] [--limit N]
                                               [--sentences 3] [--jobs N] [--corpus PATH]
+                                              [--huge MB]
 
 Reads ../shared/corpus/bbc-news-summary/ (beside the repository; see its PROVENANCE.md) and prints,
 per category, for the training categories together and overall: ROUGE-1/2/L F1 x100 (rouge-score,
 Porter stemming) of
-  - feedwatch: the default Summariser, the code path of `feedwatch summarize FILE`;
+  - feedwatch: the default, feedwatch's own sumy summarizer, by the code path of
+    `feedwatch summarize FILE` (the texts are English);
   - lead-N: the article's first N sentences;
-  - each of sumy's algorithms, through feedwatch's Summariser (same sentences, same cleaning);
+  - each of sumy's six stock summarizers, by the same path (same document, same cleaning);
   - oracle: N sentences picked greedily for ROUGE-2 F1 against the reference: the ceiling;
-and how many articles a second each method handles on one core.
+and how many articles a second each method handles on one core; last, what the default spends
+on one text of --huge MB (12: the size of a runaway feed description seen in the wild).
 
 Each article file is line 1 the headline, a blank line, then the body. The summarisers are given
 the whole file, as `feedwatch summarize` is: the headline is a line without an end mark standing
@@ -85,7 +88,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     _report(results, methods(args.sentences), args.sentences)
     elapsed = time.perf_counter() - started
     print(f"\n{len(articles)} articles in {elapsed:.0f} s (wall clock) with --jobs {args.jobs}")
+    if args.huge:
+        _report_huge(articles, args.huge, args.sentences)
     return 0
+
+
+def _report_huge(articles: Sequence[Article], megabytes: int, sentences: int) -> None:
+    """CPU time of the default on one text of `megabytes` MB (the articles over and over),
+    beside the mean time of one article: what a runaway feed description costs."""
+    summariser = Summariser()
+    summariser.summarise(articles[0].text, sentences)  # loads the libraries: not the text's cost
+    started = time.process_time()
+    for article in articles:
+        summariser.summarise(article.text, sentences)
+    one = (time.process_time() - started) / len(articles)
+    bodies = "\n\n".join(article.text for article in articles)
+    huge = (bodies * (megabytes * 1_000_000 // len(bodies) + 1))[: megabytes * 1_000_000]
+    started = time.process_time()
+    summariser.summarise(huge, sentences)
+    seconds = time.process_time() - started
+    print(
+        f"one text of {megabytes} MB: {seconds:.2f} s of CPU, {seconds / one:.0f} times one "
+        f"article ({1000 * one:.1f} ms)"
+    )
 
 
 def methods(sentences: int) -> list[str]:
@@ -101,6 +126,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sentences", type=int, default=3, help="sentences per summary")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--huge", type=int, default=12, metavar="MB", help="size of the one huge text; 0: none"
+    )
     args = parser.parse_args(argv)
     if args.sentences < 1 or args.jobs < 1 or (args.limit is not None and args.limit < 1):
         parser.error("--sentences, --jobs and --limit must be at least 1")

@@ -145,3 +145,164 @@ def test_repeated_sentences_are_kept_once() -> None:
 def test_only_boilerplate_leaves_nothing() -> None:
     assert clean([["Read more..."], ["Share this:"], [BOILERPLATE["wordpress footer"]]]) == []
     assert clean([]) == []
+
+
+LONG_TITLE = (
+    "Harbour Lights series five confirmed as the last one after writer Mara Lenz tells a packed "
+    "festival hall in Cologne that the lifeboat crew of Penmarrow will finally get its ending"
+)
+FOOTERS = {
+    "en": f"The post {LONG_TITLE} appeared first on Screen Ledger.",
+    "de": f"Der Beitrag {LONG_TITLE} erschien zuerst auf Serienhafen.",
+    "fr": f"L'article {LONG_TITLE} est apparu en premier sur Écran Total.",
+    "es": f"La entrada {LONG_TITLE} se publicó primero en Pantalla Abierta.",
+    "pt": f"O post {LONG_TITLE} apareceu primeiro em Tela Quente.",
+    "it": f"L’articolo {LONG_TITLE} proviene da Schermo Blu.",
+}
+
+
+@pytest.mark.parametrize("language", FOOTERS)
+def test_a_footer_goes_whatever_the_length_of_the_title(language: str) -> None:
+    footer = FOOTERS[language]
+    assert len(footer.split()) > 25
+
+    assert clean([[BODY, MORE], [footer]], language) == [BODY, MORE]
+    assert clean([[BODY, MORE, footer]], language) == [BODY, MORE]
+
+
+@pytest.mark.parametrize("language", FOOTERS)
+def test_a_footer_goes_in_a_text_of_any_language(language: str) -> None:
+    assert clean([[BODY], [FOOTERS[language]]], "en") == [BODY]
+    assert clean([[BODY], [FOOTERS["en"]]], language) == [BODY]
+
+
+def test_a_footer_whose_title_pysbd_split_goes_whole() -> None:
+    split = ["The post Is Harbour Lights over?", "Yes.", "Here is why appeared first on Ledger."]
+
+    assert clean([[BODY, MORE, *split]]) == [BODY, MORE]
+
+
+def test_prose_about_a_post_is_not_a_footer() -> None:
+    paragraph = [
+        "The post office in Penmarrow doubles as the lifeboat station.",
+        "Okafor said the scene appeared first on a storyboard in 2019.",
+    ]
+
+    assert clean([paragraph]) == paragraph
+
+
+PROMPTS = {
+    "en": [
+        "Please hit the subscribe button below.",
+        "Smash that like button and subscribe for more.",
+        "Keep reading",
+    ],
+    "de": [
+        "Weiterlesen",
+        "Weiterlesen »",
+        "Mehr lesen …",
+        "Hier geht's weiter",
+        "Mehr zum Thema:",
+        "Lesen Sie auch:",
+        "Jetzt teilen",
+        "Teilen auf Facebook",
+        "Folgt uns auf Instagram!",
+        "Jetzt unseren Newsletter abonnieren und nichts verpassen.",
+        "Abonniere unseren Kanal für mehr Serien-News.",
+        "Bild: Serienhafen",
+        "Quelle: Northlight Studios",
+        "Anzeige",
+    ],
+    "fr": [
+        "Lire la suite",
+        "Lire aussi :",
+        "À lire aussi :",
+        "En savoir plus sur la série",
+        "Partager sur Facebook",
+        "Suivez-nous sur Instagram",
+        "Abonnez-vous à notre newsletter pour ne rien manquer.",
+        "Crédit photo : Northlight Studios",
+        "Publicité",
+    ],
+    "es": [
+        "Leer más",
+        "Lee más: la cuarta temporada",
+        "Seguir leyendo",
+        "Lee también:",
+        "Compartir en Facebook",
+        "Síguenos en Instagram",
+        "Suscríbete a nuestro boletín para recibir las novedades.",
+        "Foto: Northlight Studios",
+        "Publicidad",
+    ],
+    "pt": [
+        "Leia mais (09/24/2018 - 19h22)",
+        "Leia também:",
+        "Saiba mais sobre a série",
+        "Continue lendo",
+        "Compartilhe no Facebook",
+        "Siga-nos no Instagram",
+        "Inscreva-se no nosso canal e ative as notificações.",
+        "Foto: Northlight Studios",
+        "Publicidade",
+    ],
+    "it": [
+        "Continua a leggere",
+        "Leggi anche:",
+        "Leggi tutto",
+        "Scopri di più sulla serie",
+        "Condividi su Facebook",
+        "Seguici su Instagram",
+        "Iscriviti alla nostra newsletter per non perdere nulla.",
+        "Foto: Northlight Studios",
+        "Pubblicità",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "prompt"),
+    [(language, prompt) for language, prompts in PROMPTS.items() for prompt in prompts],
+)
+def test_each_language_s_prompts_and_credits_are_dropped(language: str, prompt: str) -> None:
+    assert clean([[BODY], [prompt], [MORE]], language) == [BODY, MORE]
+    assert clean([[BODY, prompt, MORE]], language) == [BODY, MORE]
+
+
+@pytest.mark.parametrize(
+    ("language", "teaser"),
+    [
+        ("de", "Die vierte Staffel beginnt mit einem Sturm, der … Weiterlesen"),
+        ("fr", "La quatrième saison commence par une tempête qui… Lire la suite"),
+        ("es", "La cuarta temporada empieza con una tormenta que [...] Leer más"),
+        ("pt", "A quarta temporada começa com uma tempestade que… Leia mais"),
+        ("it", "La quarta stagione inizia con una tempesta che… Continua a leggere"),
+    ],
+)
+def test_a_teaser_ending_in_a_read_more_link_is_dropped(language: str, teaser: str) -> None:
+    assert clean([[BODY, teaser]], language) == [BODY]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("de", "Mehr als zwei Millionen Zuschauer sahen das Finale."),
+        ("de", "Teilen wollte Lenz das Drehbuch mit niemandem."),
+        ("fr", "Partager l'affiche a suffi à lancer la rumeur."),
+        ("es", "Más de dos millones de espectadores vieron el final."),
+        ("pt", "Mais de dois milhões de espectadores viram o final."),
+        ("it", "Condividi la scena con chi vuoi, ha scherzato l'attrice."),
+    ],
+)
+def test_prose_in_each_language_that_starts_like_a_prompt_is_kept(
+    language: str, sentence: str
+) -> None:
+    assert clean([[BODY], [sentence]], language) == [BODY, sentence]
+
+
+@pytest.mark.parametrize("language", ["en", "tlh", "pt"])
+def test_english_and_unknown_languages_get_every_language_s_rules(language: str) -> None:
+    # Portuguese, which pysbd cannot split, reaches cleaning as English.
+    prompts = [["Read more"], ["Leia mais (09/24/2018 - 19h22)"], ["Weiterlesen"], ["Leer más"]]
+
+    assert clean([[BODY], *prompts], language) == [BODY]

@@ -113,6 +113,12 @@ def _arguments() -> argparse.ArgumentParser:
         metavar="N",
         help="sentences per summary (default: the config's summary.sentences, else 3)",
     )
+    summarize.add_argument(
+        "--language",
+        metavar="CODE",
+        help="ISO 639-1 code of the texts' language, e.g. de (default, or when the summariser "
+        "does not handle it: detected per file, else English)",
+    )
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)
 
@@ -361,6 +367,7 @@ def _back_off(report: FeedReport, now: datetime) -> str:
 
 
 def _summarize(args: argparse.Namespace) -> int:
+    from feedwatch import language
     from feedwatch.summariser import Summariser
     from feedwatch.text import html_to_text
 
@@ -379,7 +386,7 @@ def _summarize(args: argparse.Namespace) -> int:
         text = raw.decode("utf-8", errors="replace")
         if _looks_like_html(path, text):
             text = html_to_text(text)
-        sentences = summariser.summarise(text, count)
+        sentences = summariser.summarise(text, count, language.choose(args.language, text))
         if args.json:
             print(json.dumps({"path": path, "sentences": list(sentences)}, ensure_ascii=False))
             continue

@@ -1,19 +1,24 @@
 """Extractive summaries: the article's own sentences, verbatim and in article order.
 
-pysbd finds the sentences, cleaning.py drops the feed boilerplate among them, and a ranker picks
-the best: feedwatch's own (the default, see _Centrality) or one of sumy's. sumy's stock tokenizer
-needs NLTK "punkt" data, which is a download, so sumy gets a tokenizer built on pysbd and a regex
-instead: nothing here reads NLTK data or touches the network.
+One path builds the document for every summarizer: pysbd finds the sentences (with the rules of
+the text's language), cleaning.py drops the feed boilerplate among them, and the candidates go
+into sumy's document model, which a sumy summarizer ranks: feedwatch's own (the default, see
+CentralitySummarizer in _summarizer_classes) or one of sumy's six, each with sumy's stemmer and
+stop words for the language. sumy's stock tokenizer needs NLTK "punkt" data, which is a
+download, so sumy gets a tokenizer built on pysbd and a regex instead: nothing here reads NLTK
+data or touches the network.
 
 numpy, pysbd and sumy (which loads NLTK) are imported where first used, not with this module:
 together they cost tens of MB and a good part of a second, which a cycle with nothing to
-summarise does not need to pay, and the default ranker needs nothing of sumy.
+summarise does not need to pay.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from feedwatch import cleaning
 from feedwatch.config import SUMMARY_ALGORITHMS
 from feedwatch.errors import SummaryError
+from feedwatch.language import NAMES, SUPPORTED, primary, supported
 from feedwatch.text import PARAGRAPH_BREAK
 
 if TYPE_CHECKING:
@@ -28,27 +34,30 @@ if TYPE_CHECKING:
     import pysbd
 
 DEFAULT_ALGORITHM = "feedwatch"
-# The names config accepts; each is the default or one of sumy's (see _sumy_summarizer).
+# The names config accepts; each is the default or one of sumy's (see _summarizer_classes).
 ALGORITHMS = SUMMARY_ALGORITHMS
-# Languages pysbd segments and sumy has stop words and an offline stemmer for.
-LANGUAGES = {
-    "english": "en",
-    "french": "fr",
-    "german": "de",
-    "italian": "it",
-    "slovak": "sk",
-    "spanish": "es",
-}
 
 # Letters, with inner apostrophes and hyphens: "don't", "spin-off". Numbers are not words to sumy.
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+# Words and numbers: what two sentences must share to be near repeats of each other.
+_TOKEN = re.compile(r"[^\W_]+")
+# Share of the longer sentence's distinct tokens the other must have to be its near repeat:
+# "said on Monday" against "said on Tuesday" in a sentence of ten words or more.
+_ALIKE = 0.8
+# Longest text (in characters) split into sentences. pysbd takes about 5 s a MB and ranking
+# looks at the first _MOST_RANKED sentences only, which 200 KB of any article holds many times.
+_LONGEST_TEXT = 200_000
+_SENTENCE_END = re.compile(r"""[.!?\u2026]["'\u201d\u2019\u00bb)\]]*\s""")
 # pysbd's abbreviation pass is quadratic in the length of its input, so a long paragraph is
 # fed to it a window at a time; a boundary is kept only when pysbd saw _CONTEXT chars after it.
 _WINDOW = 2000
 _CONTEXT = 200
 _LONGEST_SENTENCE = 4 * _WINDOW
 _MOST_RANKED = 150
+_SWAP_GUILLEMETS = str.maketrans("\u00bb\u00ab", "\u00ab\u00bb")
 _STEM_CACHE = 50_000
+
+_log = logging.getLogger(__name__)
 
 # feedwatch's ranking. Every choice below was made for ROUGE-2 F1 at 3 sentences on the business,
 # politics, sport and tech articles of the BBC News Summary corpus, entertainment held out;
@@ -59,7 +68,7 @@ _QUOTE_PENALTY = 0.1  # a quote opening a sentence reads badly out of context
 _QUOTES = "\"'\u2018\u201c"
 _RANK_TOLERANCE = 1e-6
 _RANK_ITERATIONS = 100
-# English function words, ignored when comparing sentences. sumy's English list (580 words)
+# English function words: the default's stop words for English. sumy's English list (580 words)
 # also drops words news is made of ("new", "first", "said", "million") and scored worse.
 # "us" is missing on purpose: lowercased, it is also "US".
 _FUNCTION_WORD_LIST = """
@@ -81,7 +90,7 @@ _FUNCTION_WORD_LIST = """
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST.split())
 
 
-@lru_cache(maxsize=len(LANGUAGES))
+@lru_cache(maxsize=len(SUPPORTED))
 def _segmenter(code: str) -> pysbd.Segmenter:
     import pysbd
 
@@ -107,21 +116,11 @@ def _starts(segmenter: pysbd.Segmenter, text: str) -> list[int]:
     return starts
 
 
-def _language_code(language: str) -> str:
-    try:
-        return LANGUAGES[language]
-    except KeyError:
-        raise SummaryError(
-            f"cannot summarise {language!r} text; supported languages: {', '.join(LANGUAGES)}"
-        ) from None
-
-
 class _Tokenizer:
     """The tokenizer sumy's document model expects, needing no NLTK data."""
 
-    def __init__(self, language: str) -> None:
-        self.language = language
-        self._code = _language_code(language)
+    def __init__(self, code: str) -> None:
+        self._code = code
 
     def to_sentences(self, paragraph: str) -> tuple[str, ...]:
         """The paragraph's sentences as exact, stripped substrings; no text is dropped."""
@@ -132,10 +131,17 @@ class _Tokenizer:
         return tuple(piece for piece in pieces if piece)
 
     def to_words(self, sentence: str) -> tuple[str, ...]:
-        return tuple(_WORD.findall(sentence))
+        # Typographic apostrophes become ASCII ones, as the stop word lists write them.
+        return tuple(_WORD.findall(sentence.replace("\u2019", "'")))
 
     def _cuts(self, paragraph: str) -> list[int]:
         segmenter = _segmenter(self._code)
+        # German (and Polish, Slovak...) quotes »so«; pysbd knows only «this» order as a
+        # quotation and, given »so«, takes the text between two quotations for one, splitting
+        # no sentence in it. Swapped, the copy has the same length, so the cuts hold for both.
+        opening, closing = paragraph.find("\u00bb"), paragraph.find("\u00ab")
+        if opening >= 0 and not 0 <= closing < opening:
+            paragraph = paragraph.translate(_SWAP_GUILLEMETS)
         cuts: list[int] = []
         start, width = 0, _WINDOW
         while True:
@@ -159,100 +165,234 @@ class _Tokenizer:
                 width = _WINDOW
 
 
-@lru_cache(maxsize=len(LANGUAGES))
-def _tokenizer(language: str) -> _Tokenizer:
-    return _Tokenizer(language)
+@lru_cache(maxsize=len(SUPPORTED))
+def _tokenizer(code: str) -> _Tokenizer:
+    return _Tokenizer(code)
 
 
 def _paragraphs(text: str) -> list[str]:
     return [part for part in PARAGRAPH_BREAK.split(text.strip()) if part.strip()]
 
 
-def split_sentences(text: str, language: str = "english") -> list[str]:
+def split_sentences(text: str, language: str = "en") -> list[str]:
     """Split text into sentences; a blank line always ends one, even without punctuation.
 
     Each sentence is an exact substring of `text`, stripped of surrounding whitespace.
+    `language` is an ISO 639-1 code; one pysbd and sumy do not share is read as English.
     """
-    tokenizer = _tokenizer(language.lower())
+    tokenizer = _tokenizer(supported(language))
     return [sentence for part in _paragraphs(text) for sentence in tokenizer.to_sentences(part)]
 
 
 class Summariser:
-    """Picks the sentences that best sum up a text. Build once, reuse for every article."""
+    """Picks the sentences that best sum up a text or a story. Build once, reuse for every one."""
 
-    def __init__(self, algorithm: str = DEFAULT_ALGORITHM, language: str = "english") -> None:
+    def __init__(self, algorithm: str = DEFAULT_ALGORITHM) -> None:
         if algorithm not in ALGORITHMS:
             raise SummaryError(
                 f"unknown summary algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}"
             )
         self.algorithm = algorithm
-        self._tokenizer = _tokenizer(language.lower())
-        self._ranker: _Centrality | _Sumy = (
-            _Centrality(self._tokenizer.language)
-            if algorithm == DEFAULT_ALGORITHM
-            else _Sumy(algorithm, self._tokenizer)
-        )
 
-    def summarise(self, text: str, sentences: int) -> tuple[str, ...]:
+    def summarise(self, text: str, sentences: int, language: str = "en") -> tuple[str, ...]:
         """The best `sentences` sentences of `text`, verbatim, in the order the text has them.
 
+        `language` is an ISO 639-1 code; one the summariser does not handle is read as English.
         Feed boilerplate, headings and fragments of markup are never picked (see cleaning.py).
         A text with that many sentences or fewer left is returned whole; an empty text gives ().
         """
+        return self.summarise_many((text,), sentences, language)
+
+    def summarise_many(
+        self, texts: Sequence[str], sentences: int, language: str = "en"
+    ) -> tuple[str, ...]:
+        """The best `sentences` sentences of a story told by several texts, as `summarise`.
+
+        The texts' paragraphs make one document; a sentence two texts share (or nearly: the
+        same words but a few) is a candidate once, where it first appears. Text order is kept:
+        the first text's sentences come first.
+        """
         if sentences < 1:
             raise SummaryError(f"a summary needs at least one sentence, not {sentences}")
-        paragraphs = [self._tokenizer.to_sentences(part) for part in _paragraphs(text)]
-        candidates = tuple(cleaning.clean(paragraphs))
+        code = supported(language)
+        tokenizer = _tokenizer(code)
+        paragraphs = [
+            tokenizer.to_sentences(part) for text in texts for part in _paragraphs(_capped(text))
+        ]
+        # Cleaning reads the language asked for, not the fallback: its rules know languages
+        # (Portuguese) that pysbd cannot segment.
+        candidates = _distinct(cleaning.clean(paragraphs, primary(language) or code))
         if len(candidates) <= sentences:
             return candidates
-        # The rankers are quadratic in sentences and news puts what matters first, so a very
-        # long text is ranked on its opening.
-        return self._ranker.choose(candidates[:_MOST_RANKED], sentences)
+        from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+
+        # None of the summarizers looks at paragraphs: one will do.
+        document = ObjectDocumentModel([Paragraph([Sentence(s, tokenizer) for s in candidates])])
+        # Degenerate texts (no content words, one-word sentences) make numpy warn about dividing
+        # by zero and LSA about its matrix; the ranking is still usable, the noise is not.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chosen = _summarizer(self.algorithm, code)(document, sentences)
+        # LSA gives up on a text without a single content word: nothing ranks above the lead.
+        return tuple(str(sentence) for sentence in chosen) or candidates[:sentences]
 
 
-class _Centrality:
-    """feedwatch's ranking: how central a sentence is to the text, how long, how it opens.
+def _capped(text: str) -> str:
+    """`text`, or its opening _LONGEST_TEXT characters ending where a paragraph or sentence does."""
+    if len(text) <= _LONGEST_TEXT:
+        return text
+    head = text[:_LONGEST_TEXT]
+    # The last paragraph end, else sentence end, else space, in the second half of the cap: a
+    # cut further back would lose more than a paragraph can be worth.
+    paragraph_ends = (match.start() for match in PARAGRAPH_BREAK.finditer(head))
+    sentence_ends = (match.end() for match in _SENTENCE_END.finditer(head))
+    end = next(
+        (
+            last
+            for ends in (paragraph_ends, sentence_ends, [head.rfind(" ")])
+            if (last := max(ends, default=-1)) > _LONGEST_TEXT // 2
+        ),
+        _LONGEST_TEXT,
+    )
+    kept = text[:end]
+    _log.info(
+        "summarising the first %d of %d characters of a text: the rest comes too late to matter",
+        len(kept),
+        len(text),
+    )
+    return kept
 
-    Centrality is PageRank over the sentences linked by the cosine similarity of their word
-    counts, function words left out and words not stemmed. Cosine did better than sumy
-    TextRank's shared-word count, TF-IDF and Jaccard; stemming and a sentence's likeness to
-    the headline (its words shared with the title) made no measurable difference.
-    """
 
-    def __init__(self, language: str) -> None:
-        if language == "english":
-            self._ignored = _FUNCTION_WORDS
-        else:
-            from sumy.utils import get_stop_words
+def _distinct(sentences: Sequence[str]) -> tuple[str, ...]:
+    """The first _MOST_RANKED sentences that are not near repeats of an earlier one."""
+    kept: list[str] = []
+    seen: list[frozenset[str]] = []
+    for sentence in sentences:
+        words = frozenset(word.lower() for word in _TOKEN.findall(sentence))
+        if any(_alike(words, other) for other in seen):
+            continue
+        kept.append(sentence)
+        seen.append(words)
+        # The summarizers are quadratic in sentences and news puts what matters first, so a
+        # very long text or story is ranked on its opening.
+        if len(kept) == _MOST_RANKED:
+            break
+    return tuple(kept)
 
-            self._ignored = frozenset(word.lower() for word in get_stop_words(language))
 
-    def choose(self, sentences: tuple[str, ...], count: int) -> tuple[str, ...]:
-        import numpy as np
+def _alike(words: frozenset[str], other: frozenset[str]) -> bool:
+    longer = max(len(words), len(other))
+    return bool(longer) and len(words & other) >= _ALIKE * longer
 
-        words = [
-            [word.lower().replace("\u2019", "'") for word in _WORD.findall(s)] for s in sentences
-        ]
-        columns: dict[str, int] = {}
-        cells: tuple[list[int], list[int]] = ([], [])
-        for row, sentence_words in enumerate(words):
-            for word in sentence_words:
-                if word not in self._ignored:
-                    cells[0].append(row)
-                    cells[1].append(columns.setdefault(word, len(columns)))
-        counts = np.zeros((len(sentences), max(len(columns), 1)))
-        np.add.at(counts, cells, 1)
-        norms = np.linalg.norm(counts, axis=1, keepdims=True)
-        unit = np.divide(counts, norms, out=np.zeros_like(counts), where=norms > 0)
-        similarity = unit @ unit.T
-        np.fill_diagonal(similarity, 0)
-        score = (
-            np.log(_pagerank(similarity) * len(sentences))
-            + _LENGTH_WEIGHT * np.log1p([len(sentence_words) for sentence_words in words])
-            - _QUOTE_PENALTY * np.array([sentence[0] in _QUOTES for sentence in sentences])
-        )
-        best = np.argsort(-score, kind="stable")[:count]
-        return tuple(sentences[index] for index in sorted(best))
+
+@lru_cache(maxsize=len(ALGORITHMS) * len(SUPPORTED))
+def _summarizer(algorithm: str, code: str) -> Any:
+    """The summarizer `algorithm` names, with sumy's stemmer and stop words for `code`."""
+    from sumy.nlp.stemmers import Stemmer, null_stemmer
+    from sumy.utils import get_stop_words
+
+    summarizer_class = _summarizer_classes()[algorithm]
+    if algorithm == DEFAULT_ALGORITHM and code == "en":
+        # What the default was tuned with on English: sumy's Snowball stemmer costs it 2 points
+        # of ROUGE-2 on the BBC corpus (62.8 against 64.8 on entertainment, 55.8 against 57.1
+        # on politics), so English words are compared as written, as sumy does for languages
+        # without a stemmer.
+        summarizer = summarizer_class(null_stemmer)
+        summarizer.stop_words = _FUNCTION_WORDS
+        return summarizer
+    name = NAMES[code]
+    if code == "pl":
+        import pystempel.streams
+
+        # sumy's Polish stemmer loads its table through a progress bar on stderr, which would
+        # land in the daemon's log.
+        pystempel.streams.DISABLE_TQDM = True
+    # Articles repeat their words; stemming each distinct word once saves most of the time.
+    summarizer = summarizer_class(lru_cache(maxsize=_STEM_CACHE)(Stemmer(name)))
+    summarizer.stop_words = get_stop_words(name)
+    return summarizer
+
+
+@lru_cache(maxsize=1)
+def _summarizer_classes() -> dict[str, Any]:
+    """Each algorithm's sumy summarizer class, feedwatch's own among them."""
+    from sumy.summarizers._summarizer import AbstractSummarizer
+    from sumy.summarizers.kl import KLSummarizer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.lsa import LsaSummarizer
+    from sumy.summarizers.luhn import LuhnSummarizer
+    from sumy.summarizers.sum_basic import SumBasicSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+
+    class CentralitySummarizer(AbstractSummarizer):  # type: ignore[misc]
+        """feedwatch's ranking: how central a sentence is to the text, how long, how it opens.
+
+        Centrality is PageRank over the sentences linked by the cosine similarity of their
+        counts of content words, stemmed (but in English, see _summarizer). Cosine did better
+        than sumy TextRank's shared-word count, TF-IDF and Jaccard; a sentence's likeness to
+        the headline (its words shared with the title) made no measurable difference.
+        """
+
+        _stop_words: frozenset[str] = frozenset()
+
+        @property
+        def stop_words(self) -> frozenset[str]:
+            return self._stop_words
+
+        @stop_words.setter
+        def stop_words(self, words: Iterable[str]) -> None:
+            self._stop_words = frozenset(map(self.normalize_word, words))
+
+        def __call__(self, document: Any, sentences_count: int) -> tuple[Any, ...]:
+            sentences = document.sentences
+            if not sentences:
+                return ()
+            ratings = dict(zip(sentences, self.rate_sentences(sentences), strict=True))
+            return self._get_best_sentences(sentences, sentences_count, ratings)
+
+        def rate_sentences(self, sentences: Sequence[Any]) -> list[float]:
+            import numpy as np
+
+            words = [[self.normalize_word(word) for word in s.words] for s in sentences]
+            columns: dict[str, int] = {}
+            cells: tuple[list[int], list[int]] = ([], [])
+            for row, sentence_words in enumerate(words):
+                for word in sentence_words:
+                    if word not in self._stop_words:
+                        cells[0].append(row)
+                        cells[1].append(columns.setdefault(self._stemmer(word), len(columns)))
+            counts = np.zeros((len(sentences), max(len(columns), 1)))
+            np.add.at(counts, cells, 1)
+            norms = np.linalg.norm(counts, axis=1, keepdims=True)
+            unit = np.divide(counts, norms, out=np.zeros_like(counts), where=norms > 0)
+            similarity = unit @ unit.T
+            np.fill_diagonal(similarity, 0)
+            score = (
+                np.log(_pagerank(similarity) * len(sentences))
+                + _LENGTH_WEIGHT * np.log1p([len(sentence_words) for sentence_words in words])
+                - _QUOTE_PENALTY * np.array([str(s)[0] in _QUOTES for s in sentences])
+            )
+            return [float(value) for value in score]
+
+    class StableLsaSummarizer(LsaSummarizer):  # type: ignore[misc]
+        """sumy's LSA, picking the same sentences in every process."""
+
+        def _create_dictionary(self, document: Any) -> dict[str, int]:
+            # sumy numbers words in set order, which changes with PYTHONHASHSEED; the SVD's
+            # rounding follows the numbering and decides between equally good sentences.
+            # Sorting fixes it.
+            words = super()._create_dictionary(document)
+            return {word: row for row, word in enumerate(sorted(words))}
+
+    return {
+        DEFAULT_ALGORITHM: CentralitySummarizer,
+        "textrank": TextRankSummarizer,
+        "lexrank": LexRankSummarizer,
+        "lsa": StableLsaSummarizer,
+        "luhn": LuhnSummarizer,
+        "kl": KLSummarizer,
+        "sumbasic": SumBasicSummarizer,
+    }
 
 
 def _pagerank(similarity: np.ndarray) -> np.ndarray:
@@ -270,59 +410,3 @@ def _pagerank(similarity: np.ndarray) -> np.ndarray:
             return following
         rank = following
     return rank
-
-
-class _Sumy:
-    """One of sumy's rankers, as `summary.algorithm` may choose instead."""
-
-    def __init__(self, algorithm: str, tokenizer: _Tokenizer) -> None:
-        from sumy.nlp.stemmers import Stemmer
-        from sumy.utils import get_stop_words
-
-        self._tokenizer = tokenizer
-        # Articles repeat their words; stemming each distinct word once saves most of the time.
-        stemmer = lru_cache(maxsize=_STEM_CACHE)(Stemmer(tokenizer.language))
-        self._summarizer = _sumy_summarizer(algorithm)(stemmer)
-        self._summarizer.stop_words = get_stop_words(tokenizer.language)
-
-    def choose(self, sentences: tuple[str, ...], count: int) -> tuple[str, ...]:
-        from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-
-        # None of sumy's rankers looks at paragraphs: one will do.
-        document = ObjectDocumentModel([Paragraph(Sentence(s, self._tokenizer) for s in sentences)])
-        # Degenerate texts (no content words, one-word sentences) make numpy warn about dividing
-        # by zero and LSA about its matrix; the ranking is still usable, the noise is not.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            chosen = self._summarizer(document, count)
-        # LSA gives up on a text without a single content word: nothing ranks above the lead.
-        return tuple(str(sentence) for sentence in chosen) or sentences[:count]
-
-
-def _sumy_summarizer(algorithm: str) -> Any:
-    """The sumy summariser class that `algorithm` names."""
-    from sumy.summarizers.kl import KLSummarizer
-    from sumy.summarizers.lex_rank import LexRankSummarizer
-    from sumy.summarizers.lsa import LsaSummarizer
-    from sumy.summarizers.luhn import LuhnSummarizer
-    from sumy.summarizers.sum_basic import SumBasicSummarizer
-    from sumy.summarizers.text_rank import TextRankSummarizer
-
-    class StableLsaSummarizer(LsaSummarizer):  # type: ignore[misc]
-        """sumy's LSA, picking the same sentences in every process."""
-
-        def _create_dictionary(self, document: Any) -> dict[str, int]:
-            # sumy numbers words in set order, which changes with PYTHONHASHSEED; the SVD's
-            # rounding follows the numbering and decides between equally good sentences.
-            # Sorting fixes it.
-            words = super()._create_dictionary(document)
-            return {word: row for row, word in enumerate(sorted(words))}
-
-    return {
-        "textrank": TextRankSummarizer,
-        "lexrank": LexRankSummarizer,
-        "lsa": StableLsaSummarizer,
-        "luhn": LuhnSummarizer,
-        "kl": KLSummarizer,
-        "sumbasic": SumBasicSummarizer,
-    }[algorithm]
