@@ -471,17 +471,19 @@ def _articles(args: argparse.Namespace) -> int:
     for article in found:
         # Titles and feed names came from the network: no escape reaches the terminal.
         print(_fit(f"{_when(article.published)[:16]}  {printable(article.title)}", width))
+        # No-break spaces keep each show and its phrase on one line (textwrap splits only
+        # at ASCII whitespace).
         shows = ", ".join(
-            f'{m.show} ("{m.phrase}")' if m.phrase else m.show for m in article.matches
+            (f'{m.show} ("{m.phrase}")' if m.phrase else m.show).replace(" ", "\u00a0")
+            for m in article.matches
         )
-        print(
-            textwrap.fill(
-                f"{printable(article.feed_title)}: {shows}",
-                width=width,
-                initial_indent=" " * 18,
-                subsequent_indent=" " * 20,
-            )
+        wrapped = textwrap.fill(
+            f"{printable(article.feed_title)}: {shows}",
+            width=width,
+            initial_indent=" " * 18,
+            subsequent_indent=" " * 20,
         )
+        print(wrapped.replace("\u00a0", " "))
     return EXIT_OK
 
 
