@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from feedwatch.cli import main
+from feedwatch.models import ShowMatch
+from feedwatch.store import Store
 
 DATA = Path(__file__).parent / "data" / "commands"
 
@@ -117,6 +119,14 @@ def test_limit_keeps_the_newest(polled, capsys) -> None:
     assert titles(capsys, polled, "--limit", "2") == [REVIVAL, MURDOCK]
 
 
+@pytest.mark.parametrize("limit", ["0", "-1", "ten", "99999999999999999999"])
+def test_a_bad_limit_is_a_usage_error(polled, capsys, limit) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["-c", str(polled), "articles", "--limit", limit])
+    assert stopped.value.code == 2
+    assert "argument --limit: expected" in capsys.readouterr().err
+
+
 def test_the_text_form_fits_the_terminal(polled, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "72")
     assert main(["-c", str(polled), "articles"]) == 0
@@ -149,3 +159,20 @@ def test_nothing_within_the_filters_says_which(polled, capsys) -> None:
         "no matched articles stored for Daredevil in the last 1d "
         "(`feedwatch once` polls the feeds)\n"
     )
+
+
+def test_a_match_stored_before_phrases_were_kept_shows_the_show_alone(
+    polled, capsys, monkeypatch
+) -> None:
+    store = Store.open(f"sqlite:///{polled.parent / 'feedwatch.db'}")
+    try:
+        ids = {article.title: id_ for batch in store.stored_articles() for id_, article, _ in batch}
+        store.replace_matches({ids[MURDOCK]: [ShowMatch("Daredevil", None)]})
+    finally:
+        store.close()
+    assert listed(capsys, polled, "--show", "Daredevil")[0]["shows"] == [
+        {"show": "Daredevil", "phrase": None}
+    ]
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["-c", str(polled), "articles", "--show", "Daredevil"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "                  TV Desk: Daredevil"

@@ -33,6 +33,7 @@ log = logging.getLogger("feedwatch")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
+MAX_LIMIT = 1_000_000  # articles listed at most
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +132,11 @@ def _arguments() -> argparse.ArgumentParser:
         help="only the articles dated within this long, e.g. 12h or 7d",
     )
     articles.add_argument(
-        "--limit", type=_positive, default=20, metavar="N", help="at most N articles (default: 20)"
+        "--limit",
+        type=_limit,
+        default=20,
+        metavar="N",
+        help=f"at most N articles (default: 20; at most {MAX_LIMIT:,})",
     )
     articles.add_argument("--json", action="store_true", help="print one JSON object per line")
     articles.set_defaults(command=_articles)
@@ -225,6 +230,14 @@ def _positive(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _limit(value: str) -> int:
+    # A database's integers end somewhere; a listing longer than this is no listing.
+    number = _positive(value)
+    if number > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_LIMIT:,}, got {value!r}")
     return number
 
 
