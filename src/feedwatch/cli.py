@@ -502,7 +502,7 @@ def _articles(args: argparse.Namespace) -> int:
 
 def _fit(line: str, width: int) -> str:
     """`line` cut to `width` characters, the cut marked."""
-    return line if len(line) <= width else line[: max(width, 40) - 1].rstrip() + "…"
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 def _match(args: argparse.Namespace) -> int:
