@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from feedwatch.config import ShowSettings
-from feedwatch.matcher import Matcher
+from feedwatch.matcher import Explanation, Matcher, Verdict
 from feedwatch.models import Article, ShowMatch
 from feedwatch.text import html_to_text, normalize
 
@@ -306,3 +306,69 @@ def test_each_match_names_the_configured_phrase_found_first() -> None:
 def test_tags_are_matched_like_the_text() -> None:
     tagged = replace(article("Season two trailer"), tags=("Daredevil",))
     assert names(Matcher(SHOWS), tagged) == ("Daredevil",)
+
+
+# --- explanations -------------------------------------------------------------------------
+
+
+def explained(text: str, shows: tuple[ShowSettings, ...] = SHOWS) -> dict[str, Explanation]:
+    return {each.show: each for each in Matcher(shows).explain(article(body=text))}
+
+
+def test_an_explanation_names_the_keyword_that_matched() -> None:
+    found = explained("Matt Murdock is back in Hell's Kitchen")["Daredevil"]
+    assert found == Explanation("Daredevil", Verdict.MATCHED, "Matt Murdock")
+    assert found.matched
+
+
+def test_an_explanation_names_the_exclude_phrase_that_vetoed() -> None:
+    assert explained("Ben Affleck in Daredevil (2003)")["Daredevil"] == Explanation(
+        "Daredevil", Verdict.EXCLUDED, "Daredevil", ("Daredevil (2003)",)
+    )
+
+
+def test_missing_context_lists_every_require_any_phrase_as_configured() -> None:
+    assert explained("She rules with an iron fist")["Iron Fist"] == Explanation(
+        "Iron Fist", Verdict.NO_CONTEXT, "Iron Fist", IRON_FIST.require_any
+    )
+
+
+def test_context_found_is_named_with_the_match() -> None:
+    assert explained("Finn Jones on Iron Fist")["Iron Fist"] == Explanation(
+        "Iron Fist", Verdict.MATCHED, "Iron Fist", ("Finn Jones",)
+    )
+
+
+def test_no_keyword_is_said_even_when_context_is_present() -> None:
+    assert explained("Marvel and Netflix sign a deal")["Iron Fist"] == Explanation(
+        "Iron Fist", Verdict.NO_KEYWORD
+    )
+
+
+def test_every_show_is_explained_in_config_order() -> None:
+    shows = Matcher(SHOWS[::-1]).explain(article(body="Luke Cage"))
+    assert [each.show for each in shows] == [show.name for show in SHOWS[::-1]]
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("", "Daredevil (2003) and Luke Cage"),
+        ("Iron Fist returns", "A Marvel series."),
+        ("", "The new dean rules with an iron fist."),
+        ("Mike Colter is Luke", "Cage fighting returns"),
+        ("MARVEL’S JESSICA JONES is back", "Daredevil too"),
+        ("The Defenders reunion", "Marvel, Netflix, Matt Murdock, Danny Rand"),
+        ("Daredevil retrospective", "DAREDEVIL (2003) first."),
+        ("The Defenders of the realm", "a fantasy epic"),
+        ("", "Dare&shy;devils on set"),
+        ("", ""),
+    ],
+)
+def test_explanations_agree_with_match(title, body) -> None:
+    matcher = Matcher(SHOWS)
+    case = html_article(title, "", body)
+    said = tuple(
+        ShowMatch(each.show, each.keyword) for each in matcher.explain(case) if each.matched
+    )
+    assert said == matcher.match(case)

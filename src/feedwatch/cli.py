@@ -10,10 +10,12 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,7 @@ log = logging.getLogger("feedwatch")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
+MAX_LIMIT = 1_000_000  # articles listed at most
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +125,47 @@ def _arguments() -> argparse.ArgumentParser:
     summarize.add_argument("--json", action="store_true", help="print one JSON object per line")
     summarize.set_defaults(command=_summarize)
 
+    articles = commands.add_parser(
+        "articles",
+        parents=[common],
+        help="list the stored matched articles, newest first, with the phrase each show matched",
+    )
+    articles.add_argument("--show", metavar="NAME", help="only the articles this show matched")
+    articles.add_argument(
+        "--since",
+        type=_duration_argument,
+        metavar="DURATION",
+        help="only the articles dated within this long, e.g. 12h or 7d",
+    )
+    articles.add_argument(
+        "--limit",
+        type=_limit,
+        default=20,
+        metavar="N",
+        help=f"at most N articles (default: 20; at most {MAX_LIMIT:,})",
+    )
+    articles.add_argument("--json", action="store_true", help="print one JSON object per line")
+    articles.set_defaults(command=_articles)
+
+    match = commands.add_parser(
+        "match",
+        parents=[common],
+        help="say which shows a text, HTML file or web page matches, and why; stores nothing",
+        description="Run the configured shows on a text, an HTML file or a web page (its "
+        "article text, extracted as when polling) and say for each show whether it matches "
+        "and why. Nothing is stored.",
+        epilog="Exit status: 0 when at least one show matched, 1 when none did, 2 for bad "
+        "usage or input that cannot be read or fetched.",
+    )
+    match.add_argument(
+        "source",
+        nargs="?",
+        default="-",
+        metavar="FILE|URL|-",
+        help="a text or HTML file, an http(s) URL, or - for stdin (the default)",
+    )
+    match.set_defaults(command=_match)
+
     stories = commands.add_parser(
         "stories",
         parents=[common],
@@ -193,6 +237,21 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+def _limit(value: str) -> int:
+    # A database's integers end somewhere; a listing longer than this is no listing.
+    number = _positive(value)
+    if number > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_LIMIT:,}, got {value!r}")
+    return number
+
+
+def _duration_argument(value: str) -> timedelta:
+    try:
+        return config.parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -395,6 +454,123 @@ def _summarize(args: argparse.Namespace) -> int:
         for sentence in sentences:
             print(sentence)
     return status
+
+
+def _articles(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    show = None
+    if args.show is not None:
+        names = {entry.name.casefold(): entry.name for entry in cfg.shows}
+        show = names.get(args.show.strip().casefold())
+        if show is None:
+            configured = ", ".join(entry.name for entry in cfg.shows) or "none"
+            print(
+                f"feedwatch: no show named {args.show!r} in {cfg.source}; "
+                f"the configured shows are: {configured}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+    since = datetime.now(UTC) - args.since if args.since else None
+    with _open_store(cfg) as store:
+        found = store.matched_articles(limit=args.limit, show=show, since=since)
+    if args.json:
+        for article in found:
+            record = {
+                "date": article.published.isoformat(),
+                "feed": {"url": article.feed_url, "title": article.feed_title},
+                "title": article.title,
+                "link": article.link,
+                "shows": [{"show": m.show, "phrase": m.phrase} for m in article.matches],
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        return EXIT_OK
+    if not found:
+        which = f" for {show}" if show else ""
+        within = f" in the last {_duration(args.since.total_seconds())}" if args.since else ""
+        print(f"no matched articles stored{which}{within} (`feedwatch once` polls the feeds)")
+        return EXIT_OK
+    width = max(shutil.get_terminal_size().columns, 40)
+    for article in found:
+        # Titles and feed names came from the network: no escape reaches the terminal.
+        print(_fit(f"{_when(article.published)[:16]}  {printable(article.title)}", width))
+        # No-break spaces keep each show and its phrase on one line (textwrap splits only
+        # at ASCII whitespace).
+        shows = ", ".join(
+            (f'{m.show} ("{m.phrase}")' if m.phrase else m.show).replace(" ", "\u00a0")
+            for m in article.matches
+        )
+        wrapped = textwrap.fill(
+            f"{printable(article.feed_title)}: {shows}",
+            width=width,
+            initial_indent=" " * 18,
+            subsequent_indent=" " * 20,
+        )
+        print(wrapped.replace("\u00a0", " "))
+    return EXIT_OK
+
+
+def _fit(line: str, width: int) -> str:
+    """`line` cut to `width` characters, the cut marked."""
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def _match(args: argparse.Namespace) -> int:
+    from feedwatch.matcher import Matcher, Verdict
+    from feedwatch.models import Article
+
+    cfg = config.load(args.config)
+    try:
+        text = _text_to_match(cfg, args.source)
+    except FeedwatchError as exc:
+        print(f"feedwatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    article = Article(entry_id="", url=None, title="", summary="", body=text, published=None)
+    explained = Matcher(cfg.shows).explain(article)
+    for each in explained:
+        quoted = ", ".join(f'"{phrase}"' for phrase in each.phrases)
+        if each.verdict is Verdict.MATCHED:
+            why = f'matches: keyword "{each.keyword}"' + (f", context {quoted}" if quoted else "")
+        elif each.verdict is Verdict.EXCLUDED:
+            why = f'no match: keyword "{each.keyword}" found, but so is exclude phrase {quoted}'
+        elif each.verdict is Verdict.NO_CONTEXT:
+            why = (
+                f'no match: keyword "{each.keyword}" found, but none of its require_any '
+                f"phrases: {quoted}"
+            )
+        else:
+            why = "no match: no keyword found"
+        print(f"{each.show}: {why}")
+    return EXIT_OK if any(each.matched for each in explained) else EXIT_FAILED
+
+
+def _text_to_match(cfg: config.Config, source: str) -> str:
+    """The text `feedwatch match` runs the shows on: a page's article text as polling
+    extracts it, an HTML file's the same way, a text file as it is. Raises FeedwatchError."""
+    from feedwatch.errors import FetchError
+    from feedwatch.poll import extractor, pages
+    from feedwatch.poll.netguard import AddressGuard
+    from feedwatch.urls import http_host
+
+    if http_host(source) is not None:
+        guard = None if cfg.fetch.allow_private else AddressGuard()
+        with _fetcher(cfg) as fetcher:
+            page = pages.fetch_page(fetcher, source, guard)
+        if page.text is None:
+            raise FetchError(f"{source}: {page.error}", source)
+        return page.text
+    name = "<stdin>" if source == "-" else source
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise FeedwatchError(f"{name}: {exc.strerror or exc}") from None
+    text = raw.decode("utf-8", errors="replace")
+    if not _looks_like_html(source, text):
+        return text
+    where = Path(source).resolve().as_uri() if source != "-" else "file:///dev/stdin"
+    extracted = extractor.extract(raw, where)
+    if extracted is None:
+        raise FeedwatchError(f"{name}: no article text found on the page")
+    return extracted
 
 
 def _stories(args: argparse.Namespace) -> int:

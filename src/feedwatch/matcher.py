@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Sequence
@@ -48,8 +49,30 @@ class _Phrases:
         found = self.pattern.search(text)
         return None if found is None else self.configured[found.group()]
 
-    def found_in(self, text: str) -> bool:
-        return self.find(text) is not None
+
+class Verdict(enum.Enum):
+    """Why a show matches an article or does not."""
+
+    MATCHED = "matched"
+    NO_KEYWORD = "no keyword"  # none of its keywords occurs
+    EXCLUDED = "excluded"  # a keyword occurs, and so does an exclude phrase
+    NO_CONTEXT = "no context"  # a keyword occurs, but none of its require_any phrases
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One show's verdict on one article, with the configured phrases that decided it."""
+
+    show: str
+    verdict: Verdict
+    keyword: str | None = None  # the keyword found first; None with NO_KEYWORD
+    # EXCLUDED: the exclude phrase found. NO_CONTEXT: every require_any phrase, none of which
+    # occurs. MATCHED: the require_any phrase found, when the show has some.
+    phrases: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return self.verdict is Verdict.MATCHED
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +81,28 @@ class _Show:
     keywords: _Phrases
     exclude: _Phrases | None
     require_any: _Phrases | None
+    # The verdict on nearly every article, made once: matching builds no record for it.
+    no_keyword: Explanation
+
+    def explain(self, text: str) -> Explanation:
+        """The one place a show's rules are applied: match() only reads its verdict."""
+        keyword = self.keywords.find(text)
+        if keyword is None:
+            return self.no_keyword
+        vetoed = None if self.exclude is None else self.exclude.find(text)
+        if vetoed is not None:
+            return Explanation(self.name, Verdict.EXCLUDED, keyword, (vetoed,))
+        if self.require_any is None:
+            return Explanation(self.name, Verdict.MATCHED, keyword)
+        context = self.require_any.find(text)
+        if context is None:
+            looked_for = tuple(self.require_any.configured.values())
+            return Explanation(self.name, Verdict.NO_CONTEXT, keyword, looked_for)
+        return Explanation(self.name, Verdict.MATCHED, keyword, (context,))
 
     def match(self, text: str) -> ShowMatch | None:
-        phrase = self.keywords.find(text)
-        if (
-            phrase is None
-            or (self.exclude is not None and self.exclude.found_in(text))
-            or (self.require_any is not None and not self.require_any.found_in(text))
-        ):
-            return None
-        return ShowMatch(self.name, phrase)
+        explained = self.explain(text)
+        return ShowMatch(self.name, explained.keyword) if explained.matched else None
 
 
 def fingerprint(shows: Sequence[ShowSettings]) -> str:
@@ -87,15 +122,29 @@ class Matcher:
                 keywords=_Phrases.compile(show.keywords),
                 exclude=_Phrases.compile(show.exclude) if show.exclude else None,
                 require_any=_Phrases.compile(show.require_any) if show.require_any else None,
+                no_keyword=Explanation(show.name, Verdict.NO_KEYWORD),
             )
             for show in shows
         )
 
     def match(self, article: Article) -> tuple[ShowMatch, ...]:
         """The shows the article is about, in config order, each with the phrase found."""
-        # Normalised text has no newlines and neither has any phrase, so joining the fields
-        # with one keeps a phrase from matching across two of them.
-        fields = (article.title, article.summary, article.body, *article.tags)
-        text = "\n".join(normalize(field) for field in fields)
+        text = _matched_text(article)
         found = (show.match(text) for show in self._shows)
         return tuple(match for match in found if match is not None)
+
+    def explain(self, article: Article) -> tuple[Explanation, ...]:
+        """Every configured show, in config order, with why it matches the article or not.
+
+        Its verdicts are match()'s: the shows MATCHED are exactly those match() gives.
+        """
+        text = _matched_text(article)
+        return tuple(show.explain(text) for show in self._shows)
+
+
+def _matched_text(article: Article) -> str:
+    """The article's fields in the form phrases are searched in."""
+    # Normalised text has no newlines and neither has any phrase, so joining the fields
+    # with one keeps a phrase from matching across two of them.
+    fields = (article.title, article.summary, article.body, *article.tags)
+    return "\n".join(normalize(field) for field in fields)

@@ -154,7 +154,8 @@ class PageFetcher:
 
     def _fetch_all(self, urls: Sequence[str]) -> dict[str, Page]:
         futures: dict[str, Future[Page]] = {
-            url: self._pool.submit(host_of(url), self._fetch_page, url) for url in urls
+            url: self._pool.submit(host_of(url), fetch_page, self._fetcher, url, self._guard)
+            for url in urls
         }
         budget = BUDGET_TIMEOUTS * self._fetcher.timeout
         concurrent.futures.wait(futures.values(), timeout=budget)
@@ -173,19 +174,24 @@ class PageFetcher:
                 pages[url] = Page(url, _now(), error=f"unexpected error: {exc!r}")
         return pages
 
-    def _fetch_page(self, url: str) -> Page:
-        try:
-            result = self._fetcher.fetch(url, check_url=self._guard)
-        except FetchError as exc:
-            return Page(url, _now(), error=str(exc))
-        content_type = result.headers.get("content-type", "")
-        media_type = content_type.split(";")[0].strip().lower()
-        if media_type and media_type not in HTML_TYPES:
-            return Page(result.url, _now(), error=f"not an HTML page ({media_type})")
-        text = extractor.extract(_decoded(result.content, content_type), result.url)
-        if text is None:
-            return Page(result.url, _now(), error="no article text found on the page")
-        return Page(result.url, _now(), text=text)
+
+def fetch_page(fetcher: Fetcher, url: str, guard: Callable[[str], None] | None = None) -> Page:
+    """The article text of the page at `url`, or why there is none; never raises for the page.
+
+    `guard` is Fetcher.fetch's `check_url` (see PageFetcher).
+    """
+    try:
+        result = fetcher.fetch(url, check_url=guard)
+    except FetchError as exc:
+        return Page(url, _now(), error=str(exc))
+    content_type = result.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type and media_type not in HTML_TYPES:
+        return Page(result.url, _now(), error=f"not an HTML page ({media_type})")
+    text = extractor.extract(_decoded(result.content, content_type), result.url)
+    if text is None:
+        return Page(result.url, _now(), error="no article text found on the page")
+    return Page(result.url, _now(), text=text)
 
 
 def _decoded(content: bytes, content_type: str) -> bytes | str:

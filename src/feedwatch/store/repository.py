@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
 from feedwatch.errors import StoreError
 from feedwatch.models import (
@@ -103,6 +103,18 @@ _PUBLISH_TIMES = (
 _FIRST_PUBLISHED_AFTER = _PUBLISHED_BY_FEED.with_only_columns(func.min(ArticleRow.published)).where(
     ArticleRow.published > bindparam("until")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedArticle:
+    """A stored article some show matched, as `feedwatch articles` lists it."""
+
+    title: str
+    link: str | None
+    published: datetime  # the article's date, else when feedwatch first saw it
+    feed_title: str  # the feed that first delivered it
+    feed_url: str
+    matches: tuple[ShowMatch, ...]  # in the order the matcher gave them
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +383,45 @@ class Store:
                 )
 
         self._write(write)
+
+    def matched_articles(
+        self, *, limit: int, show: str | None = None, since: datetime | None = None
+    ) -> list[MatchedArticle]:
+        """Up to `limit` matched articles, newest first as in the digest (by date, else first
+        seen; then newest row): only those `show` matched (its name exactly as stored), only
+        those dated `since` or later."""
+        query = (
+            select(ArticleRow)
+            .where(_is_matched)
+            .order_by(_DATE.desc(), ArticleRow.id.desc())
+            .limit(limit)
+            # Bodies and page texts can be large, and a listing shows none of them.
+            .options(
+                load_only(
+                    ArticleRow.title, ArticleRow.link, ArticleRow.published, ArticleRow.first_seen
+                ),
+                selectinload(ArticleRow.matches),
+                selectinload(ArticleRow.feed),
+            )
+        )
+        if show is not None:
+            query = query.where(
+                exists().where(MatchRow.article_id == ArticleRow.id, MatchRow.show_name == show)
+            )
+        if since is not None:
+            query = query.where(since <= _DATE)
+        with self._session() as session:
+            return [
+                MatchedArticle(
+                    title=row.title,
+                    link=row.link,
+                    published=row.published or row.first_seen,
+                    feed_title=row.feed.title or row.feed.url,
+                    feed_url=row.feed.url,
+                    matches=tuple(ShowMatch(m.show_name, m.phrase) for m in row.matches),
+                )
+                for row in session.scalars(query)
+            ]
 
     def setting(self, name: str) -> str | None:
         """A value kept with set_setting (e.g. what stored matches were made with)."""
