@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import logs, matcher, policy, stories
+from feedwatch import language, logs, matcher, policy, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.matcher import Matcher
@@ -85,21 +85,36 @@ class Download:
     articles: tuple[Article, ...] = ()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Downloads:
     """Fetches a feed and parses the answer: all of a poll that needs neither the store nor
     the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(
+        self, fetcher: Fetcher, max_entries: int, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self._fetcher = fetcher
+        self._max_entries = max_entries
+        self._clock = clock
 
     def fetch(self, url: str, validators: Validators | None = None) -> Download:
         """Raises FetchError or ParseError."""
         result = self._fetcher.fetch(url, validators)
         if result.not_modified:
             return Download(result)
-        parsed = parser.parse(result.content, result.headers, result.url)
+        # No entry is dated after the fetch: a future date is a feed's mistake or an embargo.
+        parsed = parser.parse(
+            result.content,
+            result.headers,
+            result.url,
+            max_entries=self._max_entries,
+            now=self._clock(),
+        )
         try:
-            articles = to_articles(parsed.entries, result.url)
+            articles = to_articles(parsed.entries, result.url, parsed.language)
         except Exception as exc:
             # A bug, but one feed's: recorded against it, while the others go on.
             log.debug("%s: cannot read its entries", url, exc_info=True)
@@ -107,10 +122,13 @@ class Downloads:
         return Download(result, parsed, articles)
 
 
-def to_articles(entries: Sequence[Entry], feed_url: str) -> tuple[Article, ...]:
+def to_articles(
+    entries: Sequence[Entry], feed_url: str, language: str | None = None
+) -> tuple[Article, ...]:
     """Plain-text views of one feed document's entries: what the matcher, store and
     summariser work on, each with the URL that makes it one article with other feeds'
-    entries (urls.identity_keys)."""
+    entries (urls.identity_keys), and the language it declares (its own, else the feed's
+    `language`; the summariser detects one when neither says)."""
     links = [
         canonical_url(entry.link, base=feed_url, keep_fragment=True) if entry.link else None
         for entry in entries
@@ -128,6 +146,7 @@ def to_articles(entries: Sequence[Entry], feed_url: str) -> tuple[Article, ...]:
             authors=entry.authors,
             enclosures=entry.enclosures,
             tags=entry.tags,
+            language=entry.language or language,
             key=key,
         )
         for entry, link, key in zip(entries, links, identity_keys(links), strict=True)
@@ -162,7 +181,10 @@ class Pipeline:
         poll could not be recorded at all.
         Logs one line per poll. Several feeds may be polled at once from different threads.
         """
-        return self._poll(feed, self.store.feed_state(feed.url), Downloads(self.fetcher))
+        return self._poll(feed, self.store.feed_state(feed.url), self._downloads())
+
+    def _downloads(self) -> Downloads:
+        return Downloads(self.fetcher, self.config.poll.max_entries)
 
     def _poll(
         self, feed: FeedSettings, state: FeedState, downloads: Downloads | pool.Prefetch[Download]
@@ -357,8 +379,12 @@ class Pipeline:
         self.store.set_stories(stories.assign(context, window))
 
     def _summarise(self, story: StoredStory) -> tuple[str, ...]:
-        texts = [member.text for member in stories.ranked(story.members)]
-        return self.summariser.summarise("\n\n".join(texts), self.config.summary.sentences)
+        """One story (maybe of one article) summarised as one document: the best article's
+        text first, in its language as declared, else as detected."""
+        members = stories.ranked(story.members)
+        code = language.choose(members[0].language, members[0].text)
+        texts = [member.text for member in members]
+        return self.summariser.summarise_many(texts, self.config.summary.sentences, code)
 
     @property
     def summary_settings(self) -> str:
@@ -444,7 +470,7 @@ class Pipeline:
         polls: list[PollOutcome] = []
         unrecorded: list[StoreError] = []
         requested = 0
-        downloads = Downloads(self.fetcher)
+        downloads = self._downloads()
         with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
             for index, (feed, state) in enumerate(chosen):
                 while requested < min(len(chosen), index + window):
