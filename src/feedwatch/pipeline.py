@@ -142,6 +142,9 @@ class Pipeline:
         self.matcher = Matcher(config.shows)
         self.summariser = Summariser(config.summary.algorithm)
         self.pages = fulltext.PageFetcher(config, fetcher, store)
+        # The fetcher is the process's one: its per-host limit holds for feeds and pages alike,
+        # whichever pool or thread asks, and a reload's new Pipeline sets it anew.
+        fetcher.limit_per_host(config.poll.per_host)
         # Summarising and publishing touch shared state (sumy objects, the digest file); polls
         # may run in several threads, so those two steps run one at a time.
         self._publish_lock = threading.Lock()
@@ -159,6 +162,7 @@ class Pipeline:
         the feed and scheduled for a retry, never raised; StoreError is raised only when the
         poll could not be recorded at all.
         Logs one line per poll. Several feeds may be polled at once from different threads.
+        A poll cut short by closing the fetcher (shutdown) records nothing: AbandonedError.
         """
         return self._poll(feed, self.store.feed_state(feed.url), Downloads(self.fetcher))
 
