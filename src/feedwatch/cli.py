@@ -11,8 +11,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +31,9 @@ log = logging.getLogger("feedwatch")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
+# Seconds `once` waits for another `once` on the same SQLite database; a daemon holds it for
+# good, so `once` beside `run` fails after this, saying so.
+ONCE_WAIT = 3.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,7 +255,7 @@ def _once(args: argparse.Namespace) -> int:
     from feedwatch.pipeline import Pipeline
 
     cfg = config.load(args.config)
-    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+    with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
         report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
     skipped = len(cfg.feeds) - len(report.polls)
@@ -420,7 +423,7 @@ def _run(args: argparse.Namespace) -> int:
     from feedwatch.publish import web as server
 
     cfg = config.load(args.config)
-    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+    with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher:
         metrics = Metrics()
         daemon = scheduler.Daemon(Pipeline(cfg, store, fetcher), metrics)
         # Bound before polling starts, so a port in use stops the command at once.
@@ -556,10 +559,18 @@ def _add(args: argparse.Namespace) -> int:
 
 # The heavy modules (SQLAlchemy, sumy, httpx) load only in the commands that need them,
 # so `check` and `--help` answer at once.
-def _open_store(cfg: config.Config) -> closing[Store]:
-    from feedwatch.store import Store
+@contextmanager
+def _open_store(cfg: config.Config, polling: str | None = None) -> Iterator[Store]:
+    """The store; with `polling` (the command's name), a SQLite database is first locked for
+    it (store/lock.py): `run` refuses at once to share it, `once` waits up to ONCE_WAIT."""
+    from feedwatch.store import Store, lock
 
-    return closing(Store.open(cfg.database))
+    wait = ONCE_WAIT if polling == "once" else 0.0
+    with (
+        lock.hold(cfg.database, polling, wait) if polling else nullcontext(),
+        closing(Store.open(cfg.database)) as store,
+    ):
+        yield store
 
 
 def _fetcher(cfg: config.Config) -> Fetcher:
