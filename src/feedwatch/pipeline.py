@@ -142,9 +142,6 @@ class Pipeline:
         self.matcher = Matcher(config.shows)
         self.summariser = Summariser(config.summary.algorithm)
         self.pages = fulltext.PageFetcher(config, fetcher, store)
-        # The fetcher is the process's one: its per-host limit holds for feeds and pages alike,
-        # whichever pool or thread asks, and a reload's new Pipeline sets it anew.
-        fetcher.limit_per_host(config.poll.per_host)
         # Summarising and publishing touch shared state (sumy objects, the digest file); polls
         # may run in several threads, so those two steps run one at a time.
         self._publish_lock = threading.Lock()
@@ -153,6 +150,9 @@ class Pipeline:
         )
         # A config whose shows changed (once, daemon start, reload) is judged from here on.
         self.rejudge()
+        # The fetcher is the process's one: its per-host limit holds for feeds and pages alike,
+        # whichever pool or thread asks. Set last, so a reload that fails keeps the old one.
+        fetcher.limit_per_host(config.poll.per_host)
 
     def poll(self, feed: FeedSettings) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
+from typing import Any
 
 import httpcore
 import httpx
@@ -387,7 +388,7 @@ class _DeadlineTransport(httpx.BaseTransport):
     def __init__(self, proxies: dict[str, str]) -> None:
         ssl_context = httpx.create_ssl_context()
         limits = httpx.Limits()
-        options = {
+        options: dict[str, Any] = {
             "ssl_context": ssl_context,
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
@@ -395,16 +396,17 @@ class _DeadlineTransport(httpx.BaseTransport):
             "network_backend": _DeadlineBackend(),
         }
         self._proxies = proxies
-        self._direct = httpcore.ConnectionPool(**options)  # type: ignore[arg-type]
+        self._direct = httpcore.ConnectionPool(**options)
         # One pool per proxy, by the scheme of the URLs it carries.
         self._via: dict[str, httpcore.HTTPProxy] = {}
         built: dict[str, httpcore.HTTPProxy] = {}
         for scheme in ("http", "https"):
-            address = proxies.get(scheme) or proxies.get("all")
+            named_by = scheme if proxies.get(scheme) else "all"
+            address = proxies.get(named_by)
             if not address:
                 continue
             if address not in built:
-                built[address] = _proxy_pool(scheme, address, options)
+                built[address] = _proxy_pool(f"{named_by.upper()}_PROXY", address, options)
             self._via[scheme] = built[address]
         self._pools = [self._direct, *built.values()]
 
@@ -421,7 +423,7 @@ class _DeadlineTransport(httpx.BaseTransport):
                 scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
             ),
             headers=request.headers.raw,
-            content=request.stream,  # type: ignore[arg-type]
+            content=request.stream,
             extensions=request.extensions,
         )
         with _as_httpx_errors():
@@ -429,7 +431,7 @@ class _DeadlineTransport(httpx.BaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_Body(response.stream),  # type: ignore[arg-type]
+            stream=_Body(response.stream),  # type: ignore[arg-type]  # the sync pools' is sync
             extensions=response.extensions,
         )
 
@@ -438,9 +440,8 @@ class _DeadlineTransport(httpx.BaseTransport):
             pool.close()
 
 
-def _proxy_pool(scheme: str, address: str, options: dict[str, object]) -> httpcore.HTTPProxy:
-    """A pool through the proxy at `address`, as named by the environment for `scheme`."""
-    name = f"{scheme.upper()}_PROXY"
+def _proxy_pool(name: str, address: str, options: dict[str, Any]) -> httpcore.HTTPProxy:
+    """A pool through the proxy at `address`, as the environment variable `name` gives it."""
     try:
         proxy = httpx.Proxy(address if "://" in address else f"http://{address}")
     except (ValueError, httpx.InvalidURL) as exc:
@@ -459,7 +460,7 @@ def _proxy_pool(scheme: str, address: str, options: dict[str, object]) -> httpco
         ),
         proxy_auth=proxy.raw_auth,
         proxy_headers=proxy.headers.raw,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
