@@ -344,3 +344,14 @@ def test_a_redirected_request_counts_against_the_host_it_reaches(server):
         results = list(threads.map(fetcher.fetch, [old, direct, old, direct]))
     assert [result.url for result in results] == [target, direct, target, direct]
     assert handler.peak == {"127.0.0.1": 1}
+
+
+def test_waiting_for_a_slot_on_the_host_does_not_count_against_the_timeout(server):
+    handler = Concurrency(b"<rss/>", 0.4)
+    url = server.serve("/slow.rss", b"", handler=handler)
+    with Fetcher(timeout=0.6) as fetcher, ThreadPoolExecutor(2) as threads:
+        fetcher.limit_per_host(1)
+        # The second waits 0.4 s for the first, then takes 0.4 s itself: 0.8 s in all.
+        results = list(threads.map(fetcher.fetch, [url, url]))
+    assert [result.status for result in results] == [200, 200]
+    assert handler.peak == {"127.0.0.1": 1}
