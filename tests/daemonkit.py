@@ -119,10 +119,14 @@ def replace_text(path: Path, text: str) -> None:
 
 
 class Concurrency:
-    """A route handler that answers slowly and records how many requests overlap, per host."""
+    """A route handler that answers slowly and records how many requests overlap, per host.
 
-    def __init__(self, body: bytes, seconds: float) -> None:
+    It answers `body`, or bodies[path] for the paths given there.
+    """
+
+    def __init__(self, body: bytes, seconds: float, bodies: dict[str, bytes] | None = None) -> None:
         self.body = body
+        self.bodies = bodies or {}
         self.seconds = seconds
         self._lock = threading.Lock()
         self._now: Counter[str] = Counter()
@@ -138,11 +142,12 @@ class Concurrency:
         time.sleep(self.seconds)
         with self._lock:
             self._now[host] -= 1
+        body = self.bodies.get(request.path, self.body)
         request.send_response(200)
         request.send_header("Content-Type", "application/rss+xml")
-        request.send_header("Content-Length", str(len(self.body)))
+        request.send_header("Content-Length", str(len(body)))
         request.end_headers()
-        request.wfile.write(self.body)
+        request.wfile.write(body)
 
 
 class Feedwatch:

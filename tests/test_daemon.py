@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -176,6 +177,38 @@ def test_stop_gives_up_on_a_hung_poll_after_the_grace_period(server, tmp_path, r
         assert time.monotonic() - started < 2
     finally:
         release.set()
+
+
+def test_a_poll_abandoned_at_shutdown_records_no_error_and_no_back_off(
+    server, tmp_path, feedwatch_log
+):
+    release = threading.Event()
+
+    def answer_late(request):
+        release.wait(10)
+        body = rss("late", [story("Daredevil", "a new season")])
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    url = server.serve("/late.rss", b"", handler=answer_late)
+    path = write_config(tmp_path, [url])
+    app = Running(path, tick=0.05, grace=0.2)
+    app.start()
+    try:
+        wait_until(lambda: server.hits("/late.rss"))
+        assert app.close() is False
+    finally:
+        release.set()  # the fetcher is closed: what arrives now is no answer to record
+    # The poll's one log line says it has ended, one way or the other.
+    (ended,) = wait_until(lambda: [r for r in feedwatch_log if url in r.getMessage()])
+    assert "poll abandoned at shutdown" in ended.getMessage()
+    with closing(Store.open(config.load(path).database)) as store:
+        (report,) = store.feed_reports()
+    assert (report.last_error, report.errors, report.last_fetched) == (None, 0, None)
+    assert report.next_poll is None  # due at once at the next start
+    assert not [r for r in feedwatch_log if r.levelno >= logging.ERROR]
 
 
 def test_reload_adds_and_removes_feeds_and_shows(server, tmp_path, running, feedwatch_log):

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
 from feedwatch import __version__
-from feedwatch.errors import BlockedAddressError, HTTPStatusError, NetworkError, TooLargeError
+from feedwatch.errors import (
+    AbandonedError,
+    BlockedAddressError,
+    ConfigError,
+    HTTPStatusError,
+    NetworkError,
+    TooLargeError,
+)
 from feedwatch.models import Validators
 from feedwatch.poll.http import USER_AGENT, Fetcher
 from httpserver import FeedServer
@@ -405,3 +415,102 @@ def test_a_redirect_to_a_hostile_location_is_named_without_escapes(
     # Shown, escaped, rather than acted on: the reader sees what the server tried.
     shown = server.url("/") + "\\x1b]0;pwned\\x07"
     assert str(caught.value) == f"redirected to an invalid URL '{shown}'"
+
+
+class Proxy:
+    """A forwarding HTTP proxy on 127.0.0.1: answers absolute-URI GETs by fetching them
+    itself, and counts them."""
+
+    def __init__(self) -> None:
+        self.forwarded: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.forwarded.append(self.path)
+                target = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+                try:
+                    upstream.request("GET", target.path, headers={"Host": target.netloc})
+                    answer = upstream.getresponse()
+                    body = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    running = Proxy()
+    yield running
+    running.close()
+
+
+def test_http_proxy_from_the_environment_carries_the_request(
+    server: FeedServer, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = server.serve("/feed.xml", FEED)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with Fetcher(timeout=5) as fetcher:
+        assert fetcher.fetch(url).content == FEED
+    assert proxy.forwarded == [url]
+
+
+def test_a_host_in_no_proxy_is_fetched_directly(
+    server: FeedServer, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = server.serve("/feed.xml", FEED)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "example.com,127.0.0.1")
+    with Fetcher(timeout=5) as fetcher:
+        assert fetcher.fetch(url).content == FEED
+    assert proxy.forwarded == []
+    assert len(server.hits("/feed.xml")) == 1
+
+
+def test_an_unusable_proxy_in_the_environment_is_a_config_error(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(ConfigError, match=r"^HTTPS_PROXY: cannot use proxy 'socks5://"):
+        Fetcher(timeout=5)
+
+
+def test_a_fetch_cut_short_by_close_is_abandoned_not_a_network_error(server: FeedServer) -> None:
+    release = threading.Event()
+
+    def answer_late(handler: BaseHTTPRequestHandler) -> None:
+        release.wait(5)
+        raw_response(FEED, {"Content-Type": "application/xml"})(handler)
+
+    url = server.serve("/slow.xml", b"", handler=answer_late)
+    fetcher = Fetcher(timeout=5)
+    with ThreadPoolExecutor(1) as threads:
+        running = threads.submit(fetcher.fetch, url)
+        wait_for_hit = time.monotonic() + 5
+        while not server.hits("/slow.xml") and time.monotonic() < wait_for_hit:
+            time.sleep(0.01)
+        fetcher.close()
+        release.set()
+        with pytest.raises(AbandonedError):
+            running.result(timeout=5)
+    with pytest.raises(AbandonedError):
+        fetcher.fetch(url)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import feedparser
 import pytest
 
-from daemonkit import Concurrency, rss, story, wait_until, write_config
+from daemonkit import Concurrency, replace_text, rss, story, wait_until, write_config
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.daemon import Daemon
@@ -17,7 +18,7 @@ from feedwatch.errors import NetworkError
 from feedwatch.models import Validators
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll.http import Fetcher
-from feedwatch.poll.pool import HostPool, Prefetch, host_of
+from feedwatch.poll.pool import HostPool, HostSlots, Prefetch, host_of
 from feedwatch.store import Store
 
 
@@ -134,6 +135,43 @@ def test_workers_go_on_with_queued_tasks_rather_than_start_new_threads():
     assert pool.shutdown(timeout=2)
 
 
+def test_host_slots_let_per_host_holders_in_at_once_and_the_next_when_one_leaves():
+    slots = HostSlots(per_host=2)
+    entered = threading.Event()
+    leave = threading.Event()
+
+    def third() -> None:
+        with slots.hold("a"):
+            entered.set()
+
+    with slots.hold("a"), slots.hold("b"):
+        with slots.hold("a"):
+            waiting = threading.Thread(target=third)
+            waiting.start()
+            assert not entered.wait(0.2)
+            with slots.hold("b"):  # another host is not held up
+                leave.set()
+        assert entered.wait(2)
+    waiting.join(2)
+
+
+def test_host_slots_take_a_new_limit_at_once():
+    slots = HostSlots(per_host=1)
+    entered = threading.Event()
+
+    def second() -> None:
+        with slots.hold("a"):
+            entered.set()
+
+    with slots.hold("a"):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        assert not entered.wait(0.2)
+        slots.set_limit(2)
+        assert entered.wait(2)
+    waiting.join(2)
+
+
 def test_host_is_the_lower_case_host_name():
     assert host_of("https://Feeds.Example.com:8443/a?b") == "feeds.example.com"
     assert host_of("not a url") == ""
@@ -241,3 +279,79 @@ def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_p
         fetcher.close()
         store.close()
     assert len(server.hits("/slow.rss")) == 1
+
+
+FULL_TEXT = "fetch:\n  full_text: true\n  allow_private: true\n"
+
+
+def feeds_with_pages(
+    server, feeds: int, pages: int, seconds: float
+) -> tuple[Concurrency, list[str]]:
+    """`feeds` feeds on 127.0.0.1, each linking to `pages` pages of its own there; feeds and
+    pages all answer after `seconds`, through one handler counting the overlap."""
+    bodies = {}
+    for feed in range(feeds):
+        items = "".join(
+            f"<item><title>Daredevil news {feed}-{page}</title>"
+            f"<link>{server.url(f'/page{feed}-{page}.html')}</link>"
+            f"<guid>f{feed}-{page}</guid><description>Daredevil.</description></item>"
+            for page in range(pages)
+        )
+        body = f'<rss version="2.0"><channel><title>f{feed}</title>{items}</channel></rss>'
+        bodies[f"/feed{feed}.rss"] = body.encode()
+        bodies |= {f"/page{feed}-{page}.html": b"<html></html>" for page in range(pages)}
+    handler = Concurrency(b"", seconds, bodies=bodies)
+    for path in bodies:
+        server.serve(path, b"", handler=handler)
+    return handler, [server.url(f"/feed{feed}.rss") for feed in range(feeds)]
+
+
+def test_once_keeps_per_host_over_feeds_and_their_pages_together(server, tmp_path):
+    handler, urls = feeds_with_pages(server, feeds=4, pages=3, seconds=0.15)
+    cfg = write_config(tmp_path, urls, poll={"concurrency": 6, "per_host": 2})
+    replace_text(cfg, cfg.read_text() + FULL_TEXT)
+    assert main(["-c", str(cfg), "once"]) == 0
+    assert len(server.requests) == 4 + 4 * 3
+    assert handler.peak == {"127.0.0.1": 2}
+
+
+def test_the_daemon_keeps_per_host_over_feeds_and_their_pages_together(server, tmp_path):
+    handler, urls = feeds_with_pages(server, feeds=4, pages=3, seconds=0.15)
+    path = write_config(tmp_path, urls, poll={"concurrency": 6, "per_host": 2})
+    replace_text(path, path.read_text() + FULL_TEXT)
+    cfg = config.load(path)
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    daemon = Daemon(Pipeline(cfg, store, fetcher), tick=0.05)
+    try:
+        daemon.start()
+        wait_until(lambda: len(server.requests) == 4 + 4 * 3)
+    finally:
+        assert daemon.stop()
+        fetcher.close()
+        store.close()
+    assert handler.peak == {"127.0.0.1": 2}
+
+
+def test_a_redirected_request_counts_against_the_host_it_reaches(server):
+    handler = Concurrency(b"<rss/>", 0.2)
+    target = server.serve("/moved.rss", b"", handler=handler)
+    direct = server.serve("/direct.rss", b"", handler=handler)
+    server.serve("/old.rss", b"", status=301, headers={"Location": target}, conditional=False)
+    old = server.url("/old.rss").replace("127.0.0.1", "localhost")
+    with Fetcher(timeout=5) as fetcher, ThreadPoolExecutor(4) as threads:
+        fetcher.limit_per_host(1)
+        results = list(threads.map(fetcher.fetch, [old, direct, old, direct]))
+    assert [result.url for result in results] == [target, direct, target, direct]
+    assert handler.peak == {"127.0.0.1": 1}
+
+
+def test_waiting_for_a_slot_on_the_host_does_not_count_against_the_timeout(server):
+    handler = Concurrency(b"<rss/>", 0.4)
+    url = server.serve("/slow.rss", b"", handler=handler)
+    with Fetcher(timeout=0.6) as fetcher, ThreadPoolExecutor(2) as threads:
+        fetcher.limit_per_host(1)
+        # The second waits 0.4 s for the first, then takes 0.4 s itself: 0.8 s in all.
+        results = list(threads.map(fetcher.fetch, [url, url]))
+    assert [result.status for result in results] == [200, 200]
+    assert handler.peak == {"127.0.0.1": 1}

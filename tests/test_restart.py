@@ -15,8 +15,9 @@ from pathlib import Path
 
 import feedparser
 
+import daemonkit as kit
 from feedwatch import config
-from feedwatch.cli import main
+from feedwatch.cli import ONCE_WAIT, main
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll.http import Fetcher
 from feedwatch.store import Store
@@ -204,3 +205,57 @@ def test_kill_9_at_many_moments_never_loses_or_duplicates(
     assert sorted(entry.title for entry in digest.entries) == sorted(
         f"{name} story {n}" for name in names for n in (0, 2)
     )
+
+
+def feedwatch(config_path: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feedwatch", "-c", str(config_path), command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_one_daemon_per_database_and_once_beside_it_says_why_it_cannot(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    path = kit.write_config(tmp_path, [server.serve("/a.rss", feed_body("a", 4))])
+    daemon = kit.Feedwatch(path, "run")
+    try:
+        daemon.url()
+        kit.wait_until(lambda: daemon.logged("/a.rss: HTTP 200"))
+        in_use = (
+            f"feedwatch: database {tmp_path}/state/feedwatch.db is in use by feedwatch run, "
+            f"pid {daemon.process.pid}\n"
+        )
+        second = feedwatch(path, "run")
+        assert (second.returncode, second.stderr) == (1, in_use)
+        started = time.monotonic()
+        once = feedwatch(path, "once")
+        assert (once.returncode, once.stderr, once.stdout) == (1, in_use, "")
+        assert time.monotonic() - started >= ONCE_WAIT
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(20) == 0
+    finally:
+        daemon.kill()
+    once = feedwatch(path, "once")
+    assert once.returncode == 0
+    assert "0 new and 0 updated articles" in once.stdout
+    assert len(committed(tmp_path)[1]) == 4
+
+
+def test_a_daemon_killed_with_9_leaves_no_lock_behind(server: FeedServer, tmp_path: Path) -> None:
+    path = kit.write_config(tmp_path, [server.serve("/a.rss", feed_body("a", 2))])
+    first = kit.Feedwatch(path, "run")
+    try:
+        first.url()
+    finally:
+        first.kill()
+    second = kit.Feedwatch(path, "run")
+    try:
+        second.url()
+        second.signal(signal.SIGTERM)
+        assert second.wait(20) == 0
+    finally:
+        second.kill()

@@ -13,8 +13,8 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,9 @@ log = logging.getLogger("feedwatch")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
 MAX_LIMIT = 1_000_000  # articles listed at most
+# Seconds `once` waits for another `once` on the same SQLite database; a daemon holds it for
+# good, so `once` beside `run` fails after this, saying so.
+ONCE_WAIT = 3.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,7 +320,7 @@ def _once(args: argparse.Namespace) -> int:
     from feedwatch.pipeline import Pipeline
 
     cfg = config.load(args.config)
-    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+    with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
         report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
         _new_database_line(store)
@@ -605,7 +608,7 @@ def _run(args: argparse.Namespace) -> int:
     from feedwatch.publish import web as server
 
     cfg = config.load(args.config)
-    with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
+    with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher:
         metrics = Metrics()
         daemon = scheduler.Daemon(Pipeline(cfg, store, fetcher), metrics)
         # Bound before polling starts, so a port in use stops the command at once.
@@ -741,10 +744,18 @@ def _add(args: argparse.Namespace) -> int:
 
 # The heavy modules (SQLAlchemy, sumy, httpx) load only in the commands that need them,
 # so `check` and `--help` answer at once.
-def _open_store(cfg: config.Config) -> closing[Store]:
-    from feedwatch.store import Store
+@contextmanager
+def _open_store(cfg: config.Config, polling: str | None = None) -> Iterator[Store]:
+    """The store; with `polling` (the command's name), a SQLite database is first locked for
+    it (store/lock.py): `run` refuses at once to share it, `once` waits up to ONCE_WAIT."""
+    from feedwatch.store import Store, lock
 
-    return closing(Store.open(cfg.database))
+    wait = ONCE_WAIT if polling == "once" else 0.0
+    with (
+        lock.hold(cfg.database, polling, wait) if polling else nullcontext(),
+        closing(Store.open(cfg.database)) as store,
+    ):
+        yield store
 
 
 def _new_database_line(store: Store) -> None:

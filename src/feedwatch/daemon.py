@@ -20,7 +20,8 @@
   (it would be written to a file no one will open again) and /healthz says so until restart.
 - stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
   (each commits its own writes), then a last publish of what they stored, with up to
-  `publish_grace` seconds of its own.
+  `publish_grace` seconds of its own. A poll still running when the fetcher is then closed
+  ends in AbandonedError and records nothing: no error, no back-off.
 - Signals turns SIGTERM/SIGINT into that stop and SIGHUP into a reload, for `run` and `serve`.
 """
 
@@ -43,7 +44,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch import config, logs
-from feedwatch.errors import ConfigError, FeedwatchError, StoreError
+from feedwatch.errors import AbandonedError, ConfigError, FeedwatchError, StoreError
 from feedwatch.metrics import Metrics
 from feedwatch.poll.pool import HostPool, host_of
 
@@ -255,6 +256,10 @@ class Daemon:
         try:
             due = pipeline.due(now)
             next_due = pipeline.next_due()
+            # A feed moved for good (301/308) is fetched from, so counts against, its new host.
+            fetch_urls = {
+                url: state.fetch_url for url, state in pipeline.store.feed_states().items()
+            }
         except FeedwatchError as exc:
             log.error("cannot read the schedule: %s", exc)
             if isinstance(exc, StoreError):
@@ -278,7 +283,8 @@ class Daemon:
             return
         cycle = _Cycle(time.monotonic(), len(fresh))
         for feed in fresh:
-            self._pool.submit(host_of(feed.url), self._poll, feed.url, cycle)
+            host = host_of(fetch_urls.get(feed.url, feed.url))
+            self._pool.submit(host, self._poll, feed.url, cycle)
 
     def _poll(self, url: str, cycle: _Cycle) -> None:
         try:
@@ -289,6 +295,11 @@ class Daemon:
                 return
             try:
                 outcome = pipeline.poll(feed)
+            except AbandonedError:
+                # Closed under it at shutdown: no news of the feed, so nothing is recorded
+                # and the feed is simply polled again at the next start.
+                log.info("%s: poll abandoned at shutdown; polled again next start", url)
+                return
             except FeedwatchError as exc:  # the poll could not be recorded, e.g. StoreError
                 self.metrics.poll_failed(url)
                 if isinstance(exc, StoreError):

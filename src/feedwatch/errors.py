@@ -7,6 +7,7 @@ FeedwatchError
  |    +-- HTTPStatusError   the server answered with an error status (4xx/5xx)
  |    +-- TooLargeError     the decoded body went past the configured byte cap
  |    +-- BlockedAddressError  a page's host is not public (see netguard.py)
+ +-- AbandonedError         a fetch cut short because feedwatch is stopping: recorded nowhere
  +-- ParseError             the body is not a feed feedparser can read
  +-- StoreError             the database cannot be opened, migrated or written
  +-- SummaryError           the text could not be summarised (e.g. not text at all)
@@ -62,6 +63,15 @@ class TooLargeError(FetchError):
 
 class BlockedAddressError(FetchError):
     """A page fetch was refused before connecting: its host resolves to a non-public address."""
+
+
+class AbandonedError(FeedwatchError):
+    """A fetch cut short by closing the fetcher at shutdown. It says nothing about the feed
+    or page, so nothing is recorded: the feed is polled again at the next start."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url}: abandoned, feedwatch is stopping")
+        self.url = url
 
 
 class ParseError(FeedwatchError):

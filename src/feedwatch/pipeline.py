@@ -171,6 +171,9 @@ class Pipeline:
         )
         # A config whose shows changed (once, daemon start, reload) is judged from here on.
         self.rejudge()
+        # The fetcher is the process's one: its per-host limit holds for feeds and pages alike,
+        # whichever pool or thread asks. Set last, so a reload that fails keeps the old one.
+        fetcher.limit_per_host(config.poll.per_host)
 
     def poll(self, feed: FeedSettings) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
@@ -180,6 +183,7 @@ class Pipeline:
         the feed and scheduled for a retry, never raised; StoreError is raised only when the
         poll could not be recorded at all.
         Logs one line per poll. Several feeds may be polled at once from different threads.
+        A poll cut short by closing the fetcher (shutdown) records nothing: AbandonedError.
         """
         return self._poll(feed, self.store.feed_state(feed.url), self._downloads())
 

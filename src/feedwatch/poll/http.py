@@ -1,6 +1,10 @@
 """HTTP GET for feeds: conditional, redirect-following, bounded in time and in size.
 
-The only module that talks HTTP. Every failure comes out as a FetchError with a one-line message.
+The only module that talks HTTP. Every failure comes out as a FetchError with a one-line message,
+but for requests cut short by close(): AbandonedError, which nothing records.
+
+Requests go through the proxies HTTP_PROXY, HTTPS_PROXY and ALL_PROXY name, but for hosts in
+NO_PROXY; every request holds one of its host's slots (HostSlots) while it runs.
 """
 
 from __future__ import annotations
@@ -9,20 +13,31 @@ import re
 import socket
 import ssl
 import time
+import urllib.request
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
+from typing import Any
 
 import httpcore
 import httpx
 
 from feedwatch import __version__
-from feedwatch.errors import FetchError, HTTPStatusError, NetworkError, TooLargeError
+from feedwatch.errors import (
+    AbandonedError,
+    ConfigError,
+    FetchError,
+    HTTPStatusError,
+    NetworkError,
+    TooLargeError,
+)
 from feedwatch.models import FetchResult, Validators
+from feedwatch.poll.pool import HostSlots, host_of
 from feedwatch.text import printable
 
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
@@ -38,13 +53,18 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class Fetcher:
-    """One pooled HTTP client, safe to share between threads fetching at the same time."""
+    """One pooled HTTP client, safe to share between threads fetching at the same time.
+
+    Raises ConfigError when a proxy the environment names cannot be used.
+    """
 
     def __init__(
         self, timeout: float, max_bytes: int = 20 * 1024 * 1024, user_agent: str = USER_AGENT
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self._slots = HostSlots()
+        self._closed = False
         self._client = httpx.Client(
             timeout=timeout,
             # Redirects are followed in fetch(), which needs each hop's status and URL.
@@ -52,7 +72,7 @@ class Fetcher:
             # No cookies kept: the client is shared by every feed and page for the process's
             # life, and would replay one site's cookies (tracking ids, sessions) to it forever.
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-            transport=_DeadlineTransport(),
+            transport=_DeadlineTransport(urllib.request.getproxies_environment()),
             event_hooks={"response": [_refuse_bad_redirect]},
             headers={
                 "User-Agent": user_agent,
@@ -73,7 +93,14 @@ class Fetcher:
     ) -> None:
         self.close()
 
+    def limit_per_host(self, per_host: int | None) -> None:
+        """At most `per_host` requests at once to any one host (None: no limit), counted over
+        every fetch through this fetcher, from whichever thread; running ones carry on."""
+        self._slots.set_limit(per_host)
+
     def close(self) -> None:
+        """Close the connections; fetches still running end in AbandonedError."""
+        self._closed = True
         self._client.close()
 
     def fetch(
@@ -89,7 +116,9 @@ class Fetcher:
         NetworkError for everything else, including running past `timeout` seconds in total
         (connecting, sending, waiting for headers and reading the body, over every hop).
         `check_url` is called with `url` and each redirect target before connecting to it;
-        a FetchError it raises ends the fetch.
+        a FetchError it raises ends the fetch. Waiting for a slot on the host (see
+        limit_per_host) does not count against `timeout` before the first request.
+        Raises AbandonedError, whatever went wrong, once close() has been called.
         """
         sent = validators or Validators()
         headers: dict[str, str] = {}
@@ -97,16 +126,21 @@ class Fetcher:
             headers["If-None-Match"] = sent.etag
         if sent.last_modified:
             headers["If-Modified-Since"] = sent.last_modified
-        token = _deadline.set(time.monotonic() + self.timeout)
         try:
+            if self._closed:
+                raise AbandonedError(url)
             return self._follow(url, headers, sent, check_url)
-        except FetchError as exc:
-            # Its message quotes the server (reason phrase, Location, host names) and becomes
-            # the feed's stored error and a log line: nothing in it may drive a terminal.
-            exc.args = (printable(str(exc)),)
+        except Exception as exc:
+            if self._closed:
+                # A closed client fails what it was doing in many ways ("Bad file
+                # descriptor", "client has been closed"): none of them is the server's answer.
+                raise AbandonedError(url) from None
+            if isinstance(exc, FetchError):
+                # Its message quotes the server (reason phrase, Location, host names) and
+                # becomes the feed's stored error and a log line: nothing in it may drive a
+                # terminal.
+                exc.args = (printable(str(exc)),)
             raise
-        finally:
-            _deadline.reset(token)
 
     def _follow(
         self,
@@ -119,23 +153,27 @@ class Fetcher:
         hop: str | None = None
         moved: str | None = None
         only_permanent = True
+        token = None
         try:
             current = httpx.URL(url)
             for _ in range(MAX_REDIRECTS + 1):
                 if check_url is not None:
                     _check(check_url, str(current), url, hop)
-                # Conditional headers go to every hop: a redirect may lead to the resource
-                # whose validators we hold.
-                with self._client.stream("GET", current, headers=headers) as response:
-                    location = response.headers.get("location")
-                    if response.status_code not in REDIRECTS or not location:
-                        return self._result(url, hop, response, sent, moved)
-                    current = _redirect_target(response)
-                    hop = str(current)
-                    if only_permanent and response.status_code in PERMANENT_REDIRECTS:
-                        moved = hop
-                    else:
-                        only_permanent = False
+                with self._slots.hold(host_of(str(current))):
+                    if token is None:
+                        token = _deadline.set(time.monotonic() + self.timeout)
+                    # Conditional headers go to every hop: a redirect may lead to the resource
+                    # whose validators we hold.
+                    with self._client.stream("GET", current, headers=headers) as response:
+                        location = response.headers.get("location")
+                        if response.status_code not in REDIRECTS or not location:
+                            return self._result(url, hop, response, sent, moved)
+                        current = _redirect_target(response)
+                        hop = str(current)
+                        if only_permanent and response.status_code in PERMANENT_REDIRECTS:
+                            moved = hop
+                        else:
+                            only_permanent = False
         except _BadRedirect as exc:
             raise NetworkError(str(exc), url) from None
         except httpx.TimeoutException as exc:
@@ -146,6 +184,9 @@ class Fetcher:
             raise NetworkError(_at(f"invalid URL: {_one_line(exc)}", hop), url) from exc
         except httpx.HTTPError as exc:
             raise NetworkError(_at(_explain(exc), hop), url) from exc
+        finally:
+            if token is not None:
+                _deadline.reset(token)
         raise NetworkError(_at(f"too many redirects (more than {MAX_REDIRECTS})", hop), url)
 
     def _result(
@@ -336,20 +377,131 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport on a connection pool whose sockets keep the fetch's deadline."""
+class _DeadlineTransport(httpx.BaseTransport):
+    """httpx's transport rebuilt on httpcore's own pools, whose public constructors take the
+    network layer: every socket, direct or to a proxy, keeps the fetch's deadline.
 
-    def __init__(self) -> None:
-        super().__init__()
+    `proxies` as urllib.request.getproxies_environment() gives them: httpx reads the
+    environment only for its own default transports, which cannot keep the deadline.
+    """
+
+    def __init__(self, proxies: dict[str, str]) -> None:
+        ssl_context = httpx.create_ssl_context()
         limits = httpx.Limits()
-        # httpx has no setting for the network layer; httpcore's pool takes one.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
+        options: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": _DeadlineBackend(),
+        }
+        self._proxies = proxies
+        self._direct = httpcore.ConnectionPool(**options)
+        # One pool per proxy, by the scheme of the URLs it carries.
+        self._via: dict[str, httpcore.HTTPProxy] = {}
+        built: dict[str, httpcore.HTTPProxy] = {}
+        for scheme in ("http", "https"):
+            named_by = scheme if proxies.get(scheme) else "all"
+            address = proxies.get(named_by)
+            if not address:
+                continue
+            if address not in built:
+                built[address] = _proxy_pool(f"{named_by.upper()}_PROXY", address, options)
+            self._via[scheme] = built[address]
+        self._pools = [self._direct, *built.values()]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        pool = self._via.get(url.scheme, self._direct)
+        if pool is not self._direct and urllib.request.proxy_bypass_environment(
+            url.host, self._proxies
+        ):
+            pool = self._direct
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
         )
+        with _as_httpx_errors():
+            response = pool.handle_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response.stream),  # type: ignore[arg-type]  # the sync pools' is sync
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
+
+
+def _proxy_pool(name: str, address: str, options: dict[str, Any]) -> httpcore.HTTPProxy:
+    """A pool through the proxy at `address`, as the environment variable `name` gives it."""
+    try:
+        proxy = httpx.Proxy(address if "://" in address else f"http://{address}")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"{name}: cannot use proxy {address!r}: {_one_line(exc)}") from None
+    if proxy.url.scheme not in ("http", "https"):
+        raise ConfigError(
+            f"{name}: cannot use proxy {address!r}: only http:// and https:// proxies are "
+            "supported"
+        )
+    return httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(
+            scheme=proxy.url.raw_scheme,
+            host=proxy.url.raw_host,
+            port=proxy.url.port,
+            target=proxy.url.raw_path,
+        ),
+        proxy_auth=proxy.raw_auth,
+        proxy_headers=proxy.headers.raw,
+        **options,
+    )
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+# httpcore's errors as the httpx ones Fetcher._follow tells apart, most specific first.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.NetworkError, httpx.NetworkError),
+)
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for core, mapped in _HTTPX_ERRORS:
+            if isinstance(exc, core):
+                raise mapped(str(exc)) from exc
+        raise
 
 
 class _Decoder:

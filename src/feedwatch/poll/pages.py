@@ -10,9 +10,10 @@ another feed) joins that article and reuses its page. The article's version stay
 the feed's text, so an unchanged entry is never fetched again; the page is stored beside it.
 
 Pages go through the shared Fetcher (poll.timeout, poll.max_bytes), at most poll.per_host at
-once per host, past the address guard (netguard.py) unless fetch.allow_private is set. A page
-that fails (refused, HTTP error, timeout, not HTML, no article found) is logged as a warning,
-stored as the article's page error, and the article keeps the feed's text. The pages of one
+once per host, the feeds' own requests counted, past the address guard (netguard.py) unless
+fetch.allow_private is set. A page that fails (refused, HTTP error, timeout, not HTML, no
+article found) is logged as a warning, stored as the article's page error, and the article
+keeps the feed's text. The pages of one
 poll end within BUDGET_TIMEOUTS x poll.timeout; any still waiting then are given up.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from feedwatch.config import Config, FeedSettings, FetchSettings
-from feedwatch.errors import FetchError
+from feedwatch.errors import AbandonedError, FetchError
 from feedwatch.models import Article, Page
 from feedwatch.poll import extractor
 from feedwatch.poll.http import Fetcher
@@ -116,7 +117,8 @@ class PageFetcher:
         self._guard = guard
 
     def fetch(self, feed: FeedSettings, articles: Sequence[Article]) -> Pages:
-        """The pages `feed`'s poll needs; never raises for a page (see Page.error)."""
+        """The pages `feed`'s poll needs; never raises for a page (see Page.error), but
+        AbandonedError when the fetcher was closed under it: the poll is abandoned."""
         full_text = self._config.full_text_for(feed)
         if full_text is False:
             return Pages()
@@ -170,6 +172,8 @@ class PageFetcher:
                 continue
             try:
                 pages[url] = future.result()
+            except AbandonedError:
+                raise
             except Exception as exc:  # an optional extra must never cost the poll its articles
                 pages[url] = Page(url, _now(), error=f"unexpected error: {exc!r}")
         return pages

@@ -1,17 +1,20 @@
 """Bounded concurrency for polls: so many tasks at once overall, and so many per host.
 
 A task whose host is busy waits in the queue while tasks for other hosts go ahead, so one slow
-site never holds up the rest. Workers are daemon threads: a process told to stop can leave
-after a grace period even when a request hangs, and nothing half-done is committed because
-every store write is its own transaction.
+site never holds up the rest. The pools only schedule: the per-host limit itself is kept by
+HostSlots, which the one Fetcher of a process holds around every request, feed or page.
+Workers are daemon threads: a process told to stop can leave after a grace period even when a
+request hangs, and nothing half-done is committed because every store write is its own
+transaction.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +31,40 @@ def host_of(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+class HostSlots:
+    """At most `per_host` holders per host at once, whichever thread or pool asks."""
+
+    def __init__(self, per_host: int | None = None) -> None:
+        self._per_host = per_host
+        self._changed = threading.Condition()
+        self._held: Counter[str] = Counter()
+
+    def set_limit(self, per_host: int | None) -> None:
+        """A new limit (None: none); holders carry on, waiters go ahead as it allows."""
+        if per_host is not None and per_host < 1:
+            raise ValueError("per_host must be at least 1")
+        with self._changed:
+            self._per_host = per_host
+            self._changed.notify_all()
+
+    @contextmanager
+    def hold(self, host: str) -> Iterator[None]:
+        """One of `host`'s slots for the `with` block, waiting for one if need be."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._per_host is None or self._held[host] < self._per_host
+            )
+            self._held[host] += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held[host] -= 1
+                if not self._held[host]:
+                    del self._held[host]
+                self._changed.notify_all()
 
 
 @dataclass(eq=False)
