@@ -175,3 +175,18 @@ def test_feedparser_json_samples(shared_corpus: Path) -> None:
             assert "\n" not in str(error), path.name
         else:
             assert all(entry.id for entry in feed.entries), path.name
+
+
+def test_html_where_publishers_put_it_is_read_as_html() -> None:
+    # Seen in real feeds: an HTML teaser in the plain-text summary, and content_html escaped
+    # twice. Neither may reach a reader as "<p>" text.
+    item = {
+        "id": "1",
+        "title": "Fish & <Chips>",
+        "summary": "<p>A <em>teaser</em>.</p>",
+        "content_html": "&lt;p&gt;The whole &amp; story.&lt;/p&gt;",
+    }
+    [entry] = parse(_feed(items=[item]), JSON, "https://site.example/feed.json").entries
+    assert entry.title == "Fish &amp; &lt;Chips&gt;"
+    assert entry.summary_html == "<p>A <em>teaser</em>.</p>"
+    assert entry.content_html == "<p>The whole & story.</p>"

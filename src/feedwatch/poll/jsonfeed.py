@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import html
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -81,8 +82,8 @@ def _entry(item: dict[str, Any], base: str, language: str | None) -> Entry | Non
     """One item, or None when it has nothing to show (no title, link or text)."""
     link = _string(item.get("url")) or _string(item.get("external_url")) or None
     title = _plain(item.get("title"))
-    content = _string(item.get("content_html")) or _plain(item.get("content_text"))
-    summary = _plain(item.get("summary"))
+    content = _html(item.get("content_html")) or _plain(item.get("content_text"))
+    summary = _summary(item.get("summary"))
     if summary == content:
         summary = ""
     if is_empty(title, link, summary, content):
@@ -121,6 +122,12 @@ def _entry(item: dict[str, Any], base: str, language: str | None) -> Entry | Non
     )
 
 
+# Tags a teaser is made of; plain text rarely holds one.
+_TAGS = r"(?:p|div|br|span|a|em|strong|b|i|ul|ol|li|img|blockquote)\b"
+_HTML_TAG = re.compile(rf"<{_TAGS}[^>]*>", re.I)
+_ESCAPED_TAG = re.compile(rf"&lt;{_TAGS}", re.I)
+
+
 def _string(value: object) -> str:
     return xml_safe(value).strip() if isinstance(value, str) else ""
 
@@ -128,6 +135,22 @@ def _string(value: object) -> str:
 def _plain(value: object) -> str:
     """A plain-text field as HTML, so "<" and "&" reach the reader as written."""
     return html.escape(_string(value), quote=False)
+
+
+def _html(value: object) -> str:
+    """content_html, unescaped once more when its publisher escaped it twice: no tag in it,
+    but escaped ones ("&lt;p&gt;"), which would reach readers as text."""
+    text = _string(value)
+    if not _HTML_TAG.search(text) and _ESCAPED_TAG.search(text):
+        return html.unescape(text)
+    return text
+
+
+def _summary(value: object) -> str:
+    """`summary` is plain text by the spec, but many publishers put their HTML teaser there:
+    shown as text, its tags would reach readers as "<p>"."""
+    text = _string(value)
+    return text if _HTML_TAG.search(text) else _plain(text)
 
 
 def _date(value: object, language: str | None) -> datetime | None:
