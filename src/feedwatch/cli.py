@@ -90,6 +90,11 @@ def _arguments() -> argparse.ArgumentParser:
     once.add_argument(
         "--due", action="store_true", help="poll only the feeds whose next poll time has come"
     )
+    once.add_argument(
+        "--roundup",
+        action="store_true",
+        help="also write today's roundup now: one item per show listing the last day's stories",
+    )
     once.set_defaults(command=_once)
 
     prune = commands.add_parser(
@@ -322,6 +327,8 @@ def _once(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
+        if args.roundup:
+            pipeline.note_roundup(datetime.now(UTC))
         report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
         _new_database_line(store)
     skipped = len(cfg.feeds) - len(report.polls)

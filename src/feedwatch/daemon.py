@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch import config, logs
@@ -158,7 +159,36 @@ class Daemon:
             next_run_time=datetime.now(UTC),
             **options,
         )
+        self._schedule_roundup()
         self._scheduler.start()
+
+    def _schedule_roundup(self) -> None:
+        """The daily roundup job at digest.roundup in digest.timezone; none when it is off."""
+        settings = self.config.digest
+        if settings.roundup is None:
+            if self._scheduler.get_job("roundup") is not None:
+                self._scheduler.remove_job("roundup")
+            return
+        trigger = CronTrigger(
+            hour=settings.roundup.hour, minute=settings.roundup.minute, timezone=settings.zone
+        )
+        self._scheduler.add_job(
+            self._roundup,
+            trigger,
+            id="roundup",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    def _roundup(self) -> None:
+        try:
+            self.pipeline.note_roundup(datetime.now(UTC))
+        except FeedwatchError as exc:
+            log.error("cannot note the daily roundup: %s", exc)
+            return
+        self._request_publish()
 
     def stop(self) -> bool:
         """Stop polling within `grace` seconds, then give the last digest rewrite up to
@@ -239,6 +269,7 @@ class Daemon:
             len(new_config.shows),
         )
         self.wake()
+        self._schedule_roundup()
         # Digest settings (title, size) may have changed.
         self._request_publish()
         return True

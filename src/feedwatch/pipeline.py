@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch import language, logs, matcher, policy, stories
+from feedwatch import language, logs, matcher, policy, roundup, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
 from feedwatch.matcher import Matcher
@@ -357,6 +357,17 @@ class Pipeline:
     def _write_digest(self, items: Sequence[DigestItem]) -> None:
         settings = self.config.digest
         built = datetime.now(UTC)
+        shows = [show.name for show in self.config.shows]
+        moments = self.store.roundups()
+        roundups = None
+        if settings.roundup is not None or moments:
+            roundups = roundup.items(
+                items,
+                moments,
+                shows,
+                settings.zone,
+                lambda show: digest.Channel.of(settings, show).page,
+            )
         digest.write(items, settings, built=built)
         digest.write_formats(
             items,
@@ -364,8 +375,14 @@ class Pipeline:
             built=built,
             formats=settings.formats,
             per_show=settings.per_show,
-            shows=[show.name for show in self.config.shows],
+            shows=shows,
+            roundups=roundups,
         )
+
+    def note_roundup(self, now: datetime) -> None:
+        """A daily roundup is due at `now` (digest.roundup, or `once --roundup`): the next
+        publish writes its items, covering the day before `now`."""
+        self.store.add_roundup(now, roundup.KEPT)
 
     def _assign_stories(self) -> None:
         """Give each new match its story (stories.assign), or with stories.enabled false its

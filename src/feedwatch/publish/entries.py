@@ -40,22 +40,29 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """One digest feed: the whole digest, or the items of one show."""
+    """One digest feed: the whole digest, the items of one show, or the daily roundups."""
 
     title: str
     link: str  # digest.link: where the digest is published
     description: str
     max_items: int
     show: str | None = None
+    roundup: bool = False  # the daily roundups of every show (digest.roundup)
 
     @classmethod
-    def of(cls, settings: DigestSettings, show: str | None = None) -> Channel:
-        return cls(settings.title, settings.link, settings.description, settings.max_items, show)
+    def of(
+        cls, settings: DigestSettings, show: str | None = None, *, roundup: bool = False
+    ) -> Channel:
+        return cls(
+            settings.title, settings.link, settings.description, settings.max_items, show, roundup
+        )
 
     @property
     def name(self) -> str:
         # The W3C validator rejects a blank channel title; config allows one, so fall back.
         title = plain(self.title) or _FALLBACK_TITLE
+        if self.roundup:
+            return f"{title}: daily roundups"
         return f"{title}: {plain(self.show)}" if self.show is not None else title
 
     @property

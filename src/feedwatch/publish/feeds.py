@@ -28,6 +28,7 @@ from feedwatch.publish.entries import (
     rfc822,
     slug,
     sources,
+    utc,
 )
 from feedwatch.publish.entries import shows as item_shows
 from feedwatch.text import xml_safe
@@ -42,6 +43,7 @@ MEDIA_TYPES = {"rss": RSS_TYPE, "atom": ATOM_TYPE, "json": JSON_TYPE}
 EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
 # Where the server serves the browser stylesheet the RSS feeds name, relative to digest.link.
 STYLESHEET_PATH = "feed.xsl"
+ROUNDUP = "roundup"  # the daily roundups' feeds: roundup.xml, roundup.atom, roundup.json
 
 ATOM = atom.NAMESPACE
 DC = "http://purl.org/dc/elements/1.1/"
@@ -59,15 +61,22 @@ _DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 _UNKNOWN_TYPE = "application/octet-stream"
 
 
-def feed_path(fmt: str, show: str | None = None) -> str:
+def feed_path(fmt: str, show: str | None = None, *, roundup: bool = False) -> str:
     """Where the server serves a feed, relative to digest.link: "feed.atom",
-    "shows/daredevil/feed.json"..."""
+    "shows/daredevil/feed.json", "roundup.xml"..."""
+    if roundup:
+        return ROUNDUP + EXTENSIONS[fmt]
     name = "feed" + EXTENSIONS[fmt]
     return name if show is None else f"shows/{slug(show)}/{name}"
 
 
-def file_path(digest_path: Path, fmt: str, show: str | None = None) -> Path:
-    """Where a feed is written, next to digest.path: digest.atom, shows/daredevil.json..."""
+def file_path(
+    digest_path: Path, fmt: str, show: str | None = None, *, roundup: bool = False
+) -> Path:
+    """Where a feed is written, next to digest.path: digest.atom, shows/daredevil.json,
+    roundup.xml..."""
+    if roundup:
+        return digest_path.parent / (ROUNDUP + EXTENSIONS[fmt])
     if show is None:
         path = digest_path.with_suffix(EXTENSIONS[fmt])
         # digest.path may itself end in ".json" or ".atom": never write over it.
@@ -80,6 +89,8 @@ def served_files(
     formats: Sequence[str] = FORMATS,
     per_show: bool = True,
     shows: Sequence[str] = (),
+    *,
+    roundup: bool = False,
 ) -> dict[str, tuple[Path, str]]:
     """What the server answers, relative to digest.link: path -> (file, media type).
 
@@ -89,6 +100,10 @@ def served_files(
     served = {feed_path("rss"): (digest_path, RSS_TYPE)}
     for fmt, show in _targets(formats, per_show, shows):
         served[feed_path(fmt, show)] = (file_path(digest_path, fmt, show), MEDIA_TYPES[fmt])
+    if roundup:
+        for fmt in _roundup_formats(formats):
+            path = file_path(digest_path, fmt, roundup=True)
+            served[feed_path(fmt, roundup=True)] = (path, MEDIA_TYPES[fmt])
     return served
 
 
@@ -103,15 +118,16 @@ def render(
     *,
     built: datetime,
     show: str | None = None,
+    roundup: bool = False,
 ) -> bytes:
     """The RSS 2.0 digest (of one show's items, when given) as UTF-8 bytes."""
-    channel_of = Channel.of(settings, show)
+    channel_of = Channel.of(settings, show, roundup=roundup)
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
     _text(channel, "title", channel_of.name)
     _text(channel, "link", channel_of.page or xml_safe(settings.link).strip())
     # The feed's own address, which the W3C validator asks for.
-    self_url = channel_of.address(feed_path("rss", show))
+    self_url = channel_of.address(feed_path("rss", show, roundup=roundup))
     if self_url:
         ET.SubElement(channel, f"{{{ATOM}}}link", href=self_url, rel="self", type=RSS_TYPE)
     _text(channel, "description", xml_safe(settings.description))
@@ -133,10 +149,11 @@ def render_atom(
     *,
     built: datetime,
     show: str | None = None,
+    roundup: bool = False,
 ) -> bytes:
     """The Atom 1.0 digest (of one show's items, when given) as UTF-8 bytes."""
-    channel = Channel.of(settings, show)
-    self_url = channel.address(feed_path("atom", show))
+    channel = Channel.of(settings, show, roundup=roundup)
+    self_url = channel.address(feed_path("atom", show, roundup=roundup))
     return atom.render(channel, items, built=built, self_url=self_url)
 
 
@@ -146,10 +163,12 @@ def render_json(
     *,
     built: datetime,
     show: str | None = None,
+    roundup: bool = False,
 ) -> bytes:
     """The JSON Feed 1.1 digest (of one show's items, when given) as UTF-8 bytes."""
-    channel = Channel.of(settings, show)
-    return jsonfeed.render(channel, items, self_url=channel.address(feed_path("json", show)))
+    channel = Channel.of(settings, show, roundup=roundup)
+    self_url = channel.address(feed_path("json", show, roundup=roundup))
+    return jsonfeed.render(channel, items, self_url=self_url)
 
 
 RENDERERS: dict[str, Callable[..., bytes]] = {
@@ -177,18 +196,37 @@ def write_formats(
     formats: Sequence[str] = FORMATS,
     per_show: bool = True,
     shows: Sequence[str] = (),
+    roundups: Sequence[DigestItem] | None = None,
 ) -> list[Path]:
     """Write the feeds beside settings.path that `write` does not: digest.atom and digest.json
     for the formats asked for, and with `per_show` shows/<slug>.xml, .atom, .json for each of
-    `shows` (the configured show names). Each file is replaced in one step, and only when its
-    content changed. Returns every path, written or left as it was."""
+    `shows` (the configured show names). With `roundups` (digest.roundup is set), each show's
+    feeds carry its roundup items too, and roundup.xml (.atom, .json) carries them all. Each
+    file is replaced in one step, and only when its content changed. Returns every path,
+    written or left as it was."""
     written = []
     for fmt, show in _targets(formats, per_show, shows):
         path = file_path(settings.path, fmt, show)
-        document = RENDERERS[fmt](items, settings, built=built, show=show)
+        chosen = items if show is None or not roundups else _newest_first([*items, *roundups])
+        document = RENDERERS[fmt](chosen, settings, built=built, show=show)
         _write_if_changed(path, document, _BUILD_DATES[fmt])
         written.append(path)
+    if roundups is not None:
+        for fmt in _roundup_formats(formats):
+            path = file_path(settings.path, fmt, roundup=True)
+            document = RENDERERS[fmt](roundups, settings, built=built, roundup=True)
+            _write_if_changed(path, document, _BUILD_DATES[fmt])
+            written.append(path)
     return written
+
+
+def _newest_first(items: Sequence[DigestItem]) -> list[DigestItem]:
+    return sorted(items, key=lambda item: utc(item.published), reverse=True)
+
+
+def _roundup_formats(formats: Sequence[str]) -> list[str]:
+    """The roundup feed is RSS, like the digest, and in every other format asked for."""
+    return ["rss", *(fmt for fmt in formats if fmt != "rss")]
 
 
 def _targets(

@@ -52,6 +52,7 @@ from feedwatch.store.schema import (
     FeedRow,
     ForgottenEntryRow,
     MatchRow,
+    RoundupRow,
     SettingRow,
     SummaryRow,
 )
@@ -422,6 +423,22 @@ class Store:
                 )
                 for row in session.scalars(query)
             ]
+
+    def add_roundup(self, at: datetime, keep: int) -> None:
+        """Note that a roundup was published at `at`; only the newest `keep` are kept."""
+
+        def write(session: Session) -> None:
+            session.merge(RoundupRow(at=at))
+            session.flush()
+            old = select(RoundupRow.at).order_by(RoundupRow.at.desc()).offset(keep)
+            session.execute(delete(RoundupRow).where(RoundupRow.at.in_(old.scalar_subquery())))
+
+        self._write(write)
+
+    def roundups(self) -> list[datetime]:
+        """When roundups were published, newest first."""
+        with self._session() as session:
+            return list(session.scalars(select(RoundupRow.at).order_by(RoundupRow.at.desc())))
 
     def setting(self, name: str) -> str | None:
         """A value kept with set_setting (e.g. what stored matches were made with)."""

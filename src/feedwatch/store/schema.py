@@ -188,6 +188,14 @@ class ForgottenEntryRow(Base):
     seen: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RoundupRow(Base):
+    """A moment a daily roundup was published (digest.roundup): its items cover the day before."""
+
+    __tablename__ = "roundups"
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
 class SettingRow(Base):
     """What the stored judgements were made with, e.g. the shows' fingerprint (0006)."""
 

@@ -1,6 +1,6 @@
 """Entry identity, re-judging, retention and stories: display links apart from identity,
 authors, enclosures, tags and language, the matched phrase, summary settings, forgotten
-entries, each article's story.
+entries, each article's story, the moments daily roundups were published.
 
 Revision ID: 0006
 Revises: 0005
@@ -52,6 +52,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("feed_id", "entry_id", name=op.f("pk_forgotten_entries")),
     )
     op.create_table(
+        "roundups",
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("at", name=op.f("pk_roundups")),
+    )
+    op.create_table(
         "settings",
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -61,6 +66,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("settings")
+    op.drop_table("roundups")
     op.drop_table("forgotten_entries")
     with op.batch_alter_table("feeds") as batch:
         batch.drop_column("last_skipped")
