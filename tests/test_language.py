@@ -89,3 +89,8 @@ def test_supported_reads_a_tag_s_primary_code() -> None:
     assert language.supported("it-CH") == "it"
     assert language.supported("pt-BR") == "en"
     assert language.supported(None) == "en"
+
+
+@pytest.mark.parametrize("text", ["Ein Satz \ud800 mit Wörtern", "Ein Satz \x00\x01 mit Wörtern"])
+def test_text_the_detector_cannot_read_is_no_language(text: str) -> None:
+    assert language.detect(text) is None
