@@ -195,3 +195,52 @@ def test_prune_deletes_what_retention_says_and_the_digest_follows(
     assert main(["-c", str(config), "once"]) == 0
     assert "0 new and 0 updated articles" in capsys.readouterr().out
     assert [hit.status for hit in server.hits("/office.rss")][-1] == 200
+
+
+# --- any bytes in, JSON Feed, what an entry carries ----------------------------------------
+
+MALFORMED = [b"<channel<item<link</item</link>", b"<entry<links//<link>"]
+
+
+@pytest.mark.parametrize("body", MALFORMED, ids=["keyerror", "typeerror"])
+def test_a_tiny_malformed_feed_is_its_own_error_and_the_others_go_on(
+    body, server, tmp_path, capsys
+) -> None:
+    bad = server.serve("/bad.rss", body)
+    good = server.serve("/office.rss", (DATA / "severance.rss").read_bytes())
+    config = write_config(tmp_path, [bad, good], DAREDEVIL)
+    assert main(["-c", str(config), "once"]) == 0
+    captured = capsys.readouterr()
+    assert "internal error" not in captured.err
+    assert "2 feeds polled (1 failed), 2 new" in captured.out
+    assert list(items(tmp_path)) == ["Daredevil star joins a workplace comedy"]
+    assert main(["-c", str(config), "feeds"]) == 0
+    table = capsys.readouterr().out
+    [row] = [line for line in table.splitlines() if line.startswith(bad)]
+    # The parse error, recorded against that feed.
+    assert "unreadable feed" in row or "feed with no readable entries" in row
+
+
+def test_a_json_feed_is_polled_matched_and_revalidated(server, tmp_path, capsys) -> None:
+    url = server.serve(
+        "/trailers.json",
+        (DATA / "trailers.json").read_bytes(),
+        content_type="application/feed+json",
+    )
+    config = write_config(tmp_path, [url], DAREDEVIL)
+    assert main(["-c", str(config), "once"]) == 0
+    assert "2 new" in capsys.readouterr().out
+    [entry] = digest(tmp_path).entries
+    assert entry.title == "Watch the Daredevil season two trailer"
+    assert entry.link == "https://trailerpark.example/daredevil-season-two-trailer"
+    assert entry.published_parsed[:3] == (2026, 11, 18)
+    # What the entry carries reaches the digest: its author and its video.
+    assert entry.author == "Rosa Lindqvist"
+    [video] = entry.enclosures
+    assert (video.href, video.type, video.length) == (
+        "https://cdn.trailerpark.example/daredevil-s2.mp4",
+        "video/mp4",
+        "52428800",
+    )
+    assert main(["-c", str(config), "once"]) == 0
+    assert [hit.status for hit in server.hits("/trailers.json")] == [200, 304]
