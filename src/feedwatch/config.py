@@ -225,7 +225,7 @@ class FeedSettings(_Section):
     title: str | None = None
     interval: Duration | None = None
     # Take the article's text from its linked page: always, never, or "auto": when the
-    # entry's own text is shorter than fetch.min_text (see fulltext.py). Unset: fetch.full_text.
+    # entry's own text is shorter than fetch.min_text (see poll/pages.py). Unset: fetch.full_text.
     full_text: FullText | None = None
 
     @field_validator("url")

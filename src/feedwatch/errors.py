@@ -6,7 +6,7 @@ FeedwatchError
  |    +-- NetworkError      DNS, connect, TLS, timeout, connection reset
  |    +-- HTTPStatusError   the server answered with an error status (4xx/5xx)
  |    +-- TooLargeError     the decoded body went past the configured byte cap
- |    +-- BlockedAddressError  a page's host is not public (see netguard.py)
+ |    +-- BlockedAddressError  a page's host is not public (see poll/netguard.py)
  +-- AbandonedError         a fetch cut short because feedwatch is stopping: recorded nowhere
  +-- ParseError             the body is not a feed feedparser can read
  +-- StoreError             the database cannot be opened, migrated or written

@@ -20,7 +20,7 @@ _SERVED_PATHS = frozenset({"/feed.xml", "/healthz", "/metrics"})
 
 
 class Poll(Protocol):
-    """The parts of a poll's outcome (cycle.PollOutcome) that are counted."""
+    """The parts of a poll's outcome (pipeline.PollOutcome) that are counted."""
 
     url: str
     status: int | None
