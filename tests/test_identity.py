@@ -244,3 +244,14 @@ def test_a_json_feed_is_polled_matched_and_revalidated(server, tmp_path, capsys)
     )
     assert main(["-c", str(config), "once"]) == 0
     assert [hit.status for hit in server.hits("/trailers.json")] == [200, 304]
+
+
+def test_feeds_says_which_feeds_a_configured_page_advertises(server, tmp_path, capsys) -> None:
+    page = (Path(__file__).parent / "data" / "discover" / "one_feed.html").read_bytes()
+    url = server.serve("/", page, content_type="text/html; charset=utf-8")
+    config = write_config(tmp_path, [url], DAREDEVIL)
+    assert main(["-c", str(config), "once"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(config), "feeds"]) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(url)]
+    assert f"this page advertises {server.url('/feeds/atom.xml')}" in row

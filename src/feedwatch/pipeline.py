@@ -31,8 +31,8 @@ from feedwatch.models import (
     StoredStory,
     Validators,
 )
+from feedwatch.poll import discover, parser, pool
 from feedwatch.poll import pages as fulltext
-from feedwatch.poll import parser, pool
 from feedwatch.poll.http import Fetcher
 from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
@@ -106,13 +106,20 @@ class Downloads:
         if result.not_modified:
             return Download(result)
         # No entry is dated after the fetch: a future date is a feed's mistake or an embargo.
-        parsed = parser.parse(
-            result.content,
-            result.headers,
-            result.url,
-            max_entries=self._max_entries,
-            now=self._clock(),
-        )
+        try:
+            parsed = parser.parse(
+                result.content,
+                result.headers,
+                result.url,
+                max_entries=self._max_entries,
+                now=self._clock(),
+            )
+        except ParseError as exc:
+            # A web page configured as a feed: say which feeds it advertises.
+            found = discover.advice(result.content, result.url)
+            if found is None:
+                raise
+            raise ParseError(f"{exc}; {found}") from None
         try:
             articles = to_articles(parsed.entries, result.url, parsed.language)
         except Exception as exc:

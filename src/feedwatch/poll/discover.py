@@ -6,7 +6,6 @@ href="...">` (or atom+xml, feed+json); hrefs are resolved against the page's URL
 
 from __future__ import annotations
 
-import json
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,8 @@ if TYPE_CHECKING:
     from feedwatch.poll.http import Fetcher
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
-_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+# Pages put their <link rel="alternate"> in the head: the first part of a page is enough.
+_PAGE_HEAD = 256 * 1024
 
 
 def advertised(page: str, base_url: str) -> list[FeedLink]:
@@ -43,8 +43,6 @@ def find_feeds(fetcher: Fetcher, url: str) -> list[FeedLink]:
     nor a page advertising one.
     """
     result = fetcher.fetch(url)
-    if _is_json_feed(result.content):
-        return [FeedLink(url, None, "application/feed+json")]
     try:
         parser.parse(result.content, result.headers, result.url)
     except ParseError:
@@ -57,16 +55,13 @@ def find_feeds(fetcher: Fetcher, url: str) -> list[FeedLink]:
     return feeds
 
 
-def _is_json_feed(content: bytes) -> bool:
-    # feedparser reads no JSON Feed: its version URL is what tells one from other JSON.
-    if content.lstrip()[:1] != b"{":
-        return False
-    try:
-        document = json.loads(content)
-    except ValueError:
-        return False
-    version = document.get("version") if isinstance(document, dict) else None
-    return isinstance(version, str) and version.startswith(_JSON_FEED_VERSION)
+def advice(content: bytes, url: str) -> str | None:
+    """For a body that is a web page rather than a feed: which feeds the page advertises, as
+    the end of the error a configured URL records ("this page advertises …"); else None."""
+    feeds = advertised(content[:_PAGE_HEAD].decode("utf-8", errors="replace"), url)
+    if not feeds:
+        return None
+    return "this page advertises " + ", ".join(feed.url for feed in feeds) + "; configure that"
 
 
 class _LinkFinder(HTMLParser):

@@ -192,8 +192,8 @@ class Prefetch(Generic[T]):
     It stands in for the fetcher: fetch() returns what the fetcher's fetch() gave for that very
     request, done ahead in a worker thread (or raises its error), waiting for it if need be;
     anything not requested ahead is fetched there and then. Leaving the `with` block drops
-    what was never asked for. The fetcher may do more than fetch (pipeline.Downloads parses too): all
-    of it runs ahead.
+    what was never asked for. The fetcher may do more than fetch (pipeline.Downloads parses
+    too): all of it runs ahead.
     """
 
     def __init__(self, fetcher: _Fetches[T], concurrency: int, per_host: int) -> None:
