@@ -33,7 +33,7 @@ from pydantic import (
 
 from feedwatch import urls
 from feedwatch.errors import ConfigError
-from feedwatch.text import normalize
+from feedwatch.text import normalize, slug
 
 DEFAULT_PATH = Path("config/feeds.yaml")
 ENV_VAR = "FEEDWATCH_CONFIG"
@@ -387,6 +387,15 @@ class Config(_Section):
                 if value in seen:
                     raise ValueError(f"{label}: {value!r} is listed twice")
                 seen.add(value)
+        # A show's feeds and page live at its slug: two shows there would share them.
+        pages: dict[str, str] = {}
+        for show in self.shows:
+            other = pages.setdefault(slug(show.name), show.name)
+            if other != show.name:
+                raise ValueError(
+                    f"shows: {other!r} and {show.name!r} would share the page and feeds "
+                    f"/shows/{slug(show.name)}/; rename one"
+                )
         return self
 
     def interval_for(self, feed: FeedSettings) -> timedelta:

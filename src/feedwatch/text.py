@@ -113,6 +113,17 @@ _TYPOGRAPHY = str.maketrans(
 _SPECIAL = re.compile(r"[^\x00-\x5f\x61-\x7f]+")  # non-ASCII, or the backtick
 
 
+def slug(name: str) -> str:
+    """A show's name as one path segment: lower-cased, accents folded, every run of other
+    characters one hyphen: "Marvel's Jessica Jones" -> "marvel-s-jessica-jones"."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    ascii_only = "".join(char for char in folded if not unicodedata.combining(char))
+    return _NOT_SLUG.sub("-", ascii_only).strip("-") or "show"
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def normalize(text: str) -> str:
     """The form every phrase and every article is compared in.
 

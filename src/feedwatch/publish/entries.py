@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import nh3
 from feedwatch import urls
 from feedwatch.config import DigestSettings
 from feedwatch.models import DigestItem, Source
-from feedwatch.text import html_to_text, xml_safe
+from feedwatch.text import html_to_text, slug, xml_safe
 
 # RFC 3986 reserved + unreserved characters and '%': quote() leaves a valid URL as it is and
 # percent-encodes only what may not appear in one (spaces, quotes, angle brackets, non-ASCII).
@@ -35,7 +34,6 @@ _UNKNOWN_FEED = "unknown feed"
 # A "<" an HTML parser would take as the start of a tag, comment, doctype or processing
 # instruction; a space after it makes it a plain less-than sign in every reader.
 _TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +89,6 @@ class Channel:
                 seen.add(guid)
                 kept.append(item)
         return kept
-
-
-def slug(name: str) -> str:
-    """A show's name as one path segment: "Marvel's Jessica Jones" -> "marvel-s-jessica-jones"."""
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    ascii_only = "".join(char for char in folded if not unicodedata.combining(char))
-    return _NOT_SLUG.sub("-", ascii_only).strip("-") or "show"
 
 
 def plain(text: str | None) -> str:
