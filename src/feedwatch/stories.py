@@ -100,10 +100,10 @@ _NAME_RUN = re.compile(
     r"(?:[A-Z][\w'\u2019.&-]*|[0-9]+)(?:\s+(?:(?:of|the|and|&|de|van|von)\s+)?"
     r"(?:[A-Z][\w'\u2019.&-]*|[0-9]+))*"
 )
-# The same, each name within one sentence: "Daredevil. Showrunner Erik Oleson" is two. A
-# name run stops at "and": "Luke Cage and Iron Fist" is two names.
+# The same, each name within one sentence: "Daredevil. Showrunner Erik Oleson" is two, and
+# "Daredevil: Born Again" one. A name run stops at "and": "Luke Cage and Iron Fist" is two.
 _NAME = re.compile(
-    r"(?:[A-Z][\w'\u2019&-]*|[0-9]+)(?:\s+(?:(?:of|the|&|de|van|von)\s+)?"
+    r"(?:[A-Z][\w'\u2019&-]*|[0-9]+)(?::?\s+(?:(?:of|the|&|de|van|von)\s+)?"
     r"(?:[A-Z][\w'\u2019&-]*|[0-9]+))*"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -323,7 +323,14 @@ class _Evidence:
             for name in self.names
             if name in story.names or any(_within(name, other) for other in story.names)
         }
-        if len(shared) >= _MIN_NAMES:
+        # "daredevil" beside "daredevil born" is one name twice
+        words = {name: set(name.split()) for name in shared}
+        distinct = [
+            name
+            for name in shared
+            if not any(other != name and words[name] <= words[other] for other in shared)
+        ]
+        if len(distinct) >= _MIN_NAMES:
             return True
         if shared:
             named = {word for name in shared for word in name.split()}
