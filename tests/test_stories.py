@@ -134,6 +134,17 @@ def test_two_outlets_on_one_casting_join_among_a_few_articles():
     ]
 
 
+def test_an_entry_whose_text_is_its_title_joins_as_a_headline():
+    # A feed entry without text has its title as its text; it says no more than a headline.
+    delayed, dated = "Titanfall delayed on Xbox One", "Respawn confirms Titanfall date"
+    articles = [
+        StoryArticle("a", delayed, text=delayed, source="Kotaku"),
+        StoryArticle("b", dated, text=dated, source="Polygon"),
+    ]
+    assert cluster(articles) == ["a", "a"]
+    assert cluster([replace(article, text="") for article in articles]) == ["a", "a"]
+
+
 def test_a_casting_and_a_renewal_of_the_same_show_are_two_stories():
     story = stories_of(marvel())
     assert story["deadline-renewal"] == story["tvline-renewal"] == "deadline-renewal"

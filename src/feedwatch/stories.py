@@ -10,7 +10,10 @@ rarity (tf-idf) over the articles in the window, so what everyone writes about t
 for little. The nearest story is the one whose centroid is nearest by cosine; it is joined when
 that is at least JOIN_SIMILARITY, the two share enough telling words (_MIN_SHARED) and, for a
 story only the article's own outlet has reported, twice that similarity (one outlet's articles on
-one subject are usually different events). The same normalised title or URL joins at once.
+one subject are usually different events). An article with text (more than its title) must also
+show evidence of one event: two names in common, or one and more words of the opening, or a
+near-identical title (_Evidence); in a window of a few articles about the same shows rarity
+cannot tell the show's name from the event's. The same normalised title or URL joins at once.
 Publish times only bound the window, never add similarity: an event is reported for days, and
 unrelated news breaks at the same hour.
 
@@ -132,7 +135,7 @@ class _Story:
     latest: datetime | None = None  # its latest publish time, else the clock when it grew
     keys: list[str] = field(default_factory=list)  # exact titles and URLs
     sources: dict[str | None, None] = field(default_factory=dict)  # its outlets; None: unknown
-    names: set[str] = field(default_factory=set)  # _names of its articles with text
+    names: set[str] = field(default_factory=set)  # _names of its articles
     opening: set[str] = field(default_factory=set)  # their _Evidence.opening
     titles: list[frozenset[str]] = field(default_factory=list)  # _title_words of its articles
 
@@ -168,12 +171,13 @@ class Clusterer:
             self._advance(published)
         terms = _terms(article)
         keys = _keys(article)
-        evidence = _evidence(article) if article.text.strip() else None
+        evidence = _evidence(article)
+        headline = not _has_text(article)
         source = _outlet(article)
         story = (
             self._stories.get(article.id)  # the same article again
             or self._exact_match(keys, published)
-            or self._nearest(terms, published, evidence, source)
+            or self._nearest(terms, published, evidence, headline, source)
         )
         if story is None:
             self._created += 1
@@ -181,10 +185,9 @@ class Clusterer:
             self._stories[article.id] = story
         self._grow(story, terms, keys, published)
         story.sources[source] = None
-        if evidence is not None:
-            story.names |= evidence.names
-            story.opening |= evidence.opening
-            story.titles.append(evidence.title)
+        story.names |= evidence.names
+        story.opening |= evidence.opening
+        story.titles.append(evidence.title)
         return story.id
 
     def _exact_match(self, keys: list[str], published: datetime | None) -> _Story | None:
@@ -198,10 +201,11 @@ class Clusterer:
         self,
         terms: dict[str, float],
         published: datetime | None,
-        evidence: _Evidence | None,
+        evidence: _Evidence,
+        headline: bool,
         source: str | None,
     ) -> _Story | None:
-        needed = _MIN_SHARED_HEADLINE if evidence is None else _MIN_SHARED
+        needed = _MIN_SHARED_HEADLINE if headline else _MIN_SHARED
         vector = self._weighted(terms)
         if not vector:
             return None
@@ -223,11 +227,9 @@ class Clusterer:
             better = score > best_score or (
                 score == best_score and best is not None and story.order < best.order
             )
-            if (
-                better
-                and self._in_window(story, published)
-                and (evidence is None or evidence.of(story))
-            ):
+            # A bare headline has too few words to name much: rarity alone judges it (the same
+            # gate for headlines in windows of under 20 articles scored lower on b and t).
+            if better and self._in_window(story, published) and (headline or evidence.of(story)):
                 best, best_score = story, score
         return best
 
@@ -506,9 +508,10 @@ def _names(article: StoryArticle, outlet: frozenset[str]) -> frozenset[str]:
     A lone capitalised word opening a sentence ("Fans", "Production") is no name; neither are
     months, weekdays, the outlet's name and generic words.
     """
-    title = article.title if _sentence_case(article.title) else ""
     names = {" ".join(_words(quoted)) for quoted in _QUOTED.findall(article.title)}
-    for text in (title, article.text[: _LEAD_WORDS * 8]):
+    for text in (article.title, article.text[: _LEAD_WORDS * 8]):
+        if not _sentence_case(text):  # in Title Case only quotes name anything
+            continue
         for run in _NAME.finditer(text):
             if " " not in run.group() and _opens_sentence(text, run.start()):
                 continue
@@ -524,6 +527,13 @@ def _names(article: StoryArticle, outlet: frozenset[str]) -> frozenset[str]:
             )
     names.discard("")
     return frozenset(names)
+
+
+def _has_text(article: StoryArticle) -> bool:
+    """Whether the article says more than its title (a feed's entry without text has its title
+    as its text)."""
+    text = article.text.strip()
+    return bool(text) and normalize(text) != normalize(article.title.strip())
 
 
 def _evidence(article: StoryArticle) -> _Evidence:
