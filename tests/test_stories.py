@@ -104,7 +104,7 @@ def test_two_outlets_on_one_casting_join_among_a_few_articles():
         "screen-lillard",
         "'Daredevil: Born Again' casts Matthew Lillard in a mystery role",
         text="Matthew Lillard has joined the second season of Daredevil: Born Again in an "
-        "undisclosed role. The Scream actor starts shooting in New York next month.",
+        "undisclosed role, Disney+ said. The Scream actor starts shooting next month.",
         url="https://screendaily.example/born-again-lillard",
         source="Screen Daily",
         published=start,
@@ -112,8 +112,8 @@ def test_two_outlets_on_one_casting_join_among_a_few_articles():
     premiere = StoryArticle(
         "wire-premiere",
         "Daredevil: Born Again sets a March premiere for its second season",
-        text="The second season of Daredevil: Born Again arrives in March. The first teaser "
-        "shows the vigilante back on the streets.",
+        text="The second season of Daredevil: Born Again arrives on Disney+ in March. The "
+        "first teaser shows the vigilante back on the streets.",
         url="https://tvwire.example/born-again-march",
         source="TV Wire",
         published=start + timedelta(hours=1),
@@ -127,6 +127,7 @@ def test_two_outlets_on_one_casting_join_among_a_few_articles():
         source="Screenbeat",
         published=start + timedelta(hours=2),
     )
+    # The premiere shares the show and "Disney+" with the casting: no second name of its event.
     assert cluster([casting, premiere, same_casting]) == [
         "screen-lillard",
         "wire-premiere",

@@ -95,6 +95,12 @@ _CALENDAR = frozenset({
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
     "saturday", "sunday",
 })
+# Where a show streams or airs, and who makes it: every show on Disney+ names it, so it says
+# nothing as a name (as a word, "Apple" or "Fox" may well be business news: see _GENERIC).
+_PLATFORMS = frozenset({
+    "disney", "prime", "amazon", "apple", "peacock", "paramount", "max", "cbs", "abc", "nbc",
+    "fox", "bbc", "itv", "channel", "studio", "entertainment", "original",
+})
 # fmt: on
 _INVARIANT = frozenset({"series", "species"})  # plural-looking singulars
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -505,8 +511,8 @@ def _names(article: StoryArticle, outlet: frozenset[str]) -> frozenset[str]:
     """The names in the article's title and lead, each as one string of its telling words
     ("Marvel's Jessica Jones" and "Jessica Jones" are "jessica jone"; "Finn Jones" is another).
 
-    A lone capitalised word opening a sentence ("Fans", "Production") is no name; neither are
-    months, weekdays, the outlet's name and generic words.
+    A lone capitalised word opening a sentence ("Fans", "Production") is no name; the words of
+    months, weekdays, platforms, the outlet's name and generic words are left out of names.
     """
     names = {" ".join(_words(quoted)) for quoted in _QUOTED.findall(article.title)}
     for text in (article.title, article.text[: _LEAD_WORDS * 8]):
@@ -515,16 +521,7 @@ def _names(article: StoryArticle, outlet: frozenset[str]) -> frozenset[str]:
         for run in _NAME.finditer(text):
             if " " not in run.group() and _opens_sentence(text, run.start()):
                 continue
-            names.add(
-                " ".join(
-                    word
-                    for word in _words(run.group())
-                    if not word.isdigit()
-                    and word not in _GENERIC
-                    and word not in _CALENDAR
-                    and word not in outlet
-                )
-            )
+            names.add(" ".join(word for word in _words(run.group()) if _telling(word, outlet)))
     names.discard("")
     return frozenset(names)
 
@@ -540,8 +537,19 @@ def _evidence(article: StoryArticle) -> _Evidence:
     outlet = _outlet_words(article)
     title = frozenset(w for w in _words(article.title) if w not in _GENERIC and w not in outlet)
     first = _SENTENCE_END.split(article.text[: _LEAD_WORDS * 8], maxsplit=1)[0]
-    opening = title | {w for w in _words(first) if w not in _GENERIC and w not in outlet}
+    opening = {w for w in (*_words(article.title), *_words(first)) if _telling(w, outlet)}
     return _Evidence(_names(article, outlet), title, frozenset(opening))
+
+
+def _telling(word: str, outlet: frozenset[str]) -> bool:
+    """Whether `word` can tell one event from another of the same shows."""
+    return not (
+        word.isdigit()
+        or word in _GENERIC
+        or word in _PLATFORMS
+        or word in _CALENDAR
+        or word in outlet
+    )
 
 
 def _url_words(url: str | None) -> list[str]:
