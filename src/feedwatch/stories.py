@@ -228,14 +228,19 @@ class Clusterer:
                 continue
             story = self._stories[story_id]
             score = dot / math.sqrt(story.norm2)
-            if source is not None and len(story.sources) == 1 and source in story.sources:
+            alone = source is not None and len(story.sources) == 1 and source in story.sources
+            if alone:
                 score *= _SAME_OUTLET
             better = score > best_score or (
                 score == best_score and best is not None and story.order < best.order
             )
             # A bare headline has too few words to name much: rarity alone judges it (the same
             # gate for headlines in windows of under 20 articles scored lower on b and t).
-            if better and self._in_window(story, published) and (headline or evidence.of(story)):
+            if (
+                better
+                and self._in_window(story, published)
+                and (headline or evidence.of(story, alone))
+            ):
                 best, best_score = story, score
         return best
 
@@ -323,9 +328,20 @@ class _Evidence:
     title: frozenset[str]
     opening: frozenset[str]  # telling words of its title and its text's first sentence
 
-    def of(self, story: _Story) -> bool:
-        """Whether it and `story` share two names, or a name and more of their openings than
-        its words, or a near-identical title."""
+    def of(self, story: _Story, same_outlet: bool) -> bool:
+        """Whether it and `story` share a near-identical title or, unless only the article's
+        own outlet has reported the story, two names or a name and more of their openings than
+        its words. An outlet writes about one show's setting and cast in every article on it,
+        and reports one event once: its second article is another event, or the same retold
+        under another headline."""
+        if any(
+            len(self.title & other) >= _SAME_TITLE * len(self.title | other)
+            for other in story.titles
+            if self.title and other
+        ):
+            return True
+        if same_outlet:
+            return False
         shared = {
             name
             for name in self.names
@@ -344,11 +360,7 @@ class _Evidence:
             named = {word for name in shared for word in name.split()}
             if len((self.opening & story.opening) - named) >= _MIN_OPENING:
                 return True
-        return any(
-            len(self.title & other) >= _SAME_TITLE * len(self.title | other)
-            for other in story.titles
-            if self.title and other
-        )
+        return False
 
 
 def _within(name: str, other: str) -> bool:
