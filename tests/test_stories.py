@@ -184,6 +184,28 @@ def test_one_outlets_articles_on_one_subject_are_different_events():
     assert cluster([gas, rail, other]) == ["dw-gas", "dw-rail", "dw-gas"]
 
 
+def test_one_outlets_casting_and_recap_of_a_show_are_two_stories():
+    start = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    casting = StoryArticle(
+        "casting",
+        "A familiar face heads back to television this spring",
+        text="Delphine Achterberg has joined the cast of Night Ferry, the crime drama set aboard "
+        "an overnight boat between Rotterdam and Harwich.",
+        source="Screen Ledger",
+        published=start,
+    )
+    recap = StoryArticle(
+        "recap",
+        "Night Ferry, season one: everything that happened",
+        text="Night Ferry began with a body in a locked cabin. Each of its eight episodes "
+        "covered a single crossing from Rotterdam to Harwich.",
+        source="Screen Ledger",
+        published=start + timedelta(hours=2),
+    )
+    # The show and both ports in common: what the outlet writes about every time.
+    assert cluster([casting, recap]) == ["casting", "recap"]
+
+
 def test_the_same_headline_a_month_later_is_a_new_story():
     articles = marvel()
     assert stories_of(articles)["deadline-bethel-again"] == "deadline-bethel-again"
