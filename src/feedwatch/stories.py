@@ -67,6 +67,9 @@ _PRIOR_DOCUMENTS = 20
 _MIN_NAMES = 2
 _MIN_OPENING = 2  # with one shared name: "cancelled", "two" in "cancelled after two seasons"
 _SAME_TITLE = 0.5
+# The same for a story only the article's outlet reported: its series of articles have titles
+# that differ in a word or two ("Things to do in London: Monday 26 June", "Tuesday 27 June").
+_SAME_TITLE_ALONE = 0.8
 
 # fmt: off
 _STOPWORDS = frozenset({
@@ -329,13 +332,14 @@ class _Evidence:
     opening: frozenset[str]  # telling words of its title and its text's first sentence
 
     def of(self, story: _Story, same_outlet: bool) -> bool:
-        """Whether it and `story` share a near-identical title or, unless only the article's
-        own outlet has reported the story, two names or a name and more of their openings than
-        its words. An outlet writes about one show's setting and cast in every article on it,
-        and reports one event once: its second article is another event, or the same retold
-        under another headline."""
+        """Whether it and `story` share a near-identical title or, unless `same_outlet` (only
+        the article's own outlet has reported the story), two names or a name and more of
+        their openings than its words. An outlet names one show's setting and cast in every
+        article on it, and reports one event once: its second article is another event, or
+        the same one under a title nearer still."""
+        near = _SAME_TITLE_ALONE if same_outlet else _SAME_TITLE
         if any(
-            len(self.title & other) >= _SAME_TITLE * len(self.title | other)
+            len(self.title & other) >= near * len(self.title | other)
             for other in story.titles
             if self.title and other
         ):
