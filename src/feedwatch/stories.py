@@ -341,7 +341,8 @@ class _Evidence:
         if any(
             len(self.title & other) >= near * len(self.title | other)
             for other in story.titles
-            if self.title and other
+            # "Story 2" from two outlets is a number in common, not a title
+            if len(self.title) > 1 and len(other) > 1
         ):
             return True
         if same_outlet:
@@ -551,7 +552,7 @@ def _has_text(article: StoryArticle) -> bool:
 
 def _evidence(article: StoryArticle) -> _Evidence:
     outlet = _outlet_words(article)
-    title = frozenset(w for w in _words(article.title) if w not in _GENERIC and w not in outlet)
+    title = frozenset(w for w in _words(article.title) if _telling(w, outlet))
     first = _SENTENCE_END.split(article.text[: _LEAD_WORDS * 8], maxsplit=1)[0]
     opening = {w for w in (*_words(article.title), *_words(first)) if _telling(w, outlet)}
     return _Evidence(_names(article, outlet), title, frozenset(opening))
