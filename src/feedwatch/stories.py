@@ -146,7 +146,7 @@ class _Story:
     sources: dict[str | None, None] = field(default_factory=dict)  # its outlets; None: unknown
     names: set[str] = field(default_factory=set)  # _names of its articles
     opening: set[str] = field(default_factory=set)  # their _Evidence.opening
-    titles: list[frozenset[str]] = field(default_factory=list)  # _title_words of its articles
+    titles: list[frozenset[str]] = field(default_factory=list)  # their _Evidence.title
 
 
 class Clusterer:
@@ -325,7 +325,7 @@ class Clusterer:
 
 @dataclass(frozen=True, slots=True)
 class _Evidence:
-    """What an article with text offers towards being one event with a story."""
+    """What an article offers towards being one event with a story (asked of one with text)."""
 
     names: frozenset[str]
     title: frozenset[str]
