@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 
 from feedwatch.cli import main
+from feedwatch.config import ShowSettings
+from feedwatch.matcher import Matcher
+from feedwatch.pipeline import to_articles
+from feedwatch.poll import parser
 from feedwatch.stories import (
     DEFAULT_WINDOW,
     Clusterer,
@@ -25,6 +29,7 @@ from feedwatch.stories import (
 )
 
 DATA = Path(__file__).parent / "data" / "stories"
+FEEDS = Path(__file__).parent / "data" / "feeds"
 MARVEL = DATA / "marvel.jsonl"
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "stories.py"
 
@@ -43,6 +48,102 @@ def test_different_headlines_about_one_casting_are_one_story():
     # than the show's name with Deadline's headline; the names in the text carry it.
     assert story["tvline-bethel"] == story["ew-bethel"] == story["deadline-bethel"]
     assert story["deadline-bethel"] == "deadline-bethel"
+
+
+def matched_fixture_articles() -> list[StoryArticle]:
+    """The articles `feedwatch once` stores from tests/data/feeds with Marvel's Netflix shows
+    tracked (test_cycle.py), in the order it stores them, as the daemon clusters them: one per
+    canonical URL, only those matching a show."""
+    matcher = Matcher(
+        [
+            ShowSettings(
+                name="Jessica Jones", keywords=["Jessica Jones", "Marvel's Jessica Jones"]
+            ),
+            ShowSettings(name="Daredevil", keywords=["Daredevil"]),
+            ShowSettings(name="Luke Cage", keywords=["Luke Cage"]),
+            ShowSettings(
+                name="Iron Fist",
+                keywords=["Iron Fist"],
+                require_any=["Marvel", "Netflix", "Danny Rand"],
+            ),
+            ShowSettings(
+                name="The Defenders", keywords=["The Defenders"], require_any=["Marvel", "Netflix"]
+            ),
+        ]
+    )
+    articles: dict[str, StoryArticle] = {}
+    for name in ("tvwire.rss", "screenbeat.atom", "streamnotes.rdf"):
+        feed_url = f"https://{name.partition('.')[0]}.example/feed"
+        parsed = parser.parse((FEEDS / name).read_bytes(), {}, feed_url)
+        for article in to_articles(parsed.entries, feed_url):
+            if article.url not in articles and matcher.match(article):
+                articles[article.url] = StoryArticle(
+                    id=article.title,
+                    title=article.title,
+                    text=article.text,
+                    url=article.url,
+                    source=parsed.title,
+                    published=article.published,
+                )
+    return list(articles.values())
+
+
+def test_a_few_articles_on_the_same_shows_are_each_their_own_story():
+    articles = matched_fixture_articles()
+    # Six matches, the Luke Cage actor's casting carried by two feeds already one article.
+    assert len(articles) == 6
+    # "Jessica Jones leaves the service" shares "Jones", "Marvel" and "Netflix" with Finn
+    # Jones on Iron Fist, and the show's name with Krysten Ritter's convention talk: none is
+    # its event. Too few articles for rarity to say so: the names must.
+    assert cluster(articles) == [article.id for article in articles]
+
+
+def test_two_outlets_on_one_casting_join_among_a_few_articles():
+    start = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    casting = StoryArticle(
+        "screen-lillard",
+        "'Daredevil: Born Again' casts Matthew Lillard in a mystery role",
+        text="Matthew Lillard has joined the second season of Daredevil: Born Again in an "
+        "undisclosed role, Disney+ said. The Scream actor starts shooting next month.",
+        url="https://screendaily.example/born-again-lillard",
+        source="Screen Daily",
+        published=start,
+    )
+    premiere = StoryArticle(
+        "wire-premiere",
+        "Daredevil: Born Again sets a March premiere for its second season",
+        text="The second season of Daredevil: Born Again arrives on Disney+ in March. The "
+        "first teaser shows the vigilante back on the streets.",
+        url="https://tvwire.example/born-again-march",
+        source="TV Wire",
+        published=start + timedelta(hours=1),
+    )
+    same_casting = StoryArticle(
+        "beat-lillard",
+        "Scream star boards Marvel's Born Again",
+        text="Scream and Scooby-Doo actor Matthew Lillard is the latest addition to the cast of "
+        "Daredevil: Born Again, in a role Marvel keeps under wraps.",
+        url="https://screenbeat.example/lillard-born-again",
+        source="Screenbeat",
+        published=start + timedelta(hours=2),
+    )
+    # The premiere shares the show and "Disney+" with the casting: no second name of its event.
+    assert cluster([casting, premiere, same_casting]) == [
+        "screen-lillard",
+        "wire-premiere",
+        "screen-lillard",
+    ]
+
+
+def test_an_entry_whose_text_is_its_title_joins_as_a_headline():
+    # A feed entry without text has its title as its text; it says no more than a headline.
+    delayed, dated = "Titanfall delayed on Xbox One", "Respawn confirms Titanfall date"
+    articles = [
+        StoryArticle("a", delayed, text=delayed, source="Kotaku"),
+        StoryArticle("b", dated, text=dated, source="Polygon"),
+    ]
+    assert cluster(articles) == ["a", "a"]
+    assert cluster([replace(article, text="") for article in articles]) == ["a", "a"]
 
 
 def test_a_casting_and_a_renewal_of_the_same_show_are_two_stories():
@@ -81,6 +182,28 @@ def test_one_outlets_articles_on_one_subject_are_different_events():
     )
     # Only "Germany" in common: one outlet's two reports, not two outlets' on one event.
     assert cluster([gas, rail, other]) == ["dw-gas", "dw-rail", "dw-gas"]
+
+
+def test_one_outlets_casting_and_recap_of_a_show_are_two_stories():
+    start = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    casting = StoryArticle(
+        "casting",
+        "A familiar face heads back to television this spring",
+        text="Delphine Achterberg has joined the cast of Night Ferry, the crime drama set aboard "
+        "an overnight boat between Rotterdam and Harwich.",
+        source="Screen Ledger",
+        published=start,
+    )
+    recap = StoryArticle(
+        "recap",
+        "Night Ferry, season one: everything that happened",
+        text="Night Ferry began with a body in a locked cabin. Each of its eight episodes "
+        "covered a single crossing from Rotterdam to Harwich.",
+        source="Screen Ledger",
+        published=start + timedelta(hours=2),
+    )
+    # The show and both ports in common: what the outlet writes about every time.
+    assert cluster([casting, recap]) == ["casting", "recap"]
 
 
 def test_the_same_headline_a_month_later_is_a_new_story():

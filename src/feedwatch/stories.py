@@ -10,7 +10,10 @@ rarity (tf-idf) over the articles in the window, so what everyone writes about t
 for little. The nearest story is the one whose centroid is nearest by cosine; it is joined when
 that is at least JOIN_SIMILARITY, the two share enough telling words (_MIN_SHARED) and, for a
 story only the article's own outlet has reported, twice that similarity (one outlet's articles on
-one subject are usually different events). The same normalised title or URL joins at once.
+one subject are usually different events). An article with text (more than its title) must also
+show evidence of one event: two names in common, or one and more words of the opening, or a
+near-identical title (_Evidence); in a window of a few articles about the same shows rarity
+cannot tell the show's name from the event's. The same normalised title or URL joins at once.
 Publish times only bound the window, never add similarity: an event is reported for days, and
 unrelated news breaks at the same hour.
 
@@ -55,6 +58,18 @@ _GENERIC_WEIGHT = 0.3  # see _GENERIC
 _LEAD_WORDS = 80  # the text beyond its lead says more about the outlet than the event
 # Until this many articles are in the window every word looks rare; pretend there are more.
 _PRIOR_DOCUMENTS = 20
+# What an article with text must share with a story, besides similarity, to join it: this many
+# names (an actor, a character, a place, the show), or a title this near one of the story's
+# (Jaccard of their telling words). In a window of a few articles, all about the tracked
+# shows, rarity cannot tell that the show's name is common: two reports of one show's
+# different news share its name and words like "return" or "season", while two reports of one
+# casting also share the actor's name.
+_MIN_NAMES = 2
+_MIN_OPENING = 2  # with one shared name: "cancelled", "two" in "cancelled after two seasons"
+_SAME_TITLE = 0.5
+# The same for a story only the article's outlet reported: its series of articles have titles
+# that differ in a word or two ("Things to do in London: Monday 26 June", "Tuesday 27 June").
+_SAME_TITLE_ALONE = 0.8
 
 # fmt: off
 _STOPWORDS = frozenset({
@@ -77,13 +92,33 @@ _GENERIC = frozenset({
     "season", "series", "episode", "show", "tv", "television", "network", "streamer",
     "streaming", "netflix", "hbo", "hulu", "marvel", "fx", "amc", "cw", "showtime", "starz",
 })
+# Months and weekdays: two reports "on Monday" or "in December" are not one event for it.
+_CALENDAR = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+})
+# Where a show streams or airs, and who makes it: every show on Disney+ names it, so it says
+# nothing as a name (as a word, "Apple" or "Fox" may well be business news: see _GENERIC).
+_PLATFORMS = frozenset({
+    "disney", "prime", "amazon", "apple", "peacock", "paramount", "max", "cbs", "abc", "nbc",
+    "fox", "bbc", "itv", "channel", "studio", "entertainment", "original",
+})
 # fmt: on
+_INVARIANT = frozenset({"series", "species"})  # plural-looking singulars
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # A run of capitalised words ("Charlie Cox", "Marvel's Daredevil"), joined by "of"/"the"/"&".
 _NAME_RUN = re.compile(
     r"(?:[A-Z][\w'\u2019.&-]*|[0-9]+)(?:\s+(?:(?:of|the|and|&|de|van|von)\s+)?"
     r"(?:[A-Z][\w'\u2019.&-]*|[0-9]+))*"
 )
+# The same, each name within one sentence: "Daredevil. Showrunner Erik Oleson" is two, and
+# "Daredevil: Born Again" one. A name run stops at "and": "Luke Cage and Iron Fist" is two.
+_NAME = re.compile(
+    r"(?:[A-Z][\w'\u2019&-]*|[0-9]+)(?::?\s+(?:(?:of|the|&|de|van|von)\s+)?"
+    r"(?:[A-Z][\w'\u2019&-]*|[0-9]+))*"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUOTED = re.compile(
     r"[\"\u201c\u201d\u2018\u2019']([^\"\u201c\u201d\u2018\u2019']{2,60})"
     r"[\"\u201c\u201d\u2018\u2019']"
@@ -109,6 +144,9 @@ class _Story:
     latest: datetime | None = None  # its latest publish time, else the clock when it grew
     keys: list[str] = field(default_factory=list)  # exact titles and URLs
     sources: dict[str | None, None] = field(default_factory=dict)  # its outlets; None: unknown
+    names: set[str] = field(default_factory=set)  # _names of its articles
+    opening: set[str] = field(default_factory=set)  # their _Evidence.opening
+    titles: list[frozenset[str]] = field(default_factory=list)  # their _Evidence.title
 
 
 class Clusterer:
@@ -142,12 +180,13 @@ class Clusterer:
             self._advance(published)
         terms = _terms(article)
         keys = _keys(article)
-        needed = _MIN_SHARED if article.text.strip() else _MIN_SHARED_HEADLINE
+        evidence = _evidence(article)
+        headline = not _has_text(article)
         source = _outlet(article)
         story = (
             self._stories.get(article.id)  # the same article again
             or self._exact_match(keys, published)
-            or self._nearest(terms, published, needed, source)
+            or self._nearest(terms, published, evidence, headline, source)
         )
         if story is None:
             self._created += 1
@@ -155,6 +194,9 @@ class Clusterer:
             self._stories[article.id] = story
         self._grow(story, terms, keys, published)
         story.sources[source] = None
+        story.names |= evidence.names
+        story.opening |= evidence.opening
+        story.titles.append(evidence.title)
         return story.id
 
     def _exact_match(self, keys: list[str], published: datetime | None) -> _Story | None:
@@ -165,8 +207,14 @@ class Clusterer:
         return None
 
     def _nearest(
-        self, terms: dict[str, float], published: datetime | None, needed: int, source: str | None
+        self,
+        terms: dict[str, float],
+        published: datetime | None,
+        evidence: _Evidence,
+        headline: bool,
+        source: str | None,
     ) -> _Story | None:
+        needed = _MIN_SHARED_HEADLINE if headline else _MIN_SHARED
         vector = self._weighted(terms)
         if not vector:
             return None
@@ -183,12 +231,19 @@ class Clusterer:
                 continue
             story = self._stories[story_id]
             score = dot / math.sqrt(story.norm2)
-            if source is not None and len(story.sources) == 1 and source in story.sources:
+            alone = source is not None and len(story.sources) == 1 and source in story.sources
+            if alone:
                 score *= _SAME_OUTLET
             better = score > best_score or (
                 score == best_score and best is not None and story.order < best.order
             )
-            if better and self._in_window(story, published):
+            # A bare headline has too few words to name much: rarity alone judges it (the same
+            # gate for headlines in windows of under 20 articles scored lower on b and t).
+            if (
+                better
+                and self._in_window(story, published)
+                and (headline or evidence.of(story, alone))
+            ):
                 best, best_score = story, score
         return best
 
@@ -268,6 +323,57 @@ class Clusterer:
                 del self._exact[key]
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What an article offers towards being one event with a story (asked of one with text)."""
+
+    names: frozenset[str]
+    title: frozenset[str]
+    opening: frozenset[str]  # telling words of its title and its text's first sentence
+
+    def of(self, story: _Story, same_outlet: bool) -> bool:
+        """Whether it and `story` share a near-identical title or, unless `same_outlet` (only
+        the article's own outlet has reported the story), two names or a name and more of
+        their openings than its words. An outlet names one show's setting and cast in every
+        article on it, and reports one event once: its second article is another event, or
+        the same one under a title nearer still."""
+        near = _SAME_TITLE_ALONE if same_outlet else _SAME_TITLE
+        if any(
+            len(self.title & other) >= near * len(self.title | other)
+            for other in story.titles
+            # "Story 2" from two outlets is a number in common, not a title
+            if len(self.title) > 1 and len(other) > 1
+        ):
+            return True
+        if same_outlet:
+            return False
+        shared = {
+            name
+            for name in self.names
+            if name in story.names or any(_within(name, other) for other in story.names)
+        }
+        # "daredevil" beside "daredevil born" is one name twice
+        words = {name: set(name.split()) for name in shared}
+        distinct = [
+            name
+            for name in shared
+            if not any(other != name and words[name] <= words[other] for other in shared)
+        ]
+        if len(distinct) >= _MIN_NAMES:
+            return True
+        if shared:
+            named = {word for name in shared for word in name.split()}
+            if len((self.opening & story.opening) - named) >= _MIN_OPENING:
+                return True
+        return False
+
+
+def _within(name: str, other: str) -> bool:
+    """`name` of two words or more is part of `other`: "erik oleson" of "showrunner erik oleson"
+    (a lone "jone" is no part of "jessica jone": another Jones is as likely)."""
+    return " " in name and f" {name} " in f" {other} "
+
+
 def cluster(articles: Iterable[StoryArticle], window: timedelta = DEFAULT_WINDOW) -> list[str]:
     """The story id of each article, in the order given, clustered one after the other."""
     clusterer = Clusterer(window)
@@ -339,7 +445,9 @@ def _keys(article: StoryArticle) -> list[str]:
     title = " ".join(_WORD.findall(normalize(article.title)))
     if len(title) > 12:  # "Update", "Watch" and the like are no event
         keys.append("title:" + title)
-    url = canonical_url(article.url) if article.url else None
+    # The fragment stays: a live blog's blocks (#block-1, #block-2) are different events; the
+    # pipeline has already dropped the fragments that are only a spot on the page.
+    url = canonical_url(article.url, keep_fragment=True) if article.url else None
     if url:
         keys.append("url:" + url)
     return keys
@@ -385,6 +493,8 @@ def _stem(word: str) -> str:
         word = word[:-2]
     elif "'" in word:
         word = word.replace("'", "")
+    if word in _INVARIANT:
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -398,12 +508,65 @@ def _named_words(text: str) -> set[str]:
     A headline in Title Case capitalises every word, so there only quotes name anything.
     """
     named = {word for quoted in _QUOTED.findall(text) for word in _words(quoted)}
-    letters = [word for word in text.split() if word[:1].isalpha()]
-    capitalised = sum(1 for word in letters if word[0].isupper())
-    if letters and capitalised / len(letters) < 0.6:
+    if _sentence_case(text):
         for run in _NAME_RUN.findall(text):
             named.update(_words(run))
     return named
+
+
+def _sentence_case(text: str) -> bool:
+    letters = [word for word in text.split() if word[:1].isalpha()]
+    return bool(letters) and sum(1 for word in letters if word[0].isupper()) < 0.6 * len(letters)
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip(" \"'\u201c\u2018(")
+    return not before or before[-1] in ".!?:"
+
+
+def _names(article: StoryArticle, outlet: frozenset[str]) -> frozenset[str]:
+    """The names in the article's title and lead, each as one string of its telling words
+    ("Marvel's Jessica Jones" and "Jessica Jones" are "jessica jone"; "Finn Jones" is another).
+
+    A lone capitalised word opening a sentence ("Fans", "Production") is no name; the words of
+    months, weekdays, platforms, the outlet's name and generic words are left out of names.
+    """
+    names = {" ".join(_words(quoted)) for quoted in _QUOTED.findall(article.title)}
+    for text in (article.title, article.text[: _LEAD_WORDS * 8]):
+        if not _sentence_case(text):  # in Title Case only quotes name anything
+            continue
+        for run in _NAME.finditer(text):
+            if " " not in run.group() and _opens_sentence(text, run.start()):
+                continue
+            names.add(" ".join(word for word in _words(run.group()) if _telling(word, outlet)))
+    names.discard("")
+    return frozenset(names)
+
+
+def _has_text(article: StoryArticle) -> bool:
+    """Whether the article says more than its title (a feed's entry without text has its title
+    as its text)."""
+    text = article.text.strip()
+    return bool(text) and normalize(text) != normalize(article.title.strip())
+
+
+def _evidence(article: StoryArticle) -> _Evidence:
+    outlet = _outlet_words(article)
+    title = frozenset(w for w in _words(article.title) if _telling(w, outlet))
+    first = _SENTENCE_END.split(article.text[: _LEAD_WORDS * 8], maxsplit=1)[0]
+    opening = {w for w in (*_words(article.title), *_words(first)) if _telling(w, outlet)}
+    return _Evidence(_names(article, outlet), title, frozenset(opening))
+
+
+def _telling(word: str, outlet: frozenset[str]) -> bool:
+    """Whether `word` can tell one event from another of the same shows."""
+    return not (
+        word.isdigit()
+        or word in _GENERIC
+        or word in _PLATFORMS
+        or word in _CALENDAR
+        or word in outlet
+    )
 
 
 def _url_words(url: str | None) -> list[str]:
