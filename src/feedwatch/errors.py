@@ -12,6 +12,8 @@ FeedwatchError
  +-- StoreError             the database cannot be opened, migrated or written
  +-- SummaryError           the text could not be summarised (e.g. not text at all)
  +-- DigestError            the digest file could not be written
+ +-- StoryError             input story clustering cannot use: a line of `feedwatch stories`
+                            that is not an article (exit 2), a window that is not positive
  +-- SubscriptionError      feeds to add cannot be used: a broken OPML file, a URL that is
                             neither a feed nor a page advertising one (exit 2)
 
@@ -84,6 +86,11 @@ class StoreError(FeedwatchError):
 
 class SummaryError(FeedwatchError):
     """The input could not be summarised."""
+
+
+class StoryError(FeedwatchError):
+    """Input story clustering cannot use: a line of `feedwatch stories` that is not an
+    article, a window that is not positive."""
 
 
 class DigestError(FeedwatchError):

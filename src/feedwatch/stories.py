@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
 from itertools import pairwise
 
-from feedwatch.errors import FeedwatchError
+from feedwatch.errors import StoryError
 from feedwatch.models import DigestItem, ShowMatch, Source, StoredStory, StoryArticle, StoryMember
 from feedwatch.text import normalize
 from feedwatch.urls import canonical_url, http_host
@@ -125,11 +125,6 @@ _QUOTED = re.compile(
 )
 _CAPITALISED = re.compile(r"\b[A-Z]")
 _PATH_WORD = re.compile(r"[a-z]+")
-
-
-class StoryError(FeedwatchError):
-    """Input story clustering cannot use: a line of `feedwatch stories` that is not an article,
-    a window that is not positive."""
 
 
 @dataclass(slots=True)
