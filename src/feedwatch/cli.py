@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeedwatchError as exc:
         print(f"feedwatch: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        # Output piped into `head` or a pager that quit: nothing is wrong, nothing to say.
+        # stdout is pointed at /dev/null so the interpreter's own flush at exit is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         # `run` and `serve` catch SIGINT themselves (a graceful stop, status 0); this is any
         # other command cut short, which must not look like it finished.
