@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,30 +26,10 @@ from feedwatch.models import Article
 from feedwatch.pipeline import rejudge
 from feedwatch.store import Store
 
-WORDS = [
-    "studio",
-    "network",
-    "season",
-    "episode",
-    "finale",
-    "premiere",
-    "casting",
-    "writer",
-    "director",
-    "streamer",
-    "trailer",
-    "ratings",
-    "audience",
-    "critics",
-    "renewal",
-    "showrunner",
-    "pilot",
-    "script",
-    "production",
-    "drama",
-    "comedy",
-    "star",
-]
+# The synthetic stories' vocabulary is bench/poll.py's.
+sys.path.insert(0, str(Path(__file__).parent))
+from poll import WORDS  # noqa: E402
+
 SHOWS = ("Daredevil", "Luke Cage", "Jessica Jones", "Severance", "The Bear", "Andor")
 
 
