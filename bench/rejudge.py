@@ -28,7 +28,7 @@ from feedwatch.store import Store
 
 # The synthetic stories' vocabulary is bench/poll.py's.
 sys.path.insert(0, str(Path(__file__).parent))
-from poll import WORDS  # noqa: E402
+from poll import WORDS
 
 SHOWS = ("Daredevil", "Luke Cage", "Jessica Jones", "Severance", "The Bear", "Andor")
 
