@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemonkit import rss, write_config
-from httpserver import FeedServer
-
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.config import Config
 from feedwatch.metrics import Metrics
 from feedwatch.publish.web import App, DigestServer
 from feedwatch.store import Store
+from httpserver import FeedServer
 
 SHOWS = """\
 shows:
