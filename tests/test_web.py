@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -12,9 +13,10 @@ from urllib.parse import quote
 import lxml.html
 import pytest
 
+from daemonkit import Feedwatch
 from feedwatch.publish.highlight import excerpt, pieces, spans
 from test_server import Client
-from webkit import Site, serve_site
+from webkit import Site, fill_site, serve_site
 
 
 @pytest.fixture
@@ -222,3 +224,31 @@ def test_pages_answer_503_while_the_store_fails_and_the_feeds_go_on(tmp_path, se
         assert web.get("/feed.xml")[0] == 200
         assert web.get("/feed.atom")[0] == 200
         assert web.get("/healthz")[0] == 200
+
+
+def test_serve_shows_the_pages_and_without_its_database_still_the_feeds(tmp_path, server):
+    config, _ = fill_site(tmp_path, server)
+    process = Feedwatch(config, "serve")
+    try:
+        web = Client(process.url())
+        document = page(web, "/")
+        assert "Harlem's hero is back" in texts(document, ".item h2")
+        assert texts(page(web, "/feeds"), "tbody th")[:2] == ["TV Wire", "Screen Beat"]
+        process.signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+    # A database that cannot be opened: the pages say so, the feeds and /healthz go on.
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("sqlite:///state/feedwatch.db", "sqlite:////proc/feedwatch/db"), "utf-8"
+    )
+    process = Feedwatch(config, "serve")
+    try:
+        web = Client(process.url())
+        status, _, body = web.get("/")
+        assert (status, b"Cannot read the database" in body) == (503, True)
+        assert web.get("/feed.xml")[0] == 200
+        assert web.get("/healthz")[0] == 200
+    finally:
+        process.kill()

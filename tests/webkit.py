@@ -87,10 +87,9 @@ class Site:
     broken_feed: str
 
 
-@contextmanager
-def serve_site(tmp_path: Path, server: FeedServer, *, store_fails: bool = False) -> Iterator[Site]:
-    """Serve two feeds and a failing one, run `feedwatch once`, then serve it with an App
-    reading that store (or, with `store_fails`, a store that always fails)."""
+def fill_site(tmp_path: Path, server: FeedServer) -> tuple[Path, str]:
+    """Serve two feeds and a failing one and run `feedwatch once` on them: the config file
+    written, and the failing feed's URL."""
     tvwire = server.serve("/tvwire.rss", rss("TV Wire", TVWIRE, site="tvwire"))
     screenbeat = server.serve("/screenbeat.rss", rss("Screen Beat", SCREENBEAT, site="screenbeat"))
     broken = server.serve("/broken.rss", b"gone", status=500)
@@ -99,6 +98,14 @@ def serve_site(tmp_path: Path, server: FeedServer, *, store_fails: bool = False)
         # Page fetches would only be refused for the example sites; the feeds' text is enough.
         handle.write("fetch:\n  full_text: false\n")
     assert main(["-c", str(path), "once"]) == 0
+    return path, broken
+
+
+@contextmanager
+def serve_site(tmp_path: Path, server: FeedServer, *, store_fails: bool = False) -> Iterator[Site]:
+    """fill_site, then serve it with an App reading that store (or, with `store_fails`, a
+    store that always fails)."""
+    path, broken = fill_site(tmp_path, server)
     loaded = config.load(path)
     store = Store.open(loaded.database)
 
@@ -109,8 +116,13 @@ def serve_site(tmp_path: Path, server: FeedServer, *, store_fails: bool = False)
             raise StoreError("database sqlite:///nowhere: unable to open database file")
         return store
 
-    app = App(lambda: loaded.digest.path, Metrics(), lambda: {"feeds": 3}, config=lambda: loaded,
-              store=opened)
+    app = App(
+        lambda: loaded.digest.path,
+        Metrics(),
+        lambda: {"feeds": 3},
+        config=lambda: loaded,
+        store=opened,
+    )
     web = DigestServer(app, "127.0.0.1", 0)
     web.start()
     try:
