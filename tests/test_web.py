@@ -252,3 +252,16 @@ def test_serve_shows_the_pages_and_without_its_database_still_the_feeds(tmp_path
         assert web.get("/healthz")[0] == 200
     finally:
         process.kill()
+
+
+def test_run_serves_the_pages_of_its_own_store(tmp_path, server):
+    config, _ = fill_site(tmp_path, server)
+    process = Feedwatch(config, "run")
+    try:
+        web = Client(process.url())
+        assert "Harlem's hero is back" in texts(page(web, "/"), ".item h2")
+        assert texts(page(web, "/search?q=harlem"), ".item h2") == ["Harlem's hero is back"]
+        process.signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()

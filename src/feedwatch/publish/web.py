@@ -83,31 +83,33 @@ _PAGE_HEADERS = [
 ]
 _STATIC = {"favicon.ico": "image/x-icon", "style.css": "text/css; charset=utf-8"}
 _FEED_FORMATS = "any(xml, atom, json)"
-_GET = ("GET", "HEAD")
+_GET = ["GET", "HEAD"]
+
+
+def _get(path: str, **options: Any) -> Rule:
+    return Rule(path, methods=_GET, **options)
+
+
 _ROUTES = Map(
     [
-        Rule("/", endpoint="digest"),
-        Rule("/index.html", endpoint="digest"),
-        Rule("/shows/<show>/", endpoint="show"),
-        Rule("/shows/<show>/index.html", endpoint="show"),
-        Rule(f"/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
-        Rule(f"/shows/<show>/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
-        Rule("/feed.xsl", endpoint="stylesheet"),
-        Rule("/opml.xml", endpoint="opml"),
-        Rule("/search", endpoint="search"),
-        Rule("/feeds", endpoint="feeds"),
-        Rule("/favicon.ico", endpoint="static", defaults={"name": "favicon.ico"}),
-        Rule("/style.css", endpoint="static", defaults={"name": "style.css"}),
-        Rule("/healthz", endpoint="healthz"),
-        Rule("/metrics", endpoint="metrics"),
+        _get("/", endpoint="digest"),
+        _get("/index.html", endpoint="digest"),
+        _get("/shows/<show>/", endpoint="show"),
+        _get("/shows/<show>/index.html", endpoint="show"),
+        _get(f"/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
+        _get(f"/shows/<show>/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
+        _get("/feed.xsl", endpoint="stylesheet"),
+        _get("/opml.xml", endpoint="opml"),
+        _get("/search", endpoint="search"),
+        _get("/feeds", endpoint="feeds"),
+        _get("/favicon.ico", endpoint="static", defaults={"name": "favicon.ico"}),
+        _get("/style.css", endpoint="static", defaults={"name": "style.css"}),
+        _get("/healthz", endpoint="healthz"),
+        _get("/metrics", endpoint="metrics"),
     ],
     strict_slashes=True,
     merge_slashes=False,
 )
-for _rule in _ROUTES.iter_rules():
-    _rule.methods = set(_GET)
-# Endpoints that need the config and the store: without them, an App serves the digest alone.
-_PAGES = frozenset({"digest", "show", "search", "feeds", "opml", "stylesheet", "static"})
 
 
 @dataclass(frozen=True, slots=True)
