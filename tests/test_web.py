@@ -157,11 +157,19 @@ def test_search_ranks_matched_articles_and_marks_the_words(web):
     assert texts(page(web, "/search?q=cooking"), ".item") == []
 
 
-@pytest.mark.parametrize("query", ['"', "<script>alert(1)</script>", "NOT OR (", "a" * 5000])
+@pytest.mark.parametrize(
+    "query",
+    ['"', "<script>alert(1)</script>", "NOT OR (", "a" * 5000, "\0 daredevil", "日本語"],
+)
 def test_any_search_text_gives_a_page(web, query):
     status, _, body = web.get("/search?q=" + quote(query))
     assert status == 200
     assert b"<script>alert" not in body
+
+
+def test_a_query_that_is_not_utf8_gives_a_page(web):
+    assert web.get("/search?q=%ff%fe")[0] == 200
+    assert web.get("/search?q=a&q=b")[0] == 200
 
 
 def test_an_empty_search_shows_the_form(web):

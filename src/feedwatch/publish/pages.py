@@ -109,7 +109,7 @@ class Item:
 
     @property
     def date(self) -> str:
-        return self.published.strftime("%-d %b %Y, %H:%M UTC")
+        return f"{self.published.day} {self.published:%b %Y, %H:%M} UTC"
 
     @property
     def iso_date(self) -> str:
