@@ -204,6 +204,11 @@ class App:
         digest = config.digest
         shows = [show.name for show in config.shows]
         served = feeds.served_files(self._digest_path(), digest.formats, digest.per_show, shows)
+        files = {path for path, _ in served.values()}
+        with self._cache_lock:
+            # A reload may have dropped shows or formats: their files are not kept any longer.
+            for stale in [path for path in self._cache if path not in files]:
+                del self._cache[stale]
         found = served.get(request.path.removeprefix("/"))
         if found is None:
             return self._not_found()
