@@ -172,6 +172,14 @@ def test_a_query_that_is_not_utf8_gives_a_page(web):
     assert web.get("/search?q=a&q=b")[0] == 200
 
 
+def test_pages_are_gzipped_when_asked(web):
+    _, headers, body = web.get("/")
+    status, zipped, packed = web.get("/", {"Accept-Encoding": "gzip"})
+    assert (status, zipped["content-encoding"], zipped["vary"]) == (200, "gzip", "Accept-Encoding")
+    assert gzip.decompress(packed) == body and len(packed) < len(body)
+    assert "content-encoding" not in headers
+
+
 def test_an_empty_search_shows_the_form(web):
     document = page(web, "/search")
     assert document.cssselect("form.search input[name=q]")

@@ -154,6 +154,12 @@ class App:
         request = Request(environ)
         path = request.path
         status, headers, body = self._answer(request)
+        if dict(headers).get("Content-Type") == HTML_TYPE and len(body) > 1024:
+            # Pages are made afresh for each request, so compressed afresh too.
+            headers.append(("Vary", "Accept-Encoding"))
+            if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+                headers.append(("Content-Encoding", "gzip"))
+                body = gzip.compress(body, mtime=0)
         self._metrics.request(path, status)
         if status != 304:
             headers.append(("Content-Length", str(len(body))))
