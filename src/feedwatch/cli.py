@@ -624,11 +624,14 @@ def _run(args: argparse.Namespace) -> int:
         metrics = Metrics()
         daemon = scheduler.Daemon(Pipeline(cfg, store, fetcher), metrics)
         # Bound before polling starts, so a port in use stops the command at once.
-        web = server.DigestServer(
-            server.App(lambda: daemon.config.digest.path, metrics, daemon.health),
-            cfg.server.host,
-            cfg.server.port,
+        app = server.App(
+            lambda: daemon.config.digest.path,
+            metrics,
+            daemon.health,
+            config=lambda: daemon.config,
+            store=lambda: store,
         )
+        web = server.DigestServer(app, cfg.server.host, cfg.server.port)
         try:
             with scheduler.Signals() as signals:
                 daemon.start()
@@ -650,9 +653,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import threading
+
     from feedwatch import daemon as scheduler
     from feedwatch.metrics import Metrics
     from feedwatch.publish import web as server
+    from feedwatch.store import Store
 
     current = [config.load(args.config)]
 
@@ -664,12 +670,30 @@ def _serve(args: argparse.Namespace) -> int:
             return
         log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)
 
+    # The pages read the store; it is opened at the first page asked for, and again after a
+    # failure, so that the feeds and /healthz are served whether or not the database can be.
+    opened: dict[str, Store] = {}
+    opening = threading.Lock()
+
+    def store() -> Store:
+        database = current[0].database
+        with opening:
+            if database not in opened:
+                for stale in opened.values():
+                    stale.close()
+                opened.clear()
+                opened[database] = Store.open(database)
+            return opened[database]
+
     cfg = current[0]
-    web = server.DigestServer(
-        server.App(lambda: current[0].digest.path, Metrics(), lambda: {"polling": False}),
-        cfg.server.host,
-        cfg.server.port,
+    app = server.App(
+        lambda: current[0].digest.path,
+        Metrics(),
+        lambda: {"polling": False},
+        config=lambda: current[0],
+        store=store,
     )
+    web = server.DigestServer(app, cfg.server.host, cfg.server.port)
     try:
         with scheduler.Signals() as signals:
             web.start()
@@ -679,6 +703,8 @@ def _serve(args: argparse.Namespace) -> int:
             log.info("%s: stopping", signals.wait(on_reload=reload))
     finally:
         web.close()
+        for kept in opened.values():
+            kept.close()
     return EXIT_OK
 
 

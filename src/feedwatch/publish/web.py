@@ -1,8 +1,11 @@
-"""feedwatch's own HTTP server: the digest at /feed.xml, /healthz and /metrics.
+"""feedwatch's own HTTP server: the web view, every digest feed, /healthz and /metrics.
 
-A small WSGI app served by waitress (the only module that imports it). The digest is read
-from disk on each request, so a digest rewritten by the daemon is served at once; what was
-read is kept while the file stays the same, so revalidations cost a stat() and no hashing.
+A WSGI app served by waitress, routed by Werkzeug (the only module that imports either). The
+feeds are read from disk on each request, so a digest rewritten by the daemon is served at
+once; what was read is kept while the file stays the same, so revalidations cost a stat() and
+no hashing. The pages (/, /shows/<slug>/, /search, /feeds) are rendered from the store on
+each request (publish/pages.py); while the store cannot be read they answer 503 and the feeds
+and /healthz go on.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -19,26 +23,40 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.wrappers import Request, Response
 
-from feedwatch import __version__
+from feedwatch import __version__, opml, stories
 from feedwatch.errors import FeedwatchError
 from feedwatch.metrics import Metrics
+from feedwatch.models import DigestItem
+from feedwatch.publish import feeds, pages
+
+if TYPE_CHECKING:
+    from feedwatch.config import Config
+    from feedwatch.store import Store
+
+log = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Answer = tuple[int, list[tuple[str, str]], bytes]
 
 FEED_TYPE = "application/rss+xml; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
 RETRY_SECONDS = 10  # told to clients asking for the digest before it first exists
 
 # What waitress may hold per connection, so that slow or non-reading clients cannot grow the
 # process: at most CONNECTION_LIMIT connections, each keeping in memory at most
 # MAX_HEADER_BYTES of request head, INBUF_OVERFLOW of body and OUTBUF_OVERFLOW of response
 # (the rest of a response waits in a temporary file). 100 x (8 + 64 + 64) KiB = 13.3 MiB
-# for the buffers, on top of the one copy of the digest the App keeps (plain and gzipped).
+# for the buffers, on top of the one copy of each feed the App keeps (plain and gzipped).
 CONNECTION_LIMIT = 100
 MAX_HEADER_BYTES = 8 * 1024  # beyond it, waitress answers 431 itself
 INBUF_OVERFLOW = 64 * 1024
@@ -53,18 +71,50 @@ CLEANUP_INTERVAL = 10  # seconds between closing such connections
 # this much, before closing (see _Channel).
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 64 * 1024 * 1024
-_REASONS = {
-    200: "OK",
-    304: "Not Modified",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    503: "Service Unavailable",
-}
+# The pages allow nothing but this server's own stylesheet, icon and search form.
+_PAGE_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+]
+_STATIC = {"favicon.ico": "image/x-icon", "style.css": "text/css; charset=utf-8"}
+_FEED_FORMATS = "any(xml, atom, json)"
+_GET = ["GET", "HEAD"]
+
+
+def _get(path: str, **options: Any) -> Rule:
+    return Rule(path, methods=_GET, **options)
+
+
+_ROUTES = Map(
+    [
+        _get("/", endpoint="digest"),
+        _get("/index.html", endpoint="digest"),
+        _get("/shows/<show>/", endpoint="show"),
+        _get("/shows/<show>/index.html", endpoint="show"),
+        _get(f"/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
+        _get(f"/shows/<show>/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
+        _get("/feed.xsl", endpoint="stylesheet"),
+        _get("/opml.xml", endpoint="opml"),
+        _get("/search", endpoint="search"),
+        _get("/feeds", endpoint="feeds"),
+        _get("/favicon.ico", endpoint="static", defaults={"name": "favicon.ico"}),
+        _get("/style.css", endpoint="static", defaults={"name": "style.css"}),
+        _get("/healthz", endpoint="healthz"),
+        _get("/metrics", endpoint="metrics"),
+    ],
+    strict_slashes=True,
+    merge_slashes=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Digest:
-    """One version of the digest file, as served."""
+    """One version of a feed file, as served."""
 
     stamp: tuple[int, int, int]  # st_ino, st_mtime_ns, st_size
     body: bytes
@@ -75,44 +125,153 @@ class _Digest:
 
 
 class App:
-    """The WSGI application: GET or HEAD /feed.xml, /healthz and /metrics; 404 otherwise."""
+    """The WSGI application; GET and HEAD only.
+
+    With `config` and `store`: the web view, every feed `served_files` names, /feed.xsl,
+    /opml.xml and /favicon.ico. Without them: /feed.xml alone. Always /healthz and /metrics.
+    `store` raises StoreError while the database cannot be read; the pages then answer 503.
+    """
 
     def __init__(
         self,
         digest_path: Callable[[], Path],
         metrics: Metrics,
         health: Callable[[], Mapping[str, Any]] = dict,
+        *,
+        config: Callable[[], Config] | None = None,
+        store: Callable[[], Store] | None = None,
     ) -> None:
         # Callables: a config reload may move the digest.
         self._digest_path = digest_path
         self._metrics = metrics
         self._health = health
-        self._cache: _Digest | None = None
+        self._config = config
+        self._store = store
+        self._cache: dict[Path, _Digest] = {}
         self._cache_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path not in ("/feed.xml", "/healthz", "/metrics"):
-            status, headers, body = 404, [("Content-Type", "text/plain")], b"not found\n"
-        elif method not in ("GET", "HEAD"):
-            status, headers, body = 405, [("Allow", "GET, HEAD")], b"use GET or HEAD\n"
-            headers.append(("Content-Type", "text/plain"))
-        elif path == "/feed.xml":
-            status, headers, body = self._feed(environ)
-        elif path == "/healthz":
-            status, headers, body = self._healthz()
-        else:
-            body, content_type = self._metrics.exposition(environ.get("HTTP_ACCEPT", ""))
-            status, headers = 200, [("Content-Type", content_type), ("Cache-Control", "no-store")]
+        request = Request(environ)
+        path = request.path
+        status, headers, body = self._answer(request)
+        if dict(headers).get("Content-Type") == HTML_TYPE and len(body) > 1024:
+            # Pages are made afresh for each request, so compressed afresh too.
+            headers.append(("Vary", "Accept-Encoding"))
+            if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+                headers.append(("Content-Encoding", "gzip"))
+                body = gzip.compress(body, mtime=0)
         self._metrics.request(path, status)
         if status != 304:
             headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {_REASONS[status]}", headers)
-        return [] if method == "HEAD" or status == 304 else _pieces(body)
+        response = Response(_pieces(body), status=status, headers=headers, direct_passthrough=True)
+        response.autocorrect_location_header = False
+        # Werkzeug answers HEAD and 304 without a body itself.
+        return response(environ, start_response)
 
-    def _feed(self, environ: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
-        digest = self._read_digest()
+    def _answer(self, request: Request) -> Answer:
+        try:
+            endpoint, values = _ROUTES.bind_to_environ(request.environ).match()
+        except MethodNotAllowed:
+            return 405, [("Allow", ", ".join(_GET)), ("Content-Type", "text/plain")], (
+                b"use GET or HEAD\n"
+            )
+        except RequestRedirect as moved:
+            # To the path with its slash (/shows/x -> /shows/x/), on this same host: the
+            # Location is a path, never built from the request's Host header.
+            parts = urlsplit(moved.new_url)
+            location = parts.path + (f"?{parts.query}" if parts.query else "")
+            return 308, [("Location", location), ("Content-Type", "text/plain")], b""
+        except NotFound:
+            return self._not_found()
+        if endpoint == "healthz":
+            return self._healthz()
+        if endpoint == "metrics":
+            body, content_type = self._metrics.exposition(request.headers.get("Accept", ""))
+            return 200, [("Content-Type", content_type), ("Cache-Control", "no-store")], body
+        if self._config is None or self._store is None:
+            if endpoint == "feed" and request.path == "/feed.xml":
+                return self._feed(request.environ, self._digest_path(), FEED_TYPE)
+            return self._not_found()
+        config = self._config()
+        if endpoint == "feed":
+            return self._served_feed(request, config)
+        if endpoint == "stylesheet":
+            return 200, [("Content-Type", f"{feeds.XSL_TYPE}; charset=utf-8")], feeds.stylesheet()
+        if endpoint == "opml":
+            content_type = f"{opml.MEDIA_TYPE}; charset=utf-8"
+            return 200, [("Content-Type", content_type)], opml.render_config(config)
+        if endpoint == "static":
+            name = values["name"]
+            headers = [("Content-Type", _STATIC[name]), ("Cache-Control", "max-age=86400")]
+            return 200, headers, pages.static(name)
+        return self._page(endpoint, values, request, config, self._store)
+
+    def _served_feed(self, request: Request, config: Config) -> Answer:
+        digest = config.digest
+        shows = [show.name for show in config.shows]
+        served = feeds.served_files(self._digest_path(), digest.formats, digest.per_show, shows)
+        files = {path for path, _ in served.values()}
+        with self._cache_lock:
+            # A reload may have dropped shows or formats: their files are not kept any longer.
+            for stale in [path for path in self._cache if path not in files]:
+                del self._cache[stale]
+        found = served.get(request.path.removeprefix("/"))
+        if found is None:
+            return self._not_found()
+        path, media_type = found
+        return self._feed(request.environ, path, f"{media_type}; charset=utf-8")
+
+    def _page(
+        self,
+        endpoint: str,
+        values: Mapping[str, str],
+        request: Request,
+        config: Config,
+        opened: Callable[[], Store],
+    ) -> Answer:
+        site = pages.Site.of(config)
+        try:
+            store = opened()
+            if endpoint in ("digest", "show"):
+                show = None
+                if endpoint == "show":
+                    show = site.show(values["show"])
+                    if show is None:
+                        return self._not_found(site)
+                items = [pages.digest_item(site, item) for item in _digest_items(store, config)]
+                if show is not None:
+                    items = [item for item in items if show.name in {m.show for m in item.matches}]
+                return _html(200, pages.digest_page(site, items, show))
+            if endpoint == "search":
+                query = " ".join(request.args.get("q", "").split())[: pages.MAX_QUERY]
+                if not query:
+                    return _html(200, pages.search_page(site, "", None))
+                hits = store.search(query, pages.SEARCH_LIMIT)
+                found = [pages.search_item(site, hit, query) for hit in hits]
+                return _html(200, pages.search_page(site, query, found))
+            rows = pages.feed_rows(config, store.feed_reports(), datetime.now(UTC))
+            return _html(200, pages.feeds_page(site, rows))
+        except FeedwatchError as exc:
+            log.warning("page %s: %s", request.path, exc)
+            page = pages.error_page(
+                site,
+                503,
+                "Cannot read the database",
+                "feedwatch cannot read its database just now; the feeds are still served. "
+                "Try again in a moment.",
+            )
+            status, headers, body = _html(503, page)
+            return status, [*headers, ("Retry-After", str(RETRY_SECONDS))], body
+
+    def _not_found(self, site: pages.Site | None = None) -> Answer:
+        if self._config is None:
+            return 404, [("Content-Type", "text/plain")], b"not found\n"
+        site = site or pages.Site.of(self._config())
+        page = pages.error_page(site, 404, "Not found", "There is no page at this address.")
+        return _html(404, page)
+
+    def _feed(self, environ: Mapping[str, Any], path: Path, content_type: str) -> Answer:
+        digest = self._read_feed(path)
         if digest is None:
             headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
             return 503, headers, b"the digest has not been written yet\n"
@@ -126,17 +285,17 @@ class App:
         ]
         if _not_modified(environ, digest):
             return 304, headers, b""
-        headers.append(("Content-Type", FEED_TYPE))
+        headers.append(("Content-Type", content_type))
         if use_gzip:
             headers.append(("Content-Encoding", "gzip"))
             return 200, headers, digest.gzipped
         return 200, headers, digest.body
 
-    def _healthz(self) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _healthz(self) -> Answer:
         """200 and "status": "ok"; 503, "failing" and the reasons under "problems" while the
         store fails (health()'s own "problems") or the last digest rewrite failed, since the
         digest served is then older than what was stored."""
-        digest = self._read_digest()
+        digest = self._read_feed(self._digest_path())
         health = self._health()
         problems = list(health.get("problems") or ())
         if health.get("last_publish_error"):
@@ -154,15 +313,16 @@ class App:
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return (503 if problems else 200), headers, body
 
-    def _read_digest(self) -> _Digest | None:
-        """The digest as it is on disk now; None while there is none to read."""
+    def _read_feed(self, path: Path) -> _Digest | None:
+        """The feed file at `path` as it is on disk now; None while there is none to read."""
         try:
-            with self._digest_path().open("rb") as handle:
+            with path.open("rb") as handle:
                 info = os.fstat(handle.fileno())
                 stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
                 with self._cache_lock:
-                    if self._cache is not None and self._cache.stamp == stamp:
-                        return self._cache
+                    cached = self._cache.get(path)
+                    if cached is not None and cached.stamp == stamp:
+                        return cached
                 body = handle.read()
         except OSError:
             return None
@@ -176,8 +336,21 @@ class App:
             modified=int(info.st_mtime),
         )
         with self._cache_lock:
-            self._cache = digest
+            self._cache[path] = digest
         return digest
+
+
+def _digest_items(store: Store, config: Config) -> list[DigestItem]:
+    """The digest's items as the pipeline last published them: its stories, newest first,
+    with the summaries kept for the current summary settings (Pipeline.summary_settings)."""
+    settings = f"{config.summary.algorithm}/{config.summary.sentences}"
+    found = store.digest_stories(config.digest.max_items, settings)
+    return [stories.digest_item(story) for story in found]
+
+
+def _html(status: int, body: bytes) -> Answer:
+    headers = [("Content-Type", HTML_TYPE), ("Cache-Control", "no-cache"), *_PAGE_HEADERS]
+    return status, headers, body
 
 
 def _pieces(body: bytes) -> Iterator[bytes]:

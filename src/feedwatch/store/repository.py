@@ -6,6 +6,7 @@ Each method runs in its own short transaction, so poll threads can share one Sto
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +49,8 @@ from feedwatch.models import (
 from feedwatch.store import database, saving
 from feedwatch.store.saving import SaveResult
 from feedwatch.store.schema import (
+    POSTGRES_SEARCH_DOCUMENT,
+    SEARCH_TABLE,
     ArticleRow,
     EntryRow,
     FeedRow,
@@ -116,6 +120,30 @@ class MatchedArticle:
     feed_title: str  # the feed that first delivered it
     feed_url: str
     matches: tuple[ShowMatch, ...]  # in the order the matcher gave them
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A matched article Store.search found, with the opening of its text."""
+
+    article: MatchedArticle
+    text: str  # the first TEXT_CHARS of what is summarised (Article.text)
+
+
+# Words of a search, each quoted on its own: no user input is read as FTS5 or tsquery syntax.
+_SEARCH_WORD = re.compile(r"\w+")
+_SEARCH_MATCHED = "EXISTS (SELECT 1 FROM matches WHERE matches.article_id = {id})"
+_SEARCH_SQLITE = text(
+    f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :query"
+    f" AND {_SEARCH_MATCHED.format(id=f'{SEARCH_TABLE}.rowid')}"
+    # A word in the title counts most; the columns are title, summary, body, page_text.
+    f" ORDER BY bm25({SEARCH_TABLE}, 10.0, 2.0, 1.0, 1.0), rowid DESC LIMIT :limit"
+)
+_SEARCH_POSTGRES = text(
+    "SELECT id FROM articles, plainto_tsquery('simple', :query) AS query"
+    f" WHERE {POSTGRES_SEARCH_DOCUMENT} @@ query AND {_SEARCH_MATCHED.format(id='articles.id')}"
+    f" ORDER BY ts_rank({POSTGRES_SEARCH_DOCUMENT}, query) DESC, id DESC LIMIT :limit"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,16 +440,29 @@ class Store:
         if since is not None:
             query = query.where(since <= _DATE)
         with self._session() as session:
+            return [_matched_article(row) for row in session.scalars(query)]
+
+    def search(self, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` matched articles containing every word of `query` (in any case,
+        accents ignored on SQLite), best first: ranked by the database's own full-text search
+        (bm25 on SQLite, ts_rank on PostgreSQL), the title counting most on SQLite. Any text
+        is a valid query: its words are searched for, its punctuation ignored."""
+        words = _SEARCH_WORD.findall(query)
+        if not words or limit < 1:
+            return []
+        with self._session() as session:
+            if self._engine.dialect.name == "postgresql":
+                statement, terms = _SEARCH_POSTGRES, " ".join(words)
+            else:
+                statement, terms = _SEARCH_SQLITE, " ".join(f'"{word}"' for word in words)
+            ids = list(session.scalars(statement, {"query": terms, "limit": limit}))
+            query_rows = select(ArticleRow).where(ArticleRow.id.in_(ids)).options(
+                selectinload(ArticleRow.matches), selectinload(ArticleRow.feed)
+            )
+            rows = {row.id: row for row in session.scalars(query_rows)}
             return [
-                MatchedArticle(
-                    title=row.title,
-                    link=row.link,
-                    published=row.published or row.first_seen,
-                    feed_title=row.feed.title or row.feed.url,
-                    feed_url=row.feed.url,
-                    matches=tuple(ShowMatch(m.show_name, m.phrase) for m in row.matches),
-                )
-                for row in session.scalars(query)
+                SearchHit(_matched_article(rows[row_id]), _text(rows[row_id])[:TEXT_CHARS])
+                for row_id in ids
             ]
 
     def add_roundup(self, at: datetime, keep: int) -> None:
@@ -766,6 +807,17 @@ def _sources(session: Session, article_ids: Sequence[int]) -> dict[int, list[tup
             if all(url != feed.url for _, url in listed):
                 listed.append((feed.title or feed.url, feed.url))
     return found
+
+
+def _matched_article(row: ArticleRow) -> MatchedArticle:
+    return MatchedArticle(
+        title=row.title,
+        link=row.link,
+        published=row.published or row.first_seen,
+        feed_title=row.feed.title or row.feed.url,
+        feed_url=row.feed.url,
+        matches=tuple(ShowMatch(m.show_name, m.phrase) for m in row.matches),
+    )
 
 
 def _as_matched(

@@ -203,3 +203,23 @@ class SettingRow(Base):
 
     name: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# Full-text search (migration 0007) is made by hand, as neither database's kind of index can be
+# declared here: on SQLite the FTS5 table SEARCH_TABLE (and the shadow tables FTS5 keeps beside
+# it, named SEARCH_TABLE + "_..."), on PostgreSQL the expression index SEARCH_INDEX on
+# POSTGRES_SEARCH_DOCUMENT, which queries must repeat exactly for the index to be used.
+SEARCH_TABLE = "articles_search"
+SEARCH_INDEX = "ix_articles_search"
+POSTGRES_SEARCH_DOCUMENT = (
+    "to_tsvector('simple', left(title || ' ' || summary || ' ' || body || ' ' "
+    "|| coalesce(page_text, ''), 100000))"
+)
+
+
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """Alembic's filter for comparing these classes with a database: leaves out the search
+    objects, which they do not describe."""
+    if type_ == "table" and name is not None:
+        return name != SEARCH_TABLE and not name.startswith(SEARCH_TABLE + "_")
+    return not (type_ == "index" and name == SEARCH_INDEX)

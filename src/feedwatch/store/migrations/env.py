@@ -13,7 +13,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
 
-from feedwatch.store.schema import Base, UTCDateTime
+from feedwatch.store.schema import Base, UTCDateTime, include_name
 
 
 def _render_item(kind: str, obj: Any, _context: AutogenContext) -> str | bool:
@@ -30,6 +30,8 @@ def _migrate(connection: Connection) -> None:
         # SQLite can alter a table only by copying it; batch mode does that for later migrations.
         render_as_batch=True,
         render_item=_render_item,
+        # The full-text search objects (0007) are made by hand; see schema.include_name.
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
