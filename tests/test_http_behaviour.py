@@ -301,7 +301,7 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     store = pipeline.store
     before_state = store.feed_state(url)
     [before] = store.feed_reports()
-    stories = store.digest_stories(10, pipeline.summary_settings)
+    stories = store.digest_stories(10, pipeline.config.summary.key)
     assert stories and all(story.summary for story in stories)
 
     outcome = pipeline.poll(feed)
@@ -318,7 +318,7 @@ def test_304_writes_nothing_but_the_poll_and_its_schedule(
     assert outcome.next_poll == after_state.next_poll
     assert (after.title, after.articles, after.last_status) == (before.title, 3, 304)
     assert after_state.validators == before_state.validators
-    assert store.digest_stories(10, pipeline.summary_settings) == stories
+    assert store.digest_stories(10, pipeline.config.summary.key) == stories
 
 
 # --- polls end to end: 410 ----------------------------------------------------------------------
@@ -596,7 +596,7 @@ def test_a_body_that_is_not_a_feed_is_a_recorded_error(
     assert (reports[bad].articles, reports[bad].errors) == (0, 1)
     assert reports[bad].last_error == failed.error
     # Only the good feed's matching article reaches the digest.
-    stories = pipeline.store.digest_stories(10, pipeline.summary_settings)
+    stories = pipeline.store.digest_stories(10, pipeline.config.summary.key)
     assert [story.members[0].sources[0].feed_url for story in stories] == [good]
 
 

@@ -177,7 +177,7 @@ def test_metrics_count_the_requests_served(web, digest_file):
     assert status == 200
     assert headers["content-type"].startswith("text/plain")
     text = body.decode()
-    assert 'feedwatch_http_requests_total{code="200",path="/feed.xml"} 1.0' in text
+    assert 'feedwatch_http_requests_total{code="200",path="/feed.<ext>"} 1.0' in text
     assert 'feedwatch_http_requests_total{code="404",path="other"} 1.0' in text
     assert "process_cpu_seconds_total" in text
 

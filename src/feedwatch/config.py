@@ -252,6 +252,11 @@ class SummarySettings(_Section):
     sentences: Count = Field(default=3, ge=1, le=20)
     algorithm: Literal[SUMMARY_ALGORITHMS] = "feedwatch"
 
+    @property
+    def key(self) -> str:
+        """What a stored summary was made with, besides its text: another one redoes it."""
+        return f"{self.algorithm}/{self.sentences}"
+
 
 def parse_time_of_day(value: object) -> time | None:
     """digest.roundup: "08:00" (24-hour clock), or null / off for none."""

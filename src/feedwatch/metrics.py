@@ -16,7 +16,6 @@ from prometheus_client.exposition import choose_encoder
 
 _POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _CYCLE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
-_SERVED_PATHS = frozenset({"/feed.xml", "/healthz", "/metrics"})
 
 
 class Poll(Protocol):
@@ -201,10 +200,10 @@ class Metrics:
     def reloaded(self, *, ok: bool) -> None:
         self._reloads.labels(result="ok" if ok else "error").inc()
 
-    def request(self, path: str, code: int) -> None:
-        # Any other path is counted under one label: scanners must not grow the label set.
-        label = path if path in _SERVED_PATHS else "other"
-        self._requests.labels(path=label, code=str(code)).inc()
+    def request(self, route: str, code: int) -> None:
+        """One request to feedwatch's server, by the route it took ("/shows/<show>/"; "other"
+        for any path no route serves, so that scanners cannot grow the label set)."""
+        self._requests.labels(path=route, code=str(code)).inc()
 
     def health(self) -> dict[str, Any]:
         """The daemon's state for /healthz."""

@@ -337,7 +337,7 @@ class Pipeline:
         """
         with self._publish_lock:
             self._assign_stories()
-            limit, settings = self.config.digest.max_items, self.summary_settings
+            limit, settings = self.config.digest.max_items, self.config.summary.key
             found = self.store.digest_stories(limit, settings)
             pending = [story for story in found if story.summary is None]
             written: dict[int, tuple[str, ...]] = {}
@@ -413,12 +413,6 @@ class Pipeline:
         code = language.choose(members[0].language, members[0].text)
         texts = [member.text for member in members]
         return self.summariser.summarise_many(texts, self.config.summary.sentences, code)
-
-    @property
-    def summary_settings(self) -> str:
-        """What a summary depends on besides the text: a change redoes the digest's."""
-        summary = self.config.summary
-        return f"{summary.algorithm}/{summary.sentences}"
 
     def rejudge(self) -> int:
         """rejudge() the store with this config's shows."""

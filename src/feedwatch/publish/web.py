@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -112,6 +113,20 @@ _ROUTES = Map(
 )
 
 
+def _route(request: Request) -> str:
+    """The route a request took, as declared ("/shows/<show>/"), for /metrics: one label per
+    route, so that scanners cannot grow the label set; "other" when none."""
+    try:
+        rule, _ = _ROUTES.bind_to_environ(request.environ).match(return_rule=True)
+    except HTTPException:  # no route, another method, or a redirect to add a slash
+        return "other"
+    # "/feed.<any(xml, atom, json):ext>" reads as "/feed.<ext>".
+    return _CONVERTER.sub(r"<\1>", str(rule.rule))
+
+
+_CONVERTER = re.compile(r"<(?:[^<>:]+:)?(\w+)>")
+
+
 @dataclass(frozen=True, slots=True)
 class _Digest:
     """One version of a feed file, as served."""
@@ -152,7 +167,6 @@ class App:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
-        path = request.path
         status, headers, body = self._answer(request)
         if dict(headers).get("Content-Type") == HTML_TYPE and len(body) > 1024:
             # Pages are made afresh for each request, so compressed afresh too.
@@ -160,7 +174,7 @@ class App:
             if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
                 headers.append(("Content-Encoding", "gzip"))
                 body = gzip.compress(body, mtime=0)
-        self._metrics.request(path, status)
+        self._metrics.request(_route(request), status)
         if status != 304:
             headers.append(("Content-Length", str(len(body))))
         response = Response(_pieces(body), status=status, headers=headers, direct_passthrough=True)
@@ -342,8 +356,8 @@ class App:
 
 def _digest_items(store: Store, config: Config) -> list[DigestItem]:
     """The digest's items as the pipeline last published them: its stories, newest first,
-    with the summaries kept for the current summary settings (Pipeline.summary_settings)."""
-    settings = f"{config.summary.algorithm}/{config.summary.sentences}"
+    with the summaries kept for the current summary settings (SummarySettings.key)."""
+    settings = config.summary.key
     found = store.digest_stories(config.digest.max_items, settings)
     return [stories.digest_item(story) for story in found]
 
