@@ -409,16 +409,16 @@ def test_a_schedule_that_cannot_be_read_is_503_until_a_read_works(
 ):
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
     app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
-    real = Pipeline.due
+    real = Store.claim_due
     broken = threading.Event()
     malformed = "database sqlite:///state/feedwatch.db: database disk image is malformed"
 
-    def due(self, now):
+    def claim_due(self, now, **options):
         if broken.is_set():
             raise StoreError(malformed)
-        return real(self, now)
+        return real(self, now, **options)
 
-    monkeypatch.setattr(Pipeline, "due", due)
+    monkeypatch.setattr(Store, "claim_due", claim_due)
     running.append(app.start())
     wait_until(lambda: health_of(app)["last_cycle"])
     assert get(app.web.url, "/healthz")[0] == 200
