@@ -86,9 +86,11 @@ def write_config(
     poll: dict[str, object] | None = None,
     shows: str = SHOWS,
     database: str = "sqlite:///state/feedwatch.db",
+    full_text: bool = True,
 ) -> Path:
     """feeds.yaml in `folder`: SQLite (or `database`) and the digest beside it, the server on
-    a free port, the given feeds and shows; `poll` adds keys under `poll:`."""
+    a free port, the given feeds and shows; `poll` adds keys under `poll:`; `full_text`
+    false fetches no article pages."""
     settings = {"timeout": "5s", **(poll or {})}
     lines = [
         f"database: {database}",
@@ -101,6 +103,7 @@ def write_config(
         # polling, so each article is its own item (stories are tested in test_stories.py).
         "stories:",
         "  enabled: false",
+        *([] if full_text else ["fetch:", "  full_text: false"]),
         "digest:",
         "  path: out/digest.xml",
         "  title: Test digest",

@@ -251,6 +251,32 @@ def test_a_poll_that_cannot_be_recorded_keeps_its_lease_for_the_back_off(
     assert len(calls) == 2
 
 
+def test_a_poll_in_flight_keeps_its_lease_however_long_it_takes(server, tmp_path, clocked):
+    clock, started = clocked
+    answer = threading.Event()
+    body = rss("slow", [story("Daredevil", "a trailer")])
+
+    def slow(request):
+        answer.wait(10)
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    url = server.serve("/slow.rss", b"", handler=slow)
+    path = write_config(tmp_path, [url], poll={"timeout": "5s"})  # a lease of 10s
+    start(path, clock, started)
+    try:
+        wait_until(lambda: server.hits("/slow.rss"))
+        clock.advance(timedelta(seconds=8))
+        time.sleep(0.3)  # several ticks: the lease, more than half over, is renewed
+        with closing(Store.open(config.load(path).database)) as store:
+            later = clock() + timedelta(seconds=5)  # past the first lease, not the renewed one
+            assert store.claim_due(later, owner="other", lease=LEASE, limit=1) == []
+    finally:
+        answer.set()
+
+
 # --- three `feedwatch run --no-serve` on one PostgreSQL --------------------------------------
 
 
@@ -297,7 +323,7 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
     fresh_postgres_database,  # noqa: F811
 ):
     interval, lease, feeds = 10.0, 4.0, 300
-    counting = Counting(delay=0.2)  # so that a worker always has polls in flight
+    counting = Counting(delay=0.5)  # so that a worker killed has polls in flight
     urls = []
     for number in range(feeds):
         path = f"/feed/{number}.xml"
@@ -308,6 +334,7 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
         urls,
         poll={"interval": "10s", "min_interval": "1s", "timeout": "2s", "per_host": 16},
         database=fresh_postgres_database,
+        full_text=False,
     )
     workers = [Feedwatch(path, "run", "--no-serve") for _ in range(3)]
     try:
@@ -326,6 +353,7 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
         # The publisher killed mid-poll: its leases stay until they expire.
         victim = publishers[0]
         owner = victim.logged("(worker ")[0]["message"].split("(worker ", 1)[1].split(")")[0]
+        wait_until(lambda: leases_of(fresh_postgres_database, owner), timeout=10, every=0.01)
         victim.process.kill()
         victim.process.wait(10)
         killed = time.time()

@@ -3,11 +3,11 @@
 - Every TICK seconds APScheduler runs the dispatcher. It claims from the store as many due
   feeds as the pool has room for (store/claims.py: an indexed query, each feed leased to this
   worker for `poll.lease`), and hands them to a HostPool: `poll.concurrency` at once,
-  `poll.per_host` per host. Each poll frees its lease once recorded. Several `feedwatch run`
-  processes on one PostgreSQL database thus share the feeds, each due feed polled by one of
-  them; the feeds of a worker that dies are claimed by another once its leases expire. A
-  claimed feed still queued when so little of its lease is left that a poll taking the whole
-  `poll.timeout` would outlast it is given back instead of polled.
+  `poll.per_host` per host. Each poll frees its lease once recorded; a lease half run out
+  while its feed is still queued or polled (full-text pages can take several timeouts) is
+  renewed at the next tick. Several `feedwatch run` processes on one PostgreSQL database
+  thus share the feeds, each due feed polled by one of them; the feeds of a worker that dies
+  are claimed by another once its leases expire.
 - One worker publishes: the one holding the store's publish lock (on PostgreSQL an advisory
   lock, freed when its holder's connection ends; on SQLite always this one), looked at every
   tick, so another takes over when the holder dies. A poll that stored new or changed
@@ -130,7 +130,7 @@ class Daemon:
         self._clock = clock
         self.owner = worker_name()  # the name its leases are held under
         self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
+        self._in_flight: dict[str, datetime] = {}  # feed URL -> when its lease ends
         self._held: dict[str, _Hold] = {}
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
@@ -289,10 +289,11 @@ class Daemon:
             self._wake_now = False
             room = self.config.poll.concurrency - len(self._in_flight)
         self._watch_publisher()
-        if room <= 0:
-            return
         pipeline = self.pipeline
         poll = pipeline.config.poll
+        self._renew(now, poll.lease_time)
+        if room <= 0:
+            return
         try:
             claimed = pipeline.store.claim_due(
                 now, owner=self.owner, lease=poll.lease_time, limit=room
@@ -313,25 +314,39 @@ class Daemon:
                 for state in claimed
                 if state.url not in self._in_flight and not self._is_held(state.url, now)
             ]
-            self._in_flight.update(state.url for state in fresh)
+            self._in_flight.update((state.url, now + poll.lease_time) for state in fresh)
         if not fresh:
             return
         cycle = _Cycle(time.monotonic(), len(fresh))
-        until = now + poll.lease_time
         for state in fresh:
             # A feed moved for good (301/308) is fetched from, so counts against, its new host.
-            self._pool.submit(host_of(state.fetch_url), self._poll, state.url, until, cycle)
+            self._pool.submit(host_of(state.fetch_url), self._poll, state.url, cycle)
 
-    def _poll(self, url: str, until: datetime, cycle: _Cycle) -> None:
+    def _renew(self, now: datetime, lease: timedelta) -> None:
+        """Renew the leases of the feeds in flight that are half run out."""
+        with self._lock:
+            ending = [url for url, until in self._in_flight.items() if until - now <= lease / 2]
+        if not ending:
+            return
+        try:
+            self.pipeline.store.release_claims(self.owner, ending, until=now + lease)
+        except FeedwatchError as exc:
+            # Another worker may poll them once they lapse; their articles are still stored
+            # once (the store's unique keys).
+            log.warning("cannot renew the leases of %d feeds in flight: %s", len(ending), exc)
+            return
+        with self._lock:
+            for url in ending:
+                if url in self._in_flight:
+                    self._in_flight[url] = now + lease
+
+    def _poll(self, url: str, cycle: _Cycle) -> None:
         keep_until: datetime | None = None  # the lease is kept this long after a failure
         try:
             # The config of the moment: a reload since dispatch may have changed or removed it.
             pipeline = self.pipeline
             feed = _find(pipeline.config, url)
             if feed is None or self._stopping.is_set() or not self._store_file_ok():
-                return
-            if self._clock() + pipeline.config.poll.timeout > until:
-                log.info("%s: waited in the queue until its lease ran short; given back", url)
                 return
             try:
                 outcome = pipeline.poll(feed)
@@ -365,11 +380,12 @@ class Daemon:
             if outcome.new or outcome.updated:
                 self._changed()
         finally:
-            self._release([url], until=keep_until)
+            # Out of flight first: a renewal must not come after the lease is freed or kept.
             with self._lock:
-                self._in_flight.discard(url)
+                self._in_flight.pop(url, None)
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
+            self._release([url], until=keep_until)
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
 
