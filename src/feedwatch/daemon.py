@@ -131,6 +131,8 @@ class Daemon:
         self.owner = worker_name()  # the name its leases are held under
         self._lock = threading.Lock()
         self._in_flight: dict[str, datetime] = {}  # feed URL -> when its lease ends
+        self._claiming = threading.Lock()
+        self._backlog = False  # the last claim took all it had room for: more may be due
         self._held: dict[str, _Hold] = {}
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
@@ -287,40 +289,59 @@ class Daemon:
             if not self._wake_now and now < self._wake_at:
                 return
             self._wake_now = False
-            room = self.config.poll.concurrency - len(self._in_flight)
         self._watch_publisher()
-        pipeline = self.pipeline
-        poll = pipeline.config.poll
-        self._renew(now, poll.lease_time)
-        if room <= 0:
-            return
+        self._renew(now, self.config.poll.lease_time)
+        self._claim(now)
+
+    def _claim(self, now: datetime) -> None:
+        """Claim as many due feeds as the pool has room for, and queue their polls.
+
+        Run at each tick, and by a poll that ends while more feeds were due than the last
+        claim took, once half the pool is free: a worker is not held to one pool-full a tick.
+        """
+        if not self._claiming.acquire(blocking=False):
+            return  # the tick and a poll thread at once: one claim is enough
         try:
-            claimed = pipeline.store.claim_due(
-                now, owner=self.owner, lease=poll.lease_time, limit=room
-            )
-        except FeedwatchError as exc:
-            log.error("cannot read the schedule: %s", exc)
-            if isinstance(exc, StoreError):
-                self.metrics.store_failed("read", f"cannot read the schedule: {exc}")
             with self._lock:
-                self._wake_at = now + MAX_SLEEP
-            return
-        self.metrics.store_ok("read")
-        with self._lock:
-            # Claimed again while in flight (a poll that outlasted its lease), or kept back
-            # here: the lease stays this worker's until it ends, and no one else polls them.
-            fresh = [
-                state
-                for state in claimed
-                if state.url not in self._in_flight and not self._is_held(state.url, now)
-            ]
-            self._in_flight.update((state.url, now + poll.lease_time) for state in fresh)
-        if not fresh:
-            return
-        cycle = _Cycle(time.monotonic(), len(fresh))
-        for state in fresh:
-            # A feed moved for good (301/308) is fetched from, so counts against, its new host.
-            self._pool.submit(host_of(state.fetch_url), self._poll, state.url, cycle)
+                room = self.config.poll.concurrency - len(self._in_flight)
+            if room <= 0:
+                return
+            pipeline = self.pipeline
+            lease = pipeline.config.poll.lease_time
+            try:
+                claimed = pipeline.store.claim_due(now, owner=self.owner, lease=lease, limit=room)
+            except FeedwatchError as exc:
+                log.error("cannot read the schedule: %s", exc)
+                if isinstance(exc, StoreError):
+                    self.metrics.store_failed("read", f"cannot read the schedule: {exc}")
+                with self._lock:
+                    self._wake_at = now + MAX_SLEEP
+                    self._backlog = False
+                return
+            self.metrics.store_ok("read")
+            with self._lock:
+                self._backlog = len(claimed) == room
+                # In flight (its lease lapsed as it could not be renewed), or kept back
+                # here: the lease stays this worker's until it ends, and no one else polls it.
+                fresh = [
+                    state
+                    for state in claimed
+                    if state.url not in self._in_flight and not self._is_held(state.url, now)
+                ]
+                self._in_flight.update((state.url, now + lease) for state in fresh)
+            if not fresh:
+                return
+            cycle = _Cycle(time.monotonic(), len(fresh))
+            for state in fresh:
+                # A feed moved for good (301/308) is fetched from, so counts against its new
+                # host. A pool shut down since (stop() from another thread) takes no more.
+                try:
+                    self._pool.submit(host_of(state.fetch_url), self._poll, state.url, cycle)
+                except RuntimeError:
+                    with self._lock:
+                        self._in_flight.pop(state.url, None)
+        finally:
+            self._claiming.release()
 
     def _renew(self, now: datetime, lease: timedelta) -> None:
         """Renew the leases of the feeds in flight that are half run out."""
@@ -385,7 +406,10 @@ class Daemon:
                 self._in_flight.pop(url, None)
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
+                more = self._backlog and len(self._in_flight) <= self.config.poll.concurrency // 2
             self._release([url], until=keep_until)
+            if more and not self._stopping.is_set():
+                self._claim(self._clock())
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
 
