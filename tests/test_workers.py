@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -200,7 +200,7 @@ def clocked(tmp_path) -> Iterator[tuple[Clock, list[Daemon]]]:
         daemon.pipeline.store.close()
 
 
-def start(path: Path, clock: Clock, started: list[Daemon]) -> Daemon:
+def start(path: Path, clock: Callable[[], datetime], started: list[Daemon]) -> Daemon:
     cfg = config.load(path)
     store, fetcher = Store.open(cfg.database), Fetcher(timeout=cfg.poll.timeout.total_seconds())
     daemon = Daemon(Pipeline(cfg, store, fetcher), Metrics(), tick=0.05, clock=clock)
@@ -275,6 +275,47 @@ def test_a_poll_in_flight_keeps_its_lease_however_long_it_takes(server, tmp_path
             assert store.claim_due(later, owner="other", lease=LEASE, limit=1) == []
     finally:
         answer.set()
+
+
+def test_stopping_frees_the_leases_of_polls_dropped_or_abandoned(server, tmp_path, clocked):
+    clock, started = clocked
+    answer = threading.Event()
+
+    def hang(request):
+        answer.wait(10)
+
+    url = server.serve("/hung.rss", b"", handler=hang)
+    path = write_config(tmp_path, [url])
+    daemon = start(path, clock, started)
+    daemon.grace = 0.2
+    try:
+        wait_until(lambda: server.hits("/hung.rss"))
+        assert daemon.stop() is False
+        with closing(Store.open(config.load(path).database)) as store:
+            # Another worker takes it at once, not a lease later.
+            assert claimed(store, "other", clock()) == [url]
+    finally:
+        answer.set()
+
+
+@pytest.mark.postgres
+def test_a_worker_that_does_not_publish_has_the_publisher_publish_what_it_stored(
+    server,
+    tmp_path,
+    clocked,
+    fresh_postgres_database,  # noqa: F811
+):
+    _, started = clocked
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    path = write_config(tmp_path, [url], database=fresh_postgres_database, full_text=False)
+    with closing(stored(fresh_postgres_database, [])) as store:
+        store.record_poll(url, at=NOW, status=None, schedule=Schedule(datetime.now(UTC)))
+    # The publisher lives a day behind: the feed is never due for it, only for the other.
+    publisher = start(path, lambda: datetime.now(UTC) - timedelta(days=1), started)
+    other = start(path, lambda: datetime.now(UTC), started)
+    assert publisher.health()["publishing"] and not other.health()["publishing"]
+    wait_until(lambda: server.hits("/news.rss"))
+    wait_until(lambda: digest_titles(publisher.config.digest.path) == {"Daredevil a trailer"})
 
 
 # --- three `feedwatch run --no-serve` on one PostgreSQL --------------------------------------
