@@ -405,7 +405,8 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
             timeout=interval * 1.1 + lease + 10,
         )
         survivors = [w for w in workers if w is not victim]
-        wait_until(lambda: [w for w in survivors if w.logged("publishes the digest from now on")])
+        taking_over = "this worker publishes the digest from now on"
+        wait_until(lambda: [w for w in survivors if w.logged(taking_over)])
         wait_until(
             lambda: "Daredevil news 0.1" in digest_titles(tmp_path / "out" / "digest.xml"),
             timeout=interval + 10,

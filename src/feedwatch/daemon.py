@@ -222,13 +222,13 @@ class Daemon:
         # rewrite, and the caller closes the store once this returns.
         if self._publisher.is_alive():
             self._publisher.join(self.publish_grace)
+        self._publish_lock.close()
         if self._publisher.is_alive():
             log.warning(
                 "stopping: the digest is still being rewritten after %gs, abandoned",
                 self.publish_grace,
             )
             return False
-        self._publish_lock.close()
         return finished
 
     def wake(self) -> None:
@@ -380,18 +380,20 @@ class Daemon:
                 self.metrics.poll_failed(url)
                 if isinstance(exc, StoreError):
                     self.metrics.store_failed("write", f"cannot record a poll: {exc}")
-                keep_until = self._hold(url)
-                log.error("%s: %s; trying again in %gs", url, exc, self._held_seconds(url))
+                hold = self._hold(url)
+                keep_until = hold.until
+                log.error("%s: %s; trying again in %gs", url, exc, hold.seconds)
                 return
             except Exception as exc:
                 # A bug: its traceback belongs in the log, and the daemon goes on.
                 self.metrics.poll_failed(url)
-                keep_until = self._hold(url)
+                hold = self._hold(url)
+                keep_until = hold.until
                 log.exception(
                     "%s: the poll failed: %s; trying again in %gs",
                     url,
                     logs.described(exc),
-                    self._held_seconds(url),
+                    hold.seconds,
                 )
                 return
             with self._lock:
@@ -450,10 +452,10 @@ class Daemon:
         hold = self._held.get(url)
         return hold is not None and now < hold.until
 
-    def _hold(self, url: str) -> datetime:
+    def _hold(self, url: str) -> _Hold:
         """Keep `url` from dispatch after a poll that could not be recorded, whose schedule
         therefore still says "due": poll.min_interval doubled per failure in a row, at most
-        poll.max_interval. Returns until when."""
+        poll.max_interval."""
         poll = self.config.poll
         with self._lock:
             previous = self._held.get(url)
@@ -464,11 +466,7 @@ class Daemon:
             )
             hold = _Hold(failures, seconds, self._clock() + timedelta(seconds=seconds))
             self._held[url] = hold
-        return hold.until
-
-    def _held_seconds(self, url: str) -> float:
-        with self._lock:
-            return self._held[url].seconds
+        return hold
 
     def _changed(self) -> None:
         """Something new was stored: publish it, or have the publishing worker do so."""
@@ -490,7 +488,7 @@ class Daemon:
             if held:
                 log.info("this worker publishes the digest from now on")
             else:
-                log.warning("another worker publishes the digest from now on")
+                log.warning("this worker no longer publishes the digest")
         if taken:
             self._request_publish()  # whatever the last publisher left unpublished
         if not (held and self._publish_lock.shared):
