@@ -1,7 +1,7 @@
 """Leases: which worker polls a feed until when, and an index for the due query.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007 (0007_search, added in parallel on another branch)
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
