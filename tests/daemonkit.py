@@ -85,12 +85,15 @@ def write_config(
     *,
     poll: dict[str, object] | None = None,
     shows: str = SHOWS,
+    database: str = "sqlite:///state/feedwatch.db",
+    full_text: bool = True,
 ) -> Path:
-    """feeds.yaml in `folder`: SQLite and the digest beside it, the server on a free port,
-    the given feeds and shows; `poll` adds keys under `poll:`."""
+    """feeds.yaml in `folder`: SQLite (or `database`) and the digest beside it, the server on
+    a free port, the given feeds and shows; `poll` adds keys under `poll:`; `full_text`
+    false fetches no article pages."""
     settings = {"timeout": "5s", **(poll or {})}
     lines = [
-        "database: sqlite:///state/feedwatch.db",
+        f"database: {database}",
         "poll:",
         *(f"  {key}: {value}" for key, value in settings.items()),
         "server:",
@@ -100,6 +103,7 @@ def write_config(
         # polling, so each article is its own item (stories are tested in test_stories.py).
         "stories:",
         "  enabled: false",
+        *([] if full_text else ["fetch:", "  full_text: false"]),
         "digest:",
         "  path: out/digest.xml",
         "  title: Test digest",
@@ -151,14 +155,25 @@ class Concurrency:
 
 
 class Feedwatch:
-    """`python -m feedwatch ... COMMAND` in a subprocess, its JSON log lines collected."""
+    """`python -m feedwatch ... COMMAND [OPTIONS]` in a subprocess, its JSON log lines
+    collected."""
 
-    def __init__(self, config: Path, command: str = "run") -> None:
+    def __init__(self, config: Path, command: str = "run", *options: str) -> None:
         self.lines: list[dict] = []
         self.raw: list[str] = []
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feedwatch", "-c", str(config), "--log-format", "json", command],
+            [
+                sys.executable,
+                "-m",
+                "feedwatch",
+                "-c",
+                str(config),
+                "--log-format",
+                "json",
+                command,
+                *options,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -324,26 +325,38 @@ def test_a_poll_that_hits_a_bug_is_logged_counted_and_backed_off(
     server, tmp_path, running, feedwatch_log, monkeypatch
 ):
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
-    calls: list[float] = []
+    calls: list[int] = []
 
     def broken(self, feed, **options):
-        calls.append(time.monotonic())
+        calls.append(1)
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr(Pipeline, "poll", broken)
-    # min_interval 1s: kept back 1s after the first failure, 2s after the second.
-    app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
+    # min_interval 1m: kept back 1m after the first failure, 2m after the second, by the
+    # daemon's clock, which the test moves on.
+    offset = [timedelta()]
+    app = Running(
+        write_config(tmp_path, [url], poll={"min_interval": "1m"}),
+        tick=0.05,
+        clock=lambda: datetime.now(UTC) + offset[0],
+    )
     running.append(app.start())
 
-    wait_until(lambda: len(calls) >= 3, timeout=6)
-    assert calls[1] - calls[0] >= 0.9
-    assert calls[2] - calls[1] >= 1.9
+    wait_until(lambda: len(calls) == 1)
+    # Seconds the clock moves on, and the polls made by then: 50s in, still kept back; 65s,
+    # polled again; 65 + 100s, kept back 120s this time; 65 + 130s, polled a third time.
+    for seconds, polls in [(50, 1), (15, 2), (100, 2), (30, 3)]:
+        offset[0] += timedelta(seconds=seconds)
+        wait_until(lambda: len(calls) >= polls)  # noqa: B023 (called at once)
+        time.sleep(0.2)  # several ticks
+        assert len(calls) == polls
     errors = [r for r in feedwatch_log if r.levelno == logging.ERROR]
     assert len(errors) >= 2
     assert all(r.exc_info and "RuntimeError: parser bug" in r.getMessage() for r in errors)
-    assert errors[0].getMessage() == (
-        f"{url}: the poll failed: RuntimeError: parser bug; trying again in 1s"
-    )
+    assert [error.getMessage() for error in errors[:2]] == [
+        f"{url}: the poll failed: RuntimeError: parser bug; trying again in {seconds}s"
+        for seconds in (60, 120)
+    ]
     metrics = get(app.web.url, "/metrics")[1].decode()
     assert metric_value(metrics, "feedwatch_poll_errors_total") >= 2
     assert health_of(app)["feeds_failing"] == 1
@@ -409,16 +422,16 @@ def test_a_schedule_that_cannot_be_read_is_503_until_a_read_works(
 ):
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
     app = Running(write_config(tmp_path, [url], poll=FAST), tick=0.05)
-    real = Pipeline.due
+    real = Store.claim_due
     broken = threading.Event()
     malformed = "database sqlite:///state/feedwatch.db: database disk image is malformed"
 
-    def due(self, now):
+    def claim_due(self, now, **options):
         if broken.is_set():
             raise StoreError(malformed)
-        return real(self, now)
+        return real(self, now, **options)
 
-    monkeypatch.setattr(Pipeline, "due", due)
+    monkeypatch.setattr(Store, "claim_due", claim_due)
     running.append(app.start())
     wait_until(lambda: health_of(app)["last_cycle"])
     assert get(app.web.url, "/healthz")[0] == 200

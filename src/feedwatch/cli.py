@@ -190,6 +190,12 @@ def _arguments() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[common], help="run the daemon: poll feeds and serve the digest over HTTP"
     )
+    run.add_argument(
+        "--no-serve",
+        dest="serve",
+        action="store_false",
+        help="poll and store without the HTTP server (one of several workers on PostgreSQL)",
+    )
     run.set_defaults(command=_run)
 
     serve = commands.add_parser(
@@ -631,23 +637,26 @@ def _run(args: argparse.Namespace) -> int:
             config=lambda: daemon.config,
             store=lambda: store,
         )
-        web = server.DigestServer(app, cfg.server.host, cfg.server.port)
+        web = server.DigestServer(app, cfg.server.host, cfg.server.port) if args.serve else None
         try:
             with scheduler.Signals() as signals:
                 daemon.start()
-                web.start()
+                if web is not None:
+                    web.start()
                 log.info(
-                    "feedwatch %s: polling %d feeds; digest at %s, served at %s/feed.xml",
+                    "feedwatch %s (worker %s): polling %d feeds; digest at %s, %s",
                     __version__,
+                    daemon.owner,
                     len(cfg.feeds),
                     cfg.digest.path,
-                    web.url,
+                    "not served" if web is None else f"served at {web.url}/feed.xml",
                 )
                 stopped_by = signals.wait(on_reload=lambda: daemon.reload("SIGHUP"))
                 log.info("%s: stopping", stopped_by)
         finally:
             daemon.stop()
-            web.close()
+            if web is not None:
+                web.close()
     log.info("stopped")
     return EXIT_OK
 

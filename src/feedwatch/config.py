@@ -212,12 +212,22 @@ class PollSettings(_Section):
     per_host: Count = Field(default=2, ge=1, le=64)
     # The newest entries of one poll that are kept; the rest are counted and logged.
     max_entries: Count = Field(default=1000, ge=1, le=100_000)
+    # How long a worker's claim on a due feed stands (store/claims.py); None: lease_time.
+    lease: Duration | None = None
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> PollSettings:
         if self.min_interval > self.max_interval:
             raise ValueError("min_interval must not be longer than max_interval")
+        # Shorter, and a poll that takes its whole timeout would be claimed by a second worker.
+        if self.lease is not None and self.lease < self.timeout:
+            raise ValueError("lease must not be shorter than timeout")
         return self
+
+    @property
+    def lease_time(self) -> timedelta:
+        """poll.lease, by default twice poll.timeout."""
+        return self.lease if self.lease is not None else 2 * self.timeout
 
 
 class FeedSettings(_Section):

@@ -1,27 +1,35 @@
 """The daemon: APScheduler wakes a dispatcher that hands due feeds to a bounded pool.
 
-- Every TICK seconds APScheduler runs the dispatcher. It asks the store which feeds are due
-  only once the earliest next poll time has come (or at least every MAX_SLEEP seconds, to see
-  changes made by another process, e.g. `feedwatch feeds --reset`), and hands the due feeds
-  not already in flight to a HostPool: `poll.concurrency` at once, `poll.per_host` per host.
-- A poll that stored new or changed articles asks for a publish. One publisher thread
-  summarises and rewrites the digest; requests made while it works are folded into one more
-  run, so polls never queue behind the summariser and the digest is never more than one
-  publish behind the polls.
+- Every TICK seconds APScheduler runs the dispatcher. It claims from the store as many due
+  feeds as the pool has room for (store/claims.py: an indexed query, each feed leased to this
+  worker for `poll.lease`), and hands them to a HostPool: `poll.concurrency` at once,
+  `poll.per_host` per host. Each poll frees its lease once recorded; a lease half run out
+  while its feed is still queued or polled (full-text pages can take several timeouts) is
+  renewed at the next tick. Several `feedwatch run` processes on one PostgreSQL database
+  thus share the feeds, each due feed polled by one of them; the feeds of a worker that dies
+  are claimed by another once its leases expire.
+- One worker publishes: the one holding the store's publish lock (on PostgreSQL an advisory
+  lock, freed when its holder's connection ends; on SQLite always this one), looked at every
+  tick, so another takes over when the holder dies. A poll that stored new or changed
+  articles asks for a publish; a worker that does not publish tells the one that does
+  through a setting it watches. One publisher thread summarises and rewrites the digest;
+  requests made while it works are folded into one more run, so polls never queue behind
+  the summariser and the digest is never more than one publish behind the polls.
 - A second job checks the config file every WATCH_EVERY seconds; a changed file (or SIGHUP)
   is reloaded: a new Pipeline over the same store and fetcher. A broken edit is logged and
   the running config kept.
 - A poll that could not be recorded (the store failed, or a bug) is logged and its feed kept
-  back in memory: min_interval, doubled per such failure in a row, at most max_interval, so
-  a persistent fault never has feedwatch poll a server every tick.
+  back: min_interval, doubled per such failure in a row, at most max_interval, so a
+  persistent fault never has feedwatch poll a server every tick. Its lease is kept that long,
+  so no other worker polls it meanwhile either.
 - Health: a store that cannot be read (the schedule) or written (a poll) is reported by
   /healthz (503) until that works again. Each tick checks that the SQLite file opened is
   still the one at its path: once deleted or replaced, nothing more is polled or published
   (it would be written to a file no one will open again) and /healthz says so until restart.
-- stop(): no new polls; queued ones are dropped, running ones get `grace` seconds to finish
-  (each commits its own writes), then a last publish of what they stored, with up to
-  `publish_grace` seconds of its own. A poll still running when the fetcher is then closed
-  ends in AbandonedError and records nothing: no error, no back-off.
+- stop(): no new polls; queued ones are dropped (their leases freed), running ones get
+  `grace` seconds to finish (each commits its own writes), then a last publish of what they
+  stored, with up to `publish_grace` seconds of its own. A poll still running when the
+  fetcher is then closed ends in AbandonedError and records nothing: no error, no back-off.
 - Signals turns SIGTERM/SIGINT into that stop and SIGHUP into a reload, for `run` and `serve`.
 """
 
@@ -31,7 +39,9 @@ import hashlib
 import logging
 import os
 import queue
+import secrets
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +68,9 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 10.0  # seconds running polls get to finish after SIGTERM/SIGINT
 FINAL_PUBLISH_GRACE = 10.0  # seconds the last digest rewrite gets after that
 TICK = 1.0
-MAX_SLEEP = timedelta(seconds=30)
+MAX_SLEEP = timedelta(seconds=30)  # how long a schedule that could not be read is left alone
+# The setting a worker that does not publish changes when it stored something new.
+CHANGES_SETTING = "digest.changes"
 WATCH_EVERY = 2.0
 # Keys a reload cannot apply to a running process: the store, fetcher and server are kept.
 RESTART_KEYS = ("database", "server", "poll.timeout", "poll.max_bytes")
@@ -72,11 +84,22 @@ class _Cycle:
     left: int
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    """This process among the workers sharing a database: host, pid, and a random part
+    (pids are reused, e.g. by a restarted container)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 @dataclass(frozen=True)
 class _Hold:
     """A feed kept from dispatch after polls that could not be recorded."""
 
     failures: int  # in a row
+    seconds: float
     until: datetime
 
 
@@ -92,7 +115,9 @@ class Daemon:
         publish_grace: float = FINAL_PUBLISH_GRACE,
         tick: float = TICK,
         watch_every: float = WATCH_EVERY,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """`clock` gives the time schedules and leases are read at (aware UTC datetimes)."""
         self.pipeline = pipeline
         self.metrics = metrics or Metrics()
         self.grace = grace
@@ -103,12 +128,12 @@ class Daemon:
         self._pool = HostPool(poll.concurrency, poll.per_host)
         self.metrics.track_in_flight(lambda: self._pool.running)
         self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._clock = clock
+        self.owner = worker_name()  # the name its leases are held under
         self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
-        # Polls finished so far, and the count at which each feed's last poll finished: a
-        # schedule read before a poll committed must not send that feed out again.
-        self._finished = 0
-        self._finished_at: dict[str, int] = {}
+        self._in_flight: dict[str, datetime] = {}  # feed URL -> when its lease ends
+        self._claiming = threading.Lock()
+        self._backlog = False  # the last claim took all it had room for: more may be due
         self._held: dict[str, _Hold] = {}
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
@@ -116,6 +141,9 @@ class Daemon:
         self._store_lost = threading.Event()  # the SQLite file opened is gone from its path
         self._reload_lock = threading.Lock()
         self._config_seen = _file_state(pipeline.config.source)
+        self._publish_lock = pipeline.store.publish_lock()
+        self._publishing = False  # held the publish lock at the last look
+        self._changes_seen: str | None = None  # CHANGES_SETTING at the last look
         self._publish = threading.Condition()
         self._publish_wanted = False
         self._publisher_done = False
@@ -134,8 +162,15 @@ class Daemon:
         if store.created:
             # Where a database existed before, this is how its loss shows.
             log.info("created a new database at %s", store.location)
-        started = time.monotonic()
-        self._published(started, *self.pipeline.publish())
+        self._publishing = self._publish_lock.held()
+        if self._publishing:
+            if self._publish_lock.shared:
+                log.info("this worker publishes the digest")
+            self._changes_seen = store.setting(CHANGES_SETTING)
+            started = time.monotonic()
+            self._published(started, *self.pipeline.publish())
+        else:
+            log.info("another worker publishes the digest; this one polls and stores")
         failing = [report.url for report in self.pipeline.store.feed_reports() if report.last_error]
         self.metrics.set_feeds([feed.url for feed in self.config.feeds], failing)
         self._publisher.start()
@@ -208,6 +243,8 @@ class Daemon:
                 self._pool.running,
                 self.grace,
             )
+        # Polls dropped from the queue, or abandoned: their feeds go to the other workers now.
+        self._release()
         with self._publish:
             self._publisher_done = True
             self._publish.notify_all()
@@ -215,6 +252,7 @@ class Daemon:
         # rewrite, and the caller closes the store once this returns.
         if self._publisher.is_alive():
             self._publisher.join(self.publish_grace)
+        self._publish_lock.close()
         if self._publisher.is_alive():
             log.warning(
                 "stopping: the digest is still being rewritten after %gs, abandoned",
@@ -224,13 +262,13 @@ class Daemon:
         return finished
 
     def wake(self) -> None:
-        """Look for due feeds at the next tick instead of waiting for the next due time."""
+        """Look for due feeds at the next tick, even after a schedule that could not be read."""
         with self._lock:
             self._wake_now = True
 
     def health(self) -> dict[str, Any]:
         polling = not (self._stopping.is_set() or self._store_lost.is_set())
-        return {"polling": polling, **self.metrics.health()}
+        return {"polling": polling, "publishing": self._publishing, **self.metrics.health()}
 
     def reload(self, reason: str) -> bool:
         """Read the config file again and use it from the next poll on.
@@ -277,47 +315,85 @@ class Daemon:
     def _dispatch(self) -> None:
         if self._stopping.is_set() or not self._store_file_ok():
             return
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._lock:
             if not self._wake_now and now < self._wake_at:
                 return
             self._wake_now = False
-            finished_before_read = self._finished
-        pipeline = self.pipeline
+        self._watch_publisher()
+        self._renew(now, self.config.poll.lease_time)
+        self._claim(now)
+
+    def _claim(self, now: datetime) -> None:
+        """Claim as many due feeds as the pool has room for, and queue their polls.
+
+        Run at each tick, and by a poll that ends while more feeds were due than the last
+        claim took, once half the pool is free: a worker is not held to one pool-full a tick.
+        """
+        if not self._claiming.acquire(blocking=False):
+            return  # the tick and a poll thread at once: one claim is enough
         try:
-            due = pipeline.due(now)
-            next_due = pipeline.next_due()
-            # A feed moved for good (301/308) is fetched from, so counts against, its new host.
-            fetch_urls = {
-                url: state.fetch_url for url, state in pipeline.store.feed_states().items()
-            }
-        except FeedwatchError as exc:
-            log.error("cannot read the schedule: %s", exc)
-            if isinstance(exc, StoreError):
-                self.metrics.store_failed("read", f"cannot read the schedule: {exc}")
             with self._lock:
-                self._wake_at = now + MAX_SLEEP
-            return
-        self.metrics.store_ok("read")
+                room = self.config.poll.concurrency - len(self._in_flight)
+            if room <= 0:
+                return
+            pipeline = self.pipeline
+            lease = pipeline.config.poll.lease_time
+            try:
+                claimed = pipeline.store.claim_due(now, owner=self.owner, lease=lease, limit=room)
+            except FeedwatchError as exc:
+                log.error("cannot read the schedule: %s", exc)
+                if isinstance(exc, StoreError):
+                    self.metrics.store_failed("read", f"cannot read the schedule: {exc}")
+                with self._lock:
+                    self._wake_at = now + MAX_SLEEP
+                    self._backlog = False
+                return
+            self.metrics.store_ok("read")
+            with self._lock:
+                self._backlog = len(claimed) == room
+                # In flight (its lease lapsed as it could not be renewed), or kept back
+                # here: the lease stays this worker's until it ends, and no one else polls it.
+                fresh = [
+                    state
+                    for state in claimed
+                    if state.url not in self._in_flight and not self._is_held(state.url, now)
+                ]
+                self._in_flight.update((state.url, now + lease) for state in fresh)
+            if not fresh:
+                return
+            cycle = _Cycle(time.monotonic(), len(fresh))
+            for state in fresh:
+                # A feed moved for good (301/308) is fetched from, so counts against its new
+                # host. A pool shut down since (stop() from another thread) takes no more.
+                try:
+                    self._pool.submit(host_of(state.fetch_url), self._poll, state.url, cycle)
+                except RuntimeError:
+                    with self._lock:
+                        self._in_flight.pop(state.url, None)
+        finally:
+            self._claiming.release()
+
+    def _renew(self, now: datetime, lease: timedelta) -> None:
+        """Renew the leases of the feeds in flight that are half run out."""
         with self._lock:
-            fresh = [
-                feed
-                for feed in due
-                if feed.url not in self._in_flight
-                and self._finished_at.get(feed.url, 0) <= finished_before_read
-                and not self._is_held(feed.url, now)
-            ]
-            self._in_flight.update(feed.url for feed in fresh)
-            # next_due None: something is due now, maybe still in flight: look again next tick.
-            self._wake_at = now if next_due is None else min(next_due, now + MAX_SLEEP)
-        if not fresh:
+            ending = [url for url, until in self._in_flight.items() if until - now <= lease / 2]
+        if not ending:
             return
-        cycle = _Cycle(time.monotonic(), len(fresh))
-        for feed in fresh:
-            host = host_of(fetch_urls.get(feed.url, feed.url))
-            self._pool.submit(host, self._poll, feed.url, cycle)
+        try:
+            self.pipeline.store.release_claims(self.owner, ending, until=now + lease)
+        except FeedwatchError as exc:
+            # Another worker may poll them once they lapse; their articles are still stored
+            # once (the store's unique keys).
+            log.warning("cannot renew the leases of %d feeds in flight: %s", len(ending), exc)
+            return
+        with self._lock:
+            for url in ending:
+                if url in self._in_flight:
+                    self._in_flight[url] = now + lease
 
     def _poll(self, url: str, cycle: _Cycle) -> None:
+        keep_until: datetime | None = None  # the lease is kept this long after a failure
         try:
             # The config of the moment: a reload since dispatch may have changed or removed it.
             pipeline = self.pipeline
@@ -335,16 +411,20 @@ class Daemon:
                 self.metrics.poll_failed(url)
                 if isinstance(exc, StoreError):
                     self.metrics.store_failed("write", f"cannot record a poll: {exc}")
-                log.error("%s: %s; trying again in %gs", url, exc, self._hold(url))
+                hold = self._hold(url)
+                keep_until = hold.until
+                log.error("%s: %s; trying again in %gs", url, exc, hold.seconds)
                 return
             except Exception as exc:
                 # A bug: its traceback belongs in the log, and the daemon goes on.
                 self.metrics.poll_failed(url)
+                hold = self._hold(url)
+                keep_until = hold.until
                 log.exception(
                     "%s: the poll failed: %s; trying again in %gs",
                     url,
                     logs.described(exc),
-                    self._hold(url),
+                    hold.seconds,
                 )
                 return
             with self._lock:
@@ -352,16 +432,27 @@ class Daemon:
             self.metrics.store_ok("write")
             self.metrics.poll_done(outcome)
             if outcome.new or outcome.updated:
-                self._request_publish()
+                self._changed()
         finally:
+            # Out of flight first: a renewal must not come after the lease is freed or kept.
             with self._lock:
-                self._in_flight.discard(url)
-                self._finished += 1
-                self._finished_at[url] = self._finished
+                self._in_flight.pop(url, None)
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
+                more = self._backlog and len(self._in_flight) <= self.config.poll.concurrency // 2
+            self._release([url], until=keep_until)
+            if more and not self._stopping.is_set():
+                self._claim(self._clock())
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _release(self, urls: list[str] | None = None, *, until: datetime | None = None) -> None:
+        """Free this worker's leases on `urls` (None: all), or keep them until `until`."""
+        try:
+            self.pipeline.store.release_claims(self.owner, urls, until=until)
+        except FeedwatchError as exc:
+            # Nothing lost: a lease not freed lapses by itself within poll.lease.
+            log.debug("cannot free leases: %s", exc)
 
     def _store_file_ok(self) -> bool:
         """False once the SQLite file the store opened is deleted or replaced; the first time,
@@ -392,10 +483,10 @@ class Daemon:
         hold = self._held.get(url)
         return hold is not None and now < hold.until
 
-    def _hold(self, url: str) -> float:
+    def _hold(self, url: str) -> _Hold:
         """Keep `url` from dispatch after a poll that could not be recorded, whose schedule
         therefore still says "due": poll.min_interval doubled per failure in a row, at most
-        poll.max_interval. Returns the seconds."""
+        poll.max_interval."""
         poll = self.config.poll
         with self._lock:
             previous = self._held.get(url)
@@ -404,8 +495,42 @@ class Daemon:
                 poll.min_interval.total_seconds() * 2 ** min(failures - 1, 32),
                 poll.max_interval.total_seconds(),
             )
-            self._held[url] = _Hold(failures, datetime.now(UTC) + timedelta(seconds=seconds))
-        return seconds
+            hold = _Hold(failures, seconds, self._clock() + timedelta(seconds=seconds))
+            self._held[url] = hold
+        return hold
+
+    def _changed(self) -> None:
+        """Something new was stored: publish it, or have the publishing worker do so."""
+        if self._publishing:
+            self._request_publish()
+            return
+        try:
+            self.pipeline.store.set_setting(CHANGES_SETTING, secrets.token_hex(8))
+        except FeedwatchError as exc:
+            log.error("cannot tell the publishing worker of new articles: %s", exc)
+
+    def _watch_publisher(self) -> None:
+        """Take over publishing once the worker that did is gone; as the publisher, publish
+        what the other workers stored."""
+        held = self._publish_lock.held()
+        taken = held and not self._publishing
+        if held != self._publishing:
+            self._publishing = held
+            if held:
+                log.info("this worker publishes the digest from now on")
+            else:
+                log.warning("this worker no longer publishes the digest")
+        if taken:
+            self._request_publish()  # whatever the last publisher left unpublished
+        if not (held and self._publish_lock.shared):
+            return
+        try:
+            changes = self.pipeline.store.setting(CHANGES_SETTING)
+        except FeedwatchError:
+            return  # the claim that follows reports what is wrong with the store
+        if changes != self._changes_seen:
+            self._changes_seen = changes
+            self._request_publish()
 
     def _request_publish(self) -> None:
         with self._publish:
@@ -422,7 +547,7 @@ class Daemon:
             self._publish_now()
 
     def _publish_now(self) -> None:
-        if not self._store_file_ok():
+        if not self._publishing or not self._store_file_ok():
             return
         started = time.monotonic()
         try:
@@ -452,12 +577,12 @@ class Daemon:
     def _prune(self) -> None:
         """Delete what retention says is too old, and republish if the digest lost items."""
         try:
-            report = self.pipeline.prune(datetime.now(UTC))
+            report = self.pipeline.prune(self._clock())
         except FeedwatchError as exc:
             log.error("cannot prune old articles: %s", exc)
             return
         if report.matched:
-            self._request_publish()
+            self._changed()
 
     def _watch_config(self) -> None:
         if self._stopping.is_set():

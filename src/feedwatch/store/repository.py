@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +46,7 @@ from feedwatch.models import (
     StoryMember,
     Validators,
 )
-from feedwatch.store import database, saving
+from feedwatch.store import claims, database, saving
 from feedwatch.store.saving import SaveResult
 from feedwatch.store.schema import (
     POSTGRES_SEARCH_DOCUMENT,
@@ -291,6 +291,28 @@ class Store:
             )
 
         return self._write(write)
+
+    def claim_due(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int
+    ) -> list[FeedState]:
+        """Lease to `owner` for `lease` up to `limit` feeds due at `now`, earliest first, that
+        no other worker holds (store/claims.py); their states as they are now."""
+        return self._write(
+            lambda session: [
+                _state(row)
+                for row in claims.claim(session, now, owner=owner, until=now + lease, limit=limit)
+            ]
+        )
+
+    def release_claims(
+        self, owner: str, urls: Collection[str] | None = None, *, until: datetime | None = None
+    ) -> None:
+        """Free `owner`'s leases on `urls` (None: all); with `until`, hold them that long."""
+        self._write(lambda session: claims.release(session, owner, urls, until=until))
+
+    def publish_lock(self) -> claims.PublishLock:
+        """The lock whose holder alone publishes the digest (see store/claims.py)."""
+        return claims.PublishLock(self._engine)
 
     def reset_feed(self, feed_url: str) -> bool:
         """Poll the feed afresh at its configured URL at once: not gone, no back-off, no

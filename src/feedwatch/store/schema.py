@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -54,6 +54,8 @@ class FeedRow(Base):
     """One configured feed and how its last poll went."""
 
     __tablename__ = "feeds"
+    # The due query of claims.py (migration 0008).
+    __table_args__ = (Index("ix_feeds_next_poll_lease_until", "next_poll", "lease_until"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String, unique=True)  # as configured: the feed's identity
@@ -81,6 +83,9 @@ class FeedRow(Base):
     recent_published: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Entries the last poll left out: unreadable, empty, or past poll.max_entries (0006).
     last_skipped: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The worker polling the feed, and until when it may (0008, claims.py); None: free.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def title(self) -> str | None:
