@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -9,7 +10,12 @@ from pathlib import Path
 
 import feedparser
 
+from feedwatch import config
 from feedwatch.cli import main
+from feedwatch.metrics import Metrics
+from feedwatch.publish.web import App, DigestServer
+from feedwatch.store import Store
+from test_server import Client
 
 SHOWS = (
     "  - name: Daredevil\n    keywords: [Daredevil]\n"
@@ -133,3 +139,25 @@ def test_once_roundup_writes_the_days_roundup_per_show(server, tmp_path, capsys)
     # Written again the same day, it is the same item, not a second one.
     assert main(["-c", str(config), "once", "--roundup"]) == 0
     assert len(read(tmp_path, "roundup.xml")) == 2
+
+
+def test_the_roundup_feeds_are_served(server, tmp_path) -> None:
+    url = server.serve("/deadline.rss", rss("deadline", [CASTING, CROSSOVER]))
+    config_path = write_config(tmp_path, [url], '  roundup: "08:00"\n')
+    assert main(["-c", str(config_path), "once", "--roundup"]) == 0
+    loaded = config.load(config_path)
+    with closing(Store.open(loaded.database)) as store:
+        app = App(lambda: loaded.digest.path, Metrics(), config=lambda: loaded, store=lambda: store)
+        web = DigestServer(app, "127.0.0.1", 0)
+        web.start()
+        try:
+            for path, media_type in (
+                ("/roundup.xml", "application/rss+xml"),
+                ("/roundup.atom", "application/atom+xml"),
+                ("/roundup.json", "application/feed+json"),
+            ):
+                status, headers, body = Client(web.url).get(path)
+                assert (status, headers["content-type"].split(";")[0]) == (200, media_type)
+                assert b"the day's stories" in body
+        finally:
+            web.close()

@@ -99,6 +99,7 @@ _ROUTES = Map(
         _get("/shows/<show>/index.html", endpoint="show"),
         _get(f"/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
         _get(f"/shows/<show>/feed.<{_FEED_FORMATS}:ext>", endpoint="feed"),
+        _get(f"/roundup.<{_FEED_FORMATS}:ext>", endpoint="feed"),
         _get("/feed.xsl", endpoint="stylesheet"),
         _get("/opml.xml", endpoint="opml"),
         _get("/search", endpoint="search"),
@@ -223,7 +224,14 @@ class App:
     def _served_feed(self, request: Request, config: Config) -> Answer:
         digest = config.digest
         shows = [show.name for show in config.shows]
-        served = feeds.served_files(self._digest_path(), digest.formats, digest.per_show, shows)
+        served = feeds.served_files(
+            self._digest_path(),
+            digest.formats,
+            digest.per_show,
+            shows,
+            # Roundups written once (`once --roundup`) stay served after digest.roundup is off.
+            roundup=True,
+        )
         files = {path for path, _ in served.values()}
         with self._cache_lock:
             # A reload may have dropped shows or formats: their files are not kept any longer.
