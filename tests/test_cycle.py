@@ -243,18 +243,19 @@ def test_the_heavy_libraries_load_only_when_something_needs_them():
 
 
 def refuse_saves(monkeypatch, refused: Callable[[str, bool], bool]) -> None:
-    """Make Store.record_poll raise StoreError when refused(feed_url, has_articles)."""
+    """Make Store.record_polls raise StoreError for a batch holding a poll for which
+    refused(feed_url, has_articles)."""
     from feedwatch.errors import StoreError
     from feedwatch.store import Store
 
-    record_poll = Store.record_poll
+    record_polls = Store.record_polls
 
-    def failing(self, feed_url, **kwargs):
-        if refused(feed_url, bool(kwargs.get("articles"))):
+    def failing(self, intents):
+        if any(refused(intent.url, bool(intent.entries)) for intent in intents):
             raise StoreError("database test: value refused")
-        return record_poll(self, feed_url, **kwargs)
+        return record_polls(self, intents)
 
-    monkeypatch.setattr(Store, "record_poll", failing)
+    monkeypatch.setattr(Store, "record_polls", failing)
 
 
 def test_a_feed_the_database_refuses_does_not_stop_the_others(
