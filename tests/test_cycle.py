@@ -305,3 +305,23 @@ def test_a_database_that_records_no_poll_at_all_exits_1(three_feeds, tmp_path, c
         "feedwatch: database test: value refused"
     ]
     assert not (tmp_path / "out" / "digest.xml").exists()
+
+
+def test_entry_markup_reaches_the_store_as_plain_text_and_its_link_resolved() -> None:
+    # feedparser neither sanitises nor resolves entry HTML (poll/parser.py): the text is all
+    # that is kept, so no script, handler or style survives, and the entry's own link is
+    # still made absolute against the feed's URL.
+    document = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+    <item><title>Daredevil &lt;script&gt;alert(1)&lt;/script&gt;returns</title>
+    <link>/news/daredevil</link><guid>g1</guid>
+    <description><![CDATA[<p onclick="steal()">The season opens.</p><script>alert(2)</script>
+    <style>p { color: red }</style><img src="x" onerror="alert(3)">
+    <a href="javascript:x()">More</a>]]></description>
+    </item></channel></rss>"""
+    feed = parser.parse(document, {"content-type": "application/rss+xml"}, "https://tv.example/rss")
+    [article] = to_articles(feed.entries, "https://tv.example/rss")
+    assert article.url == "https://tv.example/news/daredevil"
+    assert article.title == "Daredevil returns"
+    assert article.summary == "The season opens.\n\nMore"
+    for unsafe in ("alert", "steal", "color", "javascript", "<"):
+        assert unsafe not in article.title + article.summary + article.body

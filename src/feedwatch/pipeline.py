@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -480,9 +481,17 @@ class Pipeline:
         requested = 0
         downloads = self._downloads()
         batch: list[_Fetched] = []
+        entries = 0
+        # One batch is decided and written while the next is fetched, by this one thread,
+        # so batches are written in order, and at most two are held.
+        writing: list[tuple[list[_Fetched], Future[list[PollOutcome | StoreError]]]] = []
 
-        def write() -> None:
-            for fetched, done in zip(batch, self._record(batch), strict=True):
+        def written() -> None:
+            """Log the outcomes of the batch being written, once it is."""
+            if not writing:
+                return
+            done_batch, future = writing.pop()
+            for fetched, done in zip(done_batch, future.result(), strict=True):
                 outcome = done
                 if isinstance(done, StoreError):
                     unrecorded.append(done)
@@ -490,21 +499,25 @@ class Pipeline:
                     outcome = PollOutcome(fetched.feed.url, None, error=str(done), seconds=seconds)
                 polls.append(outcome)
                 _log(outcome)
-            batch.clear()
 
-        with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
+        with (
+            pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead,
+            ThreadPoolExecutor(1, thread_name_prefix="store") as writer,
+        ):
             for index, (feed, state) in enumerate(chosen):
                 while requested < min(len(chosen), index + window):
                     ahead.request(states[requested].fetch_url, states[requested].validators)
                     requested += 1
-                batch.append(self._fetch(feed, state, ahead))
-                if (
-                    len(batch) == WRITE_BATCH_FEEDS
-                    or sum(len(fetched.entry_ids) for fetched in batch) >= WRITE_BATCH_ENTRIES
+                fetched = self._fetch(feed, state, ahead)
+                batch.append(fetched)
+                entries += len(fetched.entry_ids)
+                if len(batch) == WRITE_BATCH_FEEDS or entries >= WRITE_BATCH_ENTRIES or (
+                    index == len(chosen) - 1
                 ):
-                    write()
-            if batch:
-                write()
+                    written()
+                    writing.append((batch, writer.submit(self._record, batch)))
+                    batch, entries = [], 0
+            written()
         if unrecorded and len(unrecorded) == len(polls):
             raise unrecorded[0]
         summarised, items = self.publish()
