@@ -112,12 +112,13 @@ class _New:
 
 
 class _Saver:
-    """Saves one batch, article by article, as if each were written before the next is read.
+    """Saves one poll's new and changed entries, one by one, as if each were written before
+    the next is read.
 
-    Most entries of a feed are unchanged, and most of the rest are new articles: the first
-    need only their stored version, the second are inserted together at the end, without
-    ORM objects. The ORM (loaded on demand) handles the rest: changed entries, and entries
-    that join an article stored already or new in this batch.
+    Unchanged entries never get here (decide.changed_entries). Most of the rest are new
+    articles, inserted together at the end without ORM objects. The ORM (loaded on demand)
+    handles the others: changed entries, and entries that join an article stored already or
+    new in this batch.
     """
 
     def __init__(
