@@ -21,8 +21,8 @@ tracked show.
 
 feedwatch polls with poll.concurrency = W and poll.per_host = ceil(W / hosts), so both sides
 have W requests in flight. Reported per run: feeds/s (wall clock), CPU seconds and the
-peak RSS (imports included; they are done before the clock starts) of the process and of the
-processes it started (summed), then feedwatch/reader ratios. Needs the `bench` extra (reader).
+process's peak RSS (imports included; they are done before the clock starts), then
+feedwatch/reader ratios. Needs the `bench` extra (reader).
 """
 
 from __future__ import annotations
@@ -283,27 +283,16 @@ def measure_reader(workdir: Path, urls: list[str], workers: int, hosts: int) -> 
 
 
 def measured(work):  # type: ignore[no-untyped-def]
-    """Run work(); print wall, CPU seconds and peak RSS as JSON on stdout; return its result.
-
-    Processes work() starts (feedwatch reads documents in one) count too, once they ended:
-    their CPU is added, and so is their peak RSS (the largest child's, which with one child
-    is its own), as if every process peaked at the same moment: an upper bound.
-    """
-    before = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+    """Run work(); print wall, CPU seconds and peak RSS as JSON on stdout; return its result."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     result = work()
     wall = time.perf_counter() - started
-    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - before
-    processes = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    peak = sum(resource.getrusage(who).ru_maxrss for who in processes)
-    report = {"wall": wall, "cpu": cpu, "peak_mb": peak / 1024}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    report = {"wall": wall, "cpu": cpu, "peak_mb": after.ru_maxrss / 1024}
     print(json.dumps(report), file=sys.__stdout__, flush=True)
     return result
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
 
 
 SIDES = {"feedwatch": measure_feedwatch, "reader": measure_reader}

@@ -720,34 +720,3 @@ def test_polls_from_several_threads_each_keep_their_own_state(
     next_due = pipeline.next_due()
     assert next_due == min(state.next_poll for state in states.values() if state.next_poll)
     assert policy.is_due(states[urls[0]], next_due + INTERVAL * 2)
-
-
-# --- documents read in another process -----------------------------------------------------------
-
-
-def test_documents_read_in_another_process_are_read_exactly_as_here(server: FeedServer) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from feedwatch.errors import ParseError
-    from feedwatch.pipeline import Downloads
-
-    url = server.serve("/news.rss", NEWS)
-    broken = server.serve("/broken.rss", b"<html><body>Not a feed</body></html>")
-    fetched_at = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    fetcher = Fetcher(timeout=5)
-    spawn = multiprocessing.get_context("spawn")
-    try:
-        here = Downloads(fetcher, 100, lambda: fetched_at).fetch(url)
-        with ProcessPoolExecutor(1, mp_context=spawn) as readers:
-            apart = Downloads(fetcher, 100, lambda: fetched_at, readers)
-            assert apart.fetch(url).articles == here.articles
-            assert apart.fetch(url).parsed == here.parsed
-            with pytest.raises(ParseError) as refused:
-                apart.fetch(broken)
-        with pytest.raises(ParseError) as expected:
-            Downloads(fetcher, 100, lambda: fetched_at).fetch(broken)
-        assert str(refused.value) == str(expected.value)
-    finally:
-        fetcher.close()
-    assert here.articles and here.result.content == b""

@@ -6,34 +6,25 @@ A feed that fails is recorded against that feed and never stops the others.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import (
-    BrokenExecutor,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-)
-from contextlib import AbstractContextManager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedwatch import decide, language, matcher, policy, stories
+from feedwatch import decide, language, logs, matcher, policy, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, ParseError, StoreError
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
     Article,
     DigestItem,
+    Entry,
     FeedState,
     FetchResult,
     ParsedFeed,
@@ -44,12 +35,14 @@ from feedwatch.models import (
     Validators,
 )
 from feedwatch.poll import pages as fulltext
-from feedwatch.poll import pool, reading
+from feedwatch.poll import parser, pool
 from feedwatch.poll.http import Fetcher
 from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
 from feedwatch.store.repository import PollRecord, PruneReport
 from feedwatch.summariser import Summariser
+from feedwatch.text import html_to_text
+from feedwatch.urls import canonical_url, identity_keys
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +50,6 @@ SUMMARY_BATCH = 20  # summaries saved per transaction
 # Polls written per transaction in a cycle: one commit each costs more than the poll's rows.
 WRITE_BATCH_FEEDS = 50
 WRITE_BATCH_ENTRIES = 2000
-READ_APART_FROM = 100  # feeds in a cycle from which documents are read in another process
 SHOWS_SETTING = "shows"  # the store's name for the fingerprint its matches were made with
 
 
@@ -108,17 +100,11 @@ class Downloads:
     the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
 
     def __init__(
-        self,
-        fetcher: Fetcher,
-        max_entries: int,
-        clock: Callable[[], datetime] = _utc_now,
-        readers: Executor | None = None,
+        self, fetcher: Fetcher, max_entries: int, clock: Callable[[], datetime] = _utc_now
     ) -> None:
-        """`readers`: processes the documents are read in (see reading.py), else this one."""
         self._fetcher = fetcher
         self._max_entries = max_entries
         self._clock = clock
-        self._readers = readers
 
     def fetch(self, url: str, validators: Validators | None = None) -> Download:
         """Raises FetchError or ParseError."""
@@ -126,17 +112,57 @@ class Downloads:
         if result.not_modified:
             return Download(result)
         # No entry is dated after the fetch: a future date is a feed's mistake or an embargo.
-        arguments = (result.content, dict(result.headers), result.url, self._max_entries)
-        now = self._clock()
-        if self._readers is None:
-            parsed, articles = reading.read(*arguments, now=now)
-        else:
-            try:
-                parsed, articles = self._readers.submit(reading.read, *arguments, now=now).result()
-            except BrokenExecutor:  # a reader process died (killed, out of memory)
-                parsed, articles = reading.read(*arguments, now=now)
-        # Held until its batch is written: without the body, which nothing after this needs.
-        return Download(dataclasses.replace(result, content=b""), parsed, articles)
+        parsed = parser.parse(
+            result.content,
+            result.headers,
+            result.url,
+            max_entries=self._max_entries,
+            now=self._clock(),
+        )
+        try:
+            articles = to_articles(parsed.entries, result.url, parsed.language)
+        except Exception as exc:
+            # A bug, but one feed's: recorded against it, while the others go on.
+            log.debug("%s: cannot read its entries", url, exc_info=True)
+            raise ParseError(f"unreadable entries ({logs.described(exc)})") from None
+        # Held until its batch is written: without the body and the entries' HTML, which
+        # nothing after this needs.
+        return Download(
+            dataclasses.replace(result, content=b""),
+            dataclasses.replace(parsed, entries=()),
+            articles,
+        )
+
+
+def to_articles(
+    entries: Sequence[Entry], feed_url: str, language: str | None = None
+) -> tuple[Article, ...]:
+    """Plain-text views of one feed document's entries: what the matcher, store and
+    summariser work on, each with the URL that makes it one article with other feeds'
+    entries (urls.identity_keys), and the language it declares (its own, else the feed's
+    `language`; the summariser detects one when neither says)."""
+    links = [
+        canonical_url(entry.link, base=feed_url, keep_fragment=True) if entry.link else None
+        for entry in entries
+    ]
+    return tuple(
+        Article(
+            entry_id=entry.id,
+            # The fragment only where it tells the feed's entries apart (a live blog's
+            # blocks): elsewhere it is a spot on the page ("#comments"), not the article.
+            url=key or (link.partition("#")[0] if link else None),
+            title=html_to_text(entry.title),
+            summary=html_to_text(entry.summary_html),
+            body=html_to_text(entry.content_html),
+            published=entry.published,
+            authors=entry.authors,
+            enclosures=entry.enclosures,
+            tags=entry.tags,
+            language=entry.language or language,
+            key=key,
+        )
+        for entry, link, key in zip(entries, links, identity_keys(links), strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +479,7 @@ class Pipeline:
         polls: list[PollOutcome] = []
         unrecorded: list[StoreError] = []
         requested = 0
+        downloads = self._downloads()
         batch: list[_Fetched] = []
         entries = 0
         # One batch is decided and written while the next is fetched, by this one thread,
@@ -474,12 +501,7 @@ class Pipeline:
                 _log(outcome)
 
         with (
-            _readers(len(chosen)) as readers,
-            pool.Prefetch(
-                Downloads(self.fetcher, limits.max_entries, self.clock, readers),
-                limits.concurrency,
-                limits.per_host,
-            ) as ahead,
+            pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead,
             ThreadPoolExecutor(1, thread_name_prefix="store") as writer,
         ):
             for index, (feed, state) in enumerate(chosen):
@@ -500,17 +522,6 @@ class Pipeline:
             raise unrecorded[0]
         summarised, items = self.publish()
         return CycleReport(tuple(polls), summarised, items, self.config.digest.path)
-
-
-def _readers(feeds: int) -> AbstractContextManager[Executor | None]:
-    """The processes a cycle of `feeds` reads its documents in: one beside this one, so
-    that parsing, most of a cycle's work, runs on a second core while this process fetches,
-    matches and stores. None (read in the fetching threads) for a small cycle, for which
-    starting a process costs more than it gives, or on one core."""
-    if feeds < READ_APART_FROM or (os.cpu_count() or 1) < 2:
-        return contextlib.nullcontext()
-    # Spawned, not forked: this process runs threads. Its import is all a reader loads.
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def rejudge(store: Store, shows: Sequence[ShowSettings], judge: Matcher | None = None) -> int:
