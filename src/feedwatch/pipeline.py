@@ -471,7 +471,7 @@ class Pipeline:
         no poll could be recorded at all the database is taken to be down: StoreError.
         """
         # Read once for the whole cycle: each poll below changes only its own feed's state.
-        chosen = self._pollable(datetime.now(UTC)) if feeds is None else self._states(feeds)
+        chosen = self._pollable(self.clock()) if feeds is None else self._states(feeds)
         states = [state for _, state in chosen]
         limits = self.config.poll
         # How far requests run ahead of storing: bounds the responses held in memory.
