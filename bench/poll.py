@@ -1,11 +1,18 @@
 """Polling throughput: feedwatch's cold and warm cycles against lemon24's `reader`.
 
-    .venv/bin/python bench/poll.py [--feeds 1000] [--latency 50] [--workers 16] [--hosts 8]
+    .venv/bin/python bench/poll.py [--profile simple|entertainment] [--feeds 1000]
+        [--latency 50] [--workers 16] [--hosts 8]
 
 Serves N synthetic feeds from a local threaded HTTP server (spread over --hosts loopback
 addresses 127.0.0.1, 127.0.0.2, ...; each response delayed by --latency ms; conditional
 requests answered with 304), then measures four runs, each in a fresh subprocess so its CPU
 time and peak memory are its own:
+
+Profiles: `simple`, 10 entries per feed of a few plain sentences; `entertainment`, what real
+entertainment feeds look like: 25 entries of 2-5 KB of HTML each (paragraphs, links, some
+relative, and images), in <content:encoded> beside a plain <description> teaser, in a feed that
+declares its <language> (so no language is detected). In both, one entry in 20 mentions a
+tracked show.
 
 - feedwatch cold: `feedwatch once` on an empty database (fetch, parse, match, store every
   feed, summarise the matches, write the digest); warm: `feedwatch once` again (all 304).
@@ -37,7 +44,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ENTRIES = 10  # per feed
+PROFILES = {"simple": 10, "entertainment": 25}  # entries per feed
 MATCH_EVERY = 20  # one entry in this many mentions a tracked show
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 
@@ -66,34 +73,93 @@ WORDS = [
 ]
 
 
-def feed_body(number: int) -> bytes:
-    """Feed `number`: ENTRIES items of a few plain sentences each, deterministic."""
-    items = []
-    for entry in range(ENTRIES):
-        serial = number * ENTRIES + entry
-        words = [WORDS[(serial * 7 + k * 3) % len(WORDS)] for k in range(40)]
-        sentences = [" ".join(words[k : k + 8]).capitalize() + "." for k in range(0, 40, 8)]
-        if serial % MATCH_EVERY == 0:
-            sentences[1] = "Fans of Daredevil will see the new season in March."
-        items.append(
-            f"<item><title>Story {serial}: {words[0]} {words[1]}</title>"
-            f"<link>http://feeds.example/{number}/{entry}</link>"
-            f'<guid isPermaLink="false">bench-{serial}</guid>'
-            f"<pubDate>{formatdate(1_700_000_000 - serial * 600, usegmt=True)}</pubDate>"
-            f"<description>{' '.join(sentences)}</description></item>"
-        )
+def _words(serial: int, count: int, salt: int = 0) -> list[str]:
+    return [WORDS[(serial * 7 + salt * 13 + k * 3) % len(WORDS)] for k in range(count)]
+
+
+def simple_item(number: int, entry: int, serial: int) -> str:
+    """A few plain sentences."""
+    words = _words(serial, 40)
+    sentences = [" ".join(words[k : k + 8]).capitalize() + "." for k in range(0, 40, 8)]
+    if serial % MATCH_EVERY == 0:
+        sentences[1] = "Fans of Daredevil will see the new season in March."
     return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<item><title>Story {serial}: {words[0]} {words[1]}</title>"
+        f"<link>http://feeds.example/{number}/{entry}</link>"
+        f'<guid isPermaLink="false">bench-{serial}</guid>'
+        f"<pubDate>{formatdate(1_700_000_000 - serial * 600, usegmt=True)}</pubDate>"
+        f"<description>{' '.join(sentences)}</description></item>"
+    )
+
+
+def entertainment_item(number: int, entry: int, serial: int) -> str:
+    """An article as entertainment sites publish it: a teaser, and 2-5 KB of HTML with
+    paragraphs, links (some relative), an image and a caption."""
+    paragraphs = []
+    target = 2000 + (serial * 397) % 3000
+    size = 0
+    k = 0
+    while size < target:
+        words = _words(serial, 30, salt=k)
+        text = " ".join(words[:12]).capitalize() + ", " + " ".join(words[12:30]) + "."
+        if k % 3 == 0:
+            text += f' <a href="/news/{serial}-{k}">Read the {words[2]} story</a>.'
+        if k % 4 == 1:
+            text += f' <a href="https://other.example/{words[5]}/{serial}">{words[5]}</a>'
+        if k == 2:
+            text = (
+                f'<figure><img src="/images/{serial}.jpg" alt="{words[1]}" width="640" '
+                f'height="360"><figcaption>Photo: {words[3]} / Getty Images</figcaption>'
+                f"</figure><p>{text}</p>"
+            )
+        else:
+            text = f"<p>{text}</p>"
+        if k == 1 and serial % MATCH_EVERY == 0:
+            text += "<p>Fans of <em>Daredevil</em> will see the new season in March.</p>"
+        paragraphs.append(text)
+        size += len(text)
+        k += 1
+    words = _words(serial, 12)
+    html = "".join(paragraphs).replace("]]>", "]]&gt;")
+    return (
+        f"<item><title>Story {serial}: {words[0]} {words[1]} &amp; {words[2]}</title>"
+        f"<link>http://feeds.example/{number}/{entry}</link>"
+        f'<guid isPermaLink="false">bench-{serial}</guid>'
+        f"<pubDate>{formatdate(1_700_000_000 - serial * 600, usegmt=True)}</pubDate>"
+        f"<dc:creator>{words[4].capitalize()} {words[5].capitalize()}</dc:creator>"
+        f"<category>{words[6]}</category><category>{words[7]}</category>"
+        f"<description>{' '.join(words).capitalize()}.</description>"
+        f"<content:encoded><![CDATA[{html}]]></content:encoded></item>"
+    )
+
+
+ITEMS = {"simple": simple_item, "entertainment": entertainment_item}
+
+
+def feed_body(number: int, profile: str = "simple") -> bytes:
+    """Feed `number` of `profile`, deterministic."""
+    entries = PROFILES[profile]
+    item = ITEMS[profile]
+    items = [item(number, entry, number * entries + entry) for entry in range(entries)]
+    # As WordPress and most publishing software write it; the simple profile says nothing.
+    language = "<language>en-US</language>" if profile == "entertainment" else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
         f"<title>Feed {number}</title><link>http://feeds.example/{number}/</link>"
-        f"<description>Synthetic feed {number}</description>{''.join(items)}</channel></rss>"
+        f"<description>Synthetic feed {number}</description>{language}{''.join(items)}"
+        "</channel></rss>"
     ).encode()
 
 
 class FeedHost:
     """Threaded HTTP servers on loopback addresses serving /feed/<n>.xml, with counts."""
 
-    def __init__(self, hosts: int, latency: float) -> None:
+    def __init__(self, hosts: int, latency: float, profile: str = "simple") -> None:
         self.latency = latency
+        self.profile = profile
+        self._bodies: dict[int, tuple[bytes, str]] = {}
         self.counts: Counter[int] = Counter()
         self._lock = threading.Lock()
         self._servers = []
@@ -121,6 +187,17 @@ class FeedHost:
             httpd.shutdown()
             httpd.server_close()
 
+    def body(self, number: int) -> tuple[bytes, str]:
+        """Feed `number` and its ETag, built once: the server's cost stays out of the runs."""
+        with self._lock:
+            found = self._bodies.get(number)
+        if found is None:
+            body = feed_body(number, self.profile)
+            found = body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            with self._lock:
+                self._bodies[number] = found
+        return found
+
     def _count(self, status: int) -> None:
         with self._lock:
             self.counts[status] += 1
@@ -141,8 +218,7 @@ class FeedHost:
                 except ValueError:
                     self._send(404, b"", {})
                     return
-                body = feed_body(number)
-                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+                body, etag = host.body(number)
                 validators = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
                 if self.headers.get("If-None-Match") == etag:
                     self._send(304, b"", validators)
@@ -248,6 +324,9 @@ def run_child(side: str, workdir: Path, urls_file: Path, args: argparse.Namespac
 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    options.add_argument(
+        "--profile", choices=sorted(PROFILES), default="simple", help="feed contents (simple)"
+    )
     options.add_argument("--feeds", type=int, default=1000, help="synthetic feeds (1000)")
     options.add_argument("--latency", type=float, default=50, help="ms added per response (50)")
     options.add_argument("--workers", type=int, default=16, help="requests in flight (16)")
@@ -262,7 +341,7 @@ def main() -> None:
         SIDES[args.child](args.workdir, urls, args.workers, args.hosts)
         return
 
-    host = FeedHost(args.hosts, args.latency / 1000)
+    host = FeedHost(args.hosts, args.latency / 1000, args.profile)
     results: dict[tuple[str, str], dict] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="feedwatch-bench-") as folder:
@@ -283,7 +362,8 @@ def main() -> None:
 
 def print_table(results: dict[tuple[str, str], dict], args: argparse.Namespace) -> None:
     print(
-        f"{args.feeds} feeds x {ENTRIES} entries, {args.latency:g} ms latency, "
+        f"{args.profile}: {args.feeds} feeds x {PROFILES[args.profile]} entries, "
+        f"{args.latency:g} ms latency, "
         f"{args.workers} in flight, {args.hosts} hosts"
     )
     header = f"{'':<16}{'feeds/s':>9}{'CPU s':>8}{'peak MB':>9}{'200s':>7}{'304s':>7}"

@@ -243,18 +243,19 @@ def test_the_heavy_libraries_load_only_when_something_needs_them():
 
 
 def refuse_saves(monkeypatch, refused: Callable[[str, bool], bool]) -> None:
-    """Make Store.record_poll raise StoreError when refused(feed_url, has_articles)."""
+    """Make Store.record_polls raise StoreError for a batch holding a poll for which
+    refused(feed_url, has_articles)."""
     from feedwatch.errors import StoreError
     from feedwatch.store import Store
 
-    record_poll = Store.record_poll
+    record_polls = Store.record_polls
 
-    def failing(self, feed_url, **kwargs):
-        if refused(feed_url, bool(kwargs.get("articles"))):
+    def failing(self, intents):
+        if any(refused(intent.url, bool(intent.entries)) for intent in intents):
             raise StoreError("database test: value refused")
-        return record_poll(self, feed_url, **kwargs)
+        return record_polls(self, intents)
 
-    monkeypatch.setattr(Store, "record_poll", failing)
+    monkeypatch.setattr(Store, "record_polls", failing)
 
 
 def test_a_feed_the_database_refuses_does_not_stop_the_others(
@@ -304,3 +305,23 @@ def test_a_database_that_records_no_poll_at_all_exits_1(three_feeds, tmp_path, c
         "feedwatch: database test: value refused"
     ]
     assert not (tmp_path / "out" / "digest.xml").exists()
+
+
+def test_entry_markup_reaches_the_store_as_plain_text_and_its_link_resolved() -> None:
+    # feedparser neither sanitises nor resolves entry HTML (poll/parser.py): the text is all
+    # that is kept, so no script, handler or style survives, and the entry's own link is
+    # still made absolute against the feed's URL.
+    document = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+    <item><title>Daredevil &lt;script&gt;alert(1)&lt;/script&gt;returns</title>
+    <link>/news/daredevil</link><guid>g1</guid>
+    <description><![CDATA[<p onclick="steal()">The season opens.</p><script>alert(2)</script>
+    <style>p { color: red }</style><img src="x" onerror="alert(3)">
+    <a href="javascript:x()">More</a>]]></description>
+    </item></channel></rss>"""
+    feed = parser.parse(document, {"content-type": "application/rss+xml"}, "https://tv.example/rss")
+    [article] = to_articles(feed.entries, "https://tv.example/rss")
+    assert article.url == "https://tv.example/news/daredevil"
+    assert article.title == "Daredevil returns"
+    assert article.summary == "The season opens.\n\nMore"
+    for unsafe in ("alert", "steal", "color", "javascript", "<"):
+        assert unsafe not in article.title + article.summary + article.body

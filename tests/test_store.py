@@ -25,14 +25,17 @@ from sqlalchemy import Engine, column, create_engine, insert, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from feedwatch.decide import changed_entries
 from feedwatch.errors import StoreError
 from feedwatch.models import (
     Article,
     DigestItem,
     Page,
     ParsedFeed,
+    PollIntent,
     Schedule,
     ShowMatch,
+    StoredPoll,
     Validators,
 )
 from feedwatch.store import SaveResult, Store
@@ -471,19 +474,19 @@ def test_validators_round_trip(store: Store) -> None:
     assert store.feed_state(TVWIRE).validators == Validators()
     assert store.feed_state("https://unknown.example/feed").validators == Validators()
     sent = Validators(etag='"abc123"', last_modified="Sat, 01 Mar 2025 10:00:00 GMT")
-    store.record_poll(TVWIRE, at=NOW, status=200, validators=sent)
+    store.record_poll(PollIntent(TVWIRE, at=NOW, status=200, validators=sent))
     assert store.feed_state(TVWIRE).validators == sent
-    store.record_poll(TVWIRE, at=NOW + timedelta(minutes=15), status=304)  # keeps them
+    store.record_poll(PollIntent(TVWIRE, at=NOW + timedelta(minutes=15), status=304))  # keeps them
     assert store.feed_state(TVWIRE).validators == sent
 
 
 def test_an_error_is_recorded_then_cleared_by_a_good_poll(store: Store) -> None:
-    store.record_poll(TVWIRE, at=NOW, status=503, error="HTTP 503 Service Unavailable")
+    store.record_poll(PollIntent(TVWIRE, at=NOW, status=503, error="HTTP 503 Service Unavailable"))
     [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
     assert (report.last_status, report.last_error) == (503, "HTTP 503 Service Unavailable")
 
     later = NOW + timedelta(minutes=15)
-    store.record_poll(TVWIRE, at=later, status=200, validators=Validators(etag='"x"'))
+    store.record_poll(PollIntent(TVWIRE, at=later, status=200, validators=Validators(etag='"x"')))
     [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
     assert (report.last_fetched, report.last_status, report.last_error) == (later, 200, None)
 
@@ -491,7 +494,7 @@ def test_an_error_is_recorded_then_cleared_by_a_good_poll(store: Store) -> None:
 def test_feed_titles_prefer_the_config_then_the_feed(store: Store) -> None:
     parsed = ParsedFeed(title="Title in the feed", link=None, entries=())
     for url in (TVWIRE, SCREENBEAT):
-        store.record_poll(url, at=NOW, status=200, feed=parsed)
+        store.record_poll(PollIntent(url, at=NOW, status=200, feed=parsed))
     titles = {report.url: report.title for report in store.feed_reports()}
     assert titles == {TVWIRE: "TV Wire", SCREENBEAT: "Title in the feed"}
     store.sync_feeds([(TVWIRE, None), (SCREENBEAT, "Screen Beat")])
@@ -512,7 +515,7 @@ def test_feed_reports_count_articles_per_feed(store: Store) -> None:
 def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
     paris = timezone(timedelta(hours=1))
     polled = datetime(2025, 3, 1, 13, 30, tzinfo=paris)
-    store.record_poll(TVWIRE, at=polled, status=200)
+    store.record_poll(PollIntent(TVWIRE, at=polled, status=200))
     published = datetime(2025, 2, 28, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
     store.save_articles(TVWIRE, [(article("e1", None, published=published), matched("S"))], at=NOW)
     summarise_all(store)
@@ -553,13 +556,15 @@ def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
         next_poll=NOW + timedelta(hours=2), errors=2, retry_after=NOW + timedelta(hours=2)
     )
     store.record_poll(
-        TVWIRE,
-        at=NOW,
-        status=200,
-        validators=Validators(etag='"v1"'),
-        feed=parsed,
-        schedule=schedule,
-        moved_to="https://tvwire.example/new-rss",
+        PollIntent(
+            TVWIRE,
+            at=NOW,
+            status=200,
+            validators=Validators(etag='"v1"'),
+            feed=parsed,
+            schedule=schedule,
+            moved_to="https://tvwire.example/new-rss",
+        )
     )
     saved = state(store)
     assert saved.fetch_url == "https://tvwire.example/new-rss"
@@ -579,7 +584,7 @@ def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
     )
 
     # A poll that says nothing about them keeps the schedule, hints and redirect.
-    store.record_poll(TVWIRE, at=NOW + timedelta(hours=3), status=304)
+    store.record_poll(PollIntent(TVWIRE, at=NOW + timedelta(hours=3), status=304))
     kept = state(store)
     assert (kept.next_poll, kept.errors, kept.ttl, kept.fetch_url) == (
         saved.next_poll,
@@ -588,7 +593,9 @@ def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
         saved.fetch_url,
     )
     # A document without hints clears them; a redirect back home clears the redirect.
-    store.record_poll(TVWIRE, at=NOW, status=200, feed=ParsedFeed(None, None, ()), moved_to=TVWIRE)
+    store.record_poll(
+        PollIntent(TVWIRE, at=NOW, status=200, feed=ParsedFeed(None, None, ()), moved_to=TVWIRE)
+    )
     assert (state(store).ttl, state(store).update_period) == (None, None)
     assert state(store).fetch_url == TVWIRE
     assert [r.title for r in store.feed_reports() if r.url == TVWIRE] == ["TV Wire"]
@@ -596,11 +603,13 @@ def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
 
 def test_a_gone_feed_is_reported_gone(store: Store) -> None:
     store.record_poll(
-        TVWIRE,
-        at=NOW,
-        status=410,
-        error="HTTP 410 Gone",
-        schedule=Schedule(errors=1, gone_since=NOW),
+        PollIntent(
+            TVWIRE,
+            at=NOW,
+            status=410,
+            error="HTTP 410 Gone",
+            schedule=Schedule(errors=1, gone_since=NOW),
+        )
     )
     assert state(store).gone_since == NOW
     [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
@@ -610,13 +619,15 @@ def test_a_gone_feed_is_reported_gone(store: Store) -> None:
 def test_reset_forgets_gone_back_off_redirect_and_validators(store: Store) -> None:
     store.save_articles(TVWIRE, [(article("e1", None), ())], at=NOW)
     store.record_poll(
-        TVWIRE,
-        at=NOW,
-        status=410,
-        validators=Validators('"v"', "Sat, 01 Mar 2025 10:00:00 GMT"),
-        error="HTTP 410 Gone",
-        schedule=Schedule(None, errors=4, retry_after=NOW + timedelta(days=1), gone_since=NOW),
-        moved_to="https://elsewhere.example/rss",
+        PollIntent(
+            TVWIRE,
+            at=NOW,
+            status=410,
+            validators=Validators('"v"', "Sat, 01 Mar 2025 10:00:00 GMT"),
+            error="HTTP 410 Gone",
+            schedule=Schedule(None, errors=4, retry_after=NOW + timedelta(days=1), gone_since=NOW),
+            moved_to="https://elsewhere.example/rss",
+        )
     )
     assert store.reset_feed(TVWIRE)
     fresh = state(store)
@@ -629,14 +640,16 @@ def test_a_changed_config_entry_wakes_a_gone_feed_and_is_due_at_once(store: Stor
     feeds = [(TVWIRE, "TV Wire")]
     store.sync_feeds(feeds, {TVWIRE: "hash-1"})
     later = Schedule(next_poll=NOW + timedelta(hours=5))
-    store.record_poll(TVWIRE, at=NOW, status=200, schedule=later)
+    store.record_poll(PollIntent(TVWIRE, at=NOW, status=200, schedule=later))
     store.sync_feeds(feeds, {TVWIRE: "hash-1"})  # unchanged: nothing happens
     assert state(store).next_poll == later.next_poll
 
     store.sync_feeds(feeds, {TVWIRE: "hash-2"})  # e.g. a new interval: takes effect now
     assert state(store).next_poll is None
 
-    store.record_poll(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+    store.record_poll(
+        PollIntent(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+    )
     store.sync_feeds(feeds, {TVWIRE: "hash-2"})
     assert state(store).gone_since == NOW
     store.sync_feeds(feeds, {TVWIRE: "hash-3"})
@@ -646,8 +659,12 @@ def test_a_changed_config_entry_wakes_a_gone_feed_and_is_due_at_once(store: Stor
 def test_a_gone_feed_removed_from_the_config_and_put_back_is_polled_again(store: Store) -> None:
     fingerprints = {TVWIRE: "same", SCREENBEAT: "other"}
     store.sync_feeds([(TVWIRE, None), (SCREENBEAT, None)], fingerprints)
-    store.record_poll(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
-    store.record_poll(SCREENBEAT, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+    store.record_poll(
+        PollIntent(TVWIRE, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+    )
+    store.record_poll(
+        PollIntent(SCREENBEAT, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+    )
 
     store.sync_feeds([(SCREENBEAT, None)], {SCREENBEAT: "other"})
     assert state(store).gone_since == NOW  # out of the config: nothing to poll anyway
@@ -659,7 +676,9 @@ def test_a_gone_feed_removed_from_the_config_and_put_back_is_polled_again(store:
 
 def test_the_first_fingerprint_keeps_the_schedule(store: Store) -> None:
     # A feed stored before fingerprints existed (e.g. by feedwatch at schema 0001).
-    store.record_poll(TVWIRE, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+    store.record_poll(
+        PollIntent(TVWIRE, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
+    )
     store.sync_feeds([(TVWIRE, None)], {TVWIRE: "first"})
     assert state(store).next_poll == NOW + timedelta(hours=1)
 
@@ -685,79 +704,98 @@ def test_publish_times_are_the_feeds_newest_distinct_dates(store: Store) -> None
 # --- recording a whole poll ------------------------------------------------------------------
 
 
-class Decider:
-    """A record_poll schedule function that notes the publish times it was given."""
-
-    def __init__(self, limit: int = 20) -> None:
-        self.limit = limit
-        self.seen: list[list[datetime]] = []
-
-    def __call__(self, newest: Callable[[int], list[datetime]]) -> Schedule:
-        self.seen.append(newest(self.limit))
-        return Schedule(next_poll=NOW + timedelta(hours=len(self.seen)))
-
-
 def dated(entry_id: str, when: datetime, url: str | None = None) -> Article:
     return article(entry_id, url, title=f"Story {entry_id}", published=when)
 
 
+def intent(store: Store, url: str, pairs=(), *, at: datetime = NOW, **fields) -> PollIntent:
+    """A poll of `url` at `at` delivering `pairs` (article, shows), as decide.py makes one."""
+    polled = store.stored_polls({url: [a.entry_id for a, _ in pairs]}, until=at)[url]
+    entries, unchanged = changed_entries(pairs, polled.versions)
+    fields.setdefault("status", 200)
+    return PollIntent(url, at, entries=entries, unchanged=unchanged, **fields)
+
+
+def published(store: Store, url: str = TVWIRE, until: datetime = NOW) -> list[datetime]:
+    return list(store.stored_polls({url: []}, until=until)[url].published)
+
+
 def test_a_poll_stores_articles_validators_and_schedule_together(store: Store) -> None:
-    decide = Decider()
     batch = [(dated(f"e{h}", NOW - timedelta(hours=h)), matched("Severance")) for h in range(3)]
+    schedule = Schedule(next_poll=NOW + timedelta(hours=1))
     record = store.record_poll(
-        TVWIRE, at=NOW, status=200, validators=Validators('"v1"'), articles=batch, schedule=decide
+        intent(store, TVWIRE, batch, validators=Validators('"v1"'), schedule=schedule)
     )
     assert record.saved == SaveResult(new=3)
-    assert record.schedule == Schedule(next_poll=NOW + timedelta(hours=1))
-    # The schedule was decided with the dates of the articles this very poll stored.
-    assert decide.seen == [[NOW - timedelta(hours=h) for h in range(3)]]
+    assert record.schedule == schedule
     assert state(store).validators == Validators('"v1"')
     assert state(store).next_poll == NOW + timedelta(hours=1)
     assert len(pending(store)) == 3
     # Without a schedule, the stored one is kept and reported.
-    assert store.record_poll(TVWIRE, at=NOW, status=304).schedule == record.schedule
+    assert store.record_poll(PollIntent(TVWIRE, NOW, 304)).schedule == record.schedule
+    # The same entries again: unchanged, counted as such.
+    assert store.record_poll(intent(store, TVWIRE, batch)).saved == SaveResult(unchanged=3)
 
 
-def test_a_poll_that_fails_to_record_stores_neither_articles_nor_validators(
-    store: Store,
+def test_polls_written_together_store_each_feeds_articles_in_order(store: Store) -> None:
+    shared = "https://news.example/shared"
+    first = intent(store, TVWIRE, [(dated("t1", NOW, shared), matched("Severance"))])
+    second = intent(store, SCREENBEAT, [(dated("s1", NOW, shared), matched("Andor"))])
+    records = store.record_polls([first, second])
+    # In order: the second feed's entry joins the article the first one stored.
+    assert [record.saved for record in records] == [SaveResult(new=1), SaveResult(updated=1)]
+    assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
+    assert store.record_polls([]) == []
+
+
+def test_a_batch_that_fails_part_way_stores_nothing_of_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(newest: Callable[[int], list[datetime]]) -> Schedule:
-        newest(20)
-        raise RuntimeError("cut short")
+    from feedwatch.store import saving
 
-    with pytest.raises(RuntimeError):
-        store.record_poll(
-            TVWIRE,
-            at=NOW,
-            status=200,
-            validators=Validators('"v1"'),
-            articles=[(article("e1", "https://tvwire.example/a"), matched("Severance"))],
-            schedule=broken,
-        )
+    save = saving.save
+    calls = []
+
+    def failing_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise SQLAlchemyError("disk I/O error")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(saving, "save", failing_second)
+    first = intent(
+        store,
+        TVWIRE,
+        [(article("e1", "https://tvwire.example/a"), ())],
+        validators=Validators('"v1"'),
+    )
+    second = intent(store, SCREENBEAT, [(article("s1", "https://screenbeat.example/b"), ())])
+    with pytest.raises(StoreError, match="disk I/O error"):
+        store.record_polls([first, second])
+    # The first feed is polled again as if never polled: validators never outlive articles.
     assert state(store).validators == Validators()
-    assert reports(store)[TVWIRE] == 0
+    assert state(store).last_polled is None
+    assert reports(store).get(TVWIRE, 0) == 0
 
 
-def test_publish_times_seen_by_polls_follow_every_change(store: Store) -> None:
-    decide = Decider(limit=2)
+def test_publish_times_read_for_polls_follow_every_change(store: Store) -> None:
     old = [dated("e1", NOW - timedelta(days=2)), dated("e2", NOW - timedelta(days=1))]
-    store.record_poll(TVWIRE, at=NOW, status=200, articles=[(a, ()) for a in old], schedule=decide)
-    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)  # nothing changed
+    store.record_poll(intent(store, TVWIRE, [(a, ()) for a in old]))
+    assert published(store) == [NOW - timedelta(days=1), NOW - timedelta(days=2)]
+    # A poll that changed nothing keeps them on the feed's row, where the next read finds them.
+    store.record_poll(PollIntent(TVWIRE, NOW, 304, published=tuple(published(store))))
+    assert published(store) == [NOW - timedelta(days=1), NOW - timedelta(days=2)]
     newer = dated("e3", NOW - timedelta(hours=1))
-    store.record_poll(TVWIRE, at=NOW, status=200, articles=[(newer, ())], schedule=decide)
-    # More than the two kept before: they are read again.
-    more = Decider(limit=3)
-    store.record_poll(TVWIRE, at=NOW, status=304, schedule=more)
-    assert decide.seen == [
-        [NOW - timedelta(days=1), NOW - timedelta(days=2)],
-        [NOW - timedelta(days=1), NOW - timedelta(days=2)],
-        [NOW - timedelta(hours=1), NOW - timedelta(days=1)],
+    store.record_poll(intent(store, TVWIRE, [(newer, ())]))
+    assert published(store) == [
+        NOW - timedelta(hours=1),
+        NOW - timedelta(days=1),
+        NOW - timedelta(days=2),
     ]
-    assert more.seen == [store.publish_times(TVWIRE, until=NOW, limit=3)]
-    assert len(more.seen[0]) == 3
+    assert published(store) == store.publish_times(TVWIRE, until=NOW, limit=20)
 
 
-def test_publish_times_seen_by_polls_follow_a_shared_article_and_the_clock(
+def test_publish_times_read_for_polls_follow_a_shared_article_and_the_clock(
     store: Store,
 ) -> None:
     url = "https://news.example/shared"
@@ -765,19 +803,27 @@ def test_publish_times_seen_by_polls_follow_a_shared_article_and_the_clock(
     store.save_articles(SCREENBEAT, [(dated("s1", NOW - timedelta(hours=5), url), ())], at=NOW)
     tomorrow = NOW + timedelta(days=1)
     store.save_articles(TVWIRE, [(dated("t2", tomorrow), ())], at=NOW)
-    decide = Decider()
-    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)
+    # The entry dated tomorrow is stored as dated when first seen: it counts at once.
+    assert published(store) == [NOW, NOW - timedelta(hours=5)]
+    store.record_poll(PollIntent(TVWIRE, NOW, 304, published=tuple(published(store))))
     # The other feed's entry for the article both carry changes, with a new date.
     redated = replace(dated("s1", NOW - timedelta(hours=2), url), body="Corrected.")
     store.save_articles(SCREENBEAT, [(redated, ())], at=NOW)
-    store.record_poll(TVWIRE, at=NOW, status=304, schedule=decide)
-    store.record_poll(TVWIRE, at=tomorrow, status=304, schedule=decide)
-    # The entry dated tomorrow is stored as dated when first seen: it counts at once.
-    assert decide.seen == [
-        [NOW, NOW - timedelta(hours=5)],
-        [NOW, NOW - timedelta(hours=2)],
-        [NOW, NOW - timedelta(hours=2)],
-    ]
+    assert published(store) == [NOW, NOW - timedelta(hours=2)]
+    assert published(store, until=tomorrow) == [NOW, NOW - timedelta(hours=2)]
+    # Read before any of them was published: none.
+    assert published(store, until=NOW - timedelta(days=1)) == []
+
+
+def test_stored_polls_give_the_versions_of_the_entries_asked_about(store: Store) -> None:
+    story = article("e1", "https://tvwire.example/a")
+    store.save_articles(TVWIRE, [(story, ())], at=NOW)
+    polls = store.stored_polls(
+        {TVWIRE: ["e1", "e2"], SCREENBEAT: ["e1"], "https://unknown.example/": ["x"]}, until=NOW
+    )
+    assert polls[TVWIRE].versions == {"e1": story.version}
+    assert polls[SCREENBEAT].versions == {}
+    assert polls["https://unknown.example/"] == StoredPoll({})
 
 
 # --- concurrency -----------------------------------------------------------------------------

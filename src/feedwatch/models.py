@@ -275,3 +275,43 @@ class FeedLink:
     url: str
     title: str | None = None
     type: str | None = None  # media type, when a page advertised it
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPoll:
+    """What deciding a poll needs of the store beyond FeedState, read before the poll is
+    written (Store.stored_polls)."""
+
+    versions: Mapping[str, str]  # entry id -> version stored, of the entries asked about
+    # The feed's newest distinct publish times as stored, newest first, none after the read.
+    published: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedEntry:
+    """An entry a poll delivered that the store does not hold at this version."""
+
+    article: Article
+    shows: tuple[ShowMatch, ...]  # one per show, in the matcher's order
+    version: str  # article.version, computed once
+    stored: str | None = None  # the version stored before; None: new to the feed
+
+
+@dataclass(frozen=True, slots=True)
+class PollIntent:
+    """Everything one poll writes about its feed, decided before the write (decide.py): the
+    store applies it as it is and decides nothing."""
+
+    url: str  # the feed as configured
+    at: datetime  # when it was polled
+    status: int | None
+    schedule: Schedule | None = None  # None keeps the stored one
+    error: str | None = None  # None: it worked (clears the last error)
+    validators: Validators | None = None  # None keeps the stored ones
+    feed: ParsedFeed | None = None  # the document parsed: its title, ttl and update period
+    moved_to: str | None = None  # where a permanent redirect led: polled from there on
+    entries: tuple[ChangedEntry, ...] = ()  # the new and changed ones, in feed order
+    unchanged: int = 0  # entries delivered that are stored at this version already
+    pages: Mapping[str, Page] = dataclasses.field(default_factory=dict)  # by article URL
+    # The publish times read with the state; kept on the feed's row when no article changes.
+    published: tuple[datetime, ...] | None = None

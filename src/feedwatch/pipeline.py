@@ -11,13 +11,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from feedwatch import language, logs, matcher, policy, roundup, stories
+from feedwatch import decide, language, logs, matcher, policy, roundup, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
-from feedwatch.errors import FetchError, HTTPStatusError, ParseError, StoreError
+from feedwatch.errors import FetchError, ParseError, StoreError
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
     Article,
@@ -26,8 +28,9 @@ from feedwatch.models import (
     FeedState,
     FetchResult,
     ParsedFeed,
-    Schedule,
+    PollIntent,
     ShowMatch,
+    StoredPoll,
     StoredStory,
     Validators,
 )
@@ -36,7 +39,7 @@ from feedwatch.poll import pages as fulltext
 from feedwatch.poll.http import Fetcher
 from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
-from feedwatch.store.repository import PruneReport, ScheduleFor
+from feedwatch.store.repository import PollRecord, PruneReport
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 from feedwatch.urls import canonical_url, identity_keys
@@ -44,6 +47,9 @@ from feedwatch.urls import canonical_url, identity_keys
 log = logging.getLogger(__name__)
 
 SUMMARY_BATCH = 20  # summaries saved per transaction
+# Polls written per transaction in a cycle: one commit each costs more than the poll's rows.
+WRITE_BATCH_FEEDS = 50
+WRITE_BATCH_ENTRIES = 2000
 SHOWS_SETTING = "shows"  # the store's name for the fingerprint its matches were made with
 
 
@@ -126,7 +132,13 @@ class Downloads:
             # A bug, but one feed's: recorded against it, while the others go on.
             log.debug("%s: cannot read its entries", url, exc_info=True)
             raise ParseError(f"unreadable entries ({logs.described(exc)})") from None
-        return Download(result, parsed, articles)
+        # Held until its batch is written: without the body and the entries' HTML, which
+        # nothing after this needs.
+        return Download(
+            dataclasses.replace(result, content=b""),
+            dataclasses.replace(parsed, entries=()),
+            articles,
+        )
 
 
 def to_articles(
@@ -160,13 +172,39 @@ def to_articles(
     )
 
 
-class Pipeline:
-    """Long-lived pieces of one running feedwatch, shared by every poll."""
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A feed's answer, or why there is none, waiting for its batch to be written."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
+    feed: FeedSettings
+    state: FeedState
+    at: datetime  # when it was polled
+    started: float  # time.monotonic() then
+    download: Download | None = None
+    error: FetchError | ParseError | None = None
+
+    @property
+    def entry_ids(self) -> list[str]:
+        return [a.entry_id for a in self.download.articles] if self.download else []
+
+
+class Pipeline:
+    """Long-lived pieces of one running feedwatch, shared by every poll.
+
+    `clock` gives the time every poll is decided at (decide.py).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
+        self.clock = clock
         self.matcher = Matcher(config.shows)
         self.summariser = Summariser(config.summary.algorithm)
         self.pages = fulltext.PageFetcher(config, fetcher, store)
@@ -192,142 +230,108 @@ class Pipeline:
         Logs one line per poll. Several feeds may be polled at once from different threads.
         A poll cut short by closing the fetcher (shutdown) records nothing: AbandonedError.
         """
-        return self._poll(feed, self.store.feed_state(feed.url), self._downloads())
-
-    def _downloads(self) -> Downloads:
-        return Downloads(self.fetcher, self.config.poll.max_entries)
-
-    def _poll(
-        self, feed: FeedSettings, state: FeedState, downloads: Downloads | pool.Prefetch[Download]
-    ) -> PollOutcome:
-        started = time.monotonic()
-        now = datetime.now(UTC)
-        try:
-            download = downloads.fetch(state.fetch_url, state.validators)
-        except (FetchError, ParseError) as exc:
-            outcome = self._failed(feed, state, exc, now=now, started=started)
-        else:
-            try:
-                outcome = self._fetched(feed, state, download, now=now, started=started)
-            except StoreError as exc:
-                # Its articles were refused (rolled back); the failure itself may still be kept.
-                outcome = self._failed(feed, state, exc, now=now, started=started)
+        fetched = self._fetch(feed, self.store.feed_state(feed.url), self._downloads())
+        [outcome] = self._record([fetched])
+        if isinstance(outcome, StoreError):
+            raise outcome
         _log(outcome)
         return outcome
 
-    def _fetched(
-        self,
-        feed: FeedSettings,
-        state: FeedState,
-        download: Download,
-        *,
-        now: datetime,
-        started: float,
-    ) -> PollOutcome:
-        result, parsed = download.result, download.parsed
-        pairs: list[tuple[Article, tuple[ShowMatch, ...]]] = []
+    def _downloads(self) -> Downloads:
+        return Downloads(self.fetcher, self.config.poll.max_entries, self.clock)
+
+    def _fetch(
+        self, feed: FeedSettings, state: FeedState, downloads: Downloads | pool.Prefetch[Download]
+    ) -> _Fetched:
+        started = time.monotonic()
+        at = self.clock()
+        try:
+            download = downloads.fetch(state.fetch_url, state.validators)
+        except (FetchError, ParseError) as exc:
+            return _Fetched(feed, state, at, started, error=exc)
+        return _Fetched(feed, state, at, started, download)
+
+    def _record(self, batch: Sequence[_Fetched]) -> list[PollOutcome | StoreError]:
+        """Decide each poll of `batch` (decide.py) from the store as read once, then write
+        them all in one transaction; when that fails, each on its own, so that a feed whose
+        articles the database refuses has the failure recorded and the others their polls.
+
+        StoreError in place of a poll that could not be recorded at all.
+        """
+        try:
+            stored = self.store.stored_polls(
+                {fetched.feed.url: fetched.entry_ids for fetched in batch},
+                until=min(fetched.at for fetched in batch),
+            )
+        except StoreError as exc:
+            return [exc for _ in batch]
+        decided = [(fetched, *self._decide(fetched, stored[fetched.feed.url])) for fetched in batch]
+        intents = [intent for _, intent, _ in decided]
+        written: list[tuple[PollIntent, PollRecord] | StoreError]
+        try:
+            written = list(zip(intents, self.store.record_polls(intents), strict=True))
+        except StoreError:
+            written = [
+                self._record_alone(fetched, stored[fetched.feed.url], intent)
+                for fetched, intent, _ in decided
+            ]
+        return [
+            done if isinstance(done, StoreError) else _outcome(fetched, *done, matched)
+            for (fetched, _, matched), done in zip(decided, written, strict=True)
+        ]
+
+    def _record_alone(
+        self, fetched: _Fetched, stored: StoredPoll, intent: PollIntent
+    ) -> tuple[PollIntent, PollRecord] | StoreError:
+        """Write one poll, or when that fails, the failure: the intent written and how."""
+        try:
+            return intent, self.store.record_poll(intent)
+        except StoreError as exc:
+            if intent.error is not None:
+                return exc
+            # Its articles were refused (rolled back); the failure itself may still be kept.
+            failure = decide.failed(
+                fetched.state, stored, exc, at=fetched.at, **self._rules(fetched.feed)
+            )
+            try:
+                return failure, self.store.record_poll(failure)
+            except StoreError as again:
+                return again
+
+    def _decide(self, fetched: _Fetched, stored: StoredPoll) -> tuple[PollIntent, int]:
+        """The poll's intent, and how many of its entries matched a show."""
+        feed, download, rules = fetched.feed, fetched.download, self._rules(fetched.feed)
+        if download is None:
+            assert fetched.error is not None
+            intent = decide.failed(fetched.state, stored, fetched.error, at=fetched.at, **rules)
+            return intent, 0
         pages = fulltext.Pages()
-        if parsed is None:  # 304: only the poll and the schedule are written
-            ttl, update_period = state.ttl, state.update_period
-        else:
-            if parsed.warning:
-                log.info("%s: recovered from malformed feed: %s", feed.url, parsed.warning)
+        pairs: list[tuple[Article, tuple[ShowMatch, ...]]] = []
+        if download.parsed is not None:
+            if download.parsed.warning:
+                log.info("%s: recovered from malformed feed: %s", feed.url, download.parsed.warning)
             # Teasers are matched, and later summarised, with their linked page's text.
             pages = self.pages.fetch(feed, download.articles)
             pairs = [(a, self.matcher.match(pages.apply(a))) for a in download.articles]
-            ttl, update_period = parsed.ttl, parsed.update_period
-        hints = policy.Hints(ttl=ttl, update_period=update_period, max_age=result.max_age)
-        # One transaction: validators are never stored without the articles they vouch for,
-        # so a crash in between re-fetches the feed instead of skipping unsaved entries.
-        record = self.store.record_poll(
-            feed.url,
-            at=now,
-            status=result.status,
-            validators=result.validators,
-            feed=parsed,
-            schedule=self._schedule(feed, now, hints),
-            moved_to=result.permanent_url,
-            articles=pairs,
+        intent = decide.fetched(
+            fetched.state,
+            stored,
+            download.result,
+            download.parsed,
+            pairs,
+            at=fetched.at,
             pages=pages.fetched,
+            **rules,
         )
-        return PollOutcome(
-            feed.url,
-            result.status,
-            new=record.saved.new,
-            updated=record.saved.updated,
-            matched=sum(1 for _, shows in pairs if shows),
-            skipped=parsed.skipped + parsed.truncated if parsed else 0,
-            seconds=time.monotonic() - started,
-            next_poll=record.schedule.next_poll,
-        )
+        return intent, sum(1 for _, shows in pairs if shows)
 
-    def _failed(
-        self,
-        feed: FeedSettings,
-        state: FeedState,
-        exc: FetchError | ParseError | StoreError,
-        *,
-        now: datetime,
-        started: float,
-    ) -> PollOutcome:
-        status = exc.status if isinstance(exc, HTTPStatusError) else None
-        errors = state.errors + 1
-        schedule: Schedule | ScheduleFor
-        if status == 410:
-            schedule = Schedule(errors=errors, gone_since=now)
-        else:
-            asked = (
-                exc.retry_after
-                if isinstance(exc, HTTPStatusError) and status in policy.RETRY_STATUSES
-                else None
-            )
-            hints = policy.Hints(ttl=state.ttl, update_period=state.update_period)
-            schedule = self._schedule(feed, now, hints, errors=errors, asked=asked)
-        record = self.store.record_poll(
-            feed.url, at=now, status=status, error=str(exc), schedule=schedule
-        )
-        return PollOutcome(
-            feed.url,
-            status,
-            error=str(exc),
-            seconds=time.monotonic() - started,
-            next_poll=record.schedule.next_poll,
-            gone=record.schedule.gone_since is not None,
-        )
-
-    def _schedule(
-        self,
-        feed: FeedSettings,
-        now: datetime,
-        hints: policy.Hints,
-        *,
-        errors: int = 0,
-        asked: datetime | None = None,
-    ) -> ScheduleFor:
-        """The schedule after a poll at `now`, decided once the store knows the feed's newest
-        publish times (those of the articles this very poll stored included).
-
-        `errors`: failures in a row, this one included; `asked`: a 429/503's Retry-After.
-        """
-
-        def decide(newest: Callable[[int], list[datetime]]) -> Schedule:
-            gap = policy.publish_gap(newest(policy.RECENT_ENTRIES), now)
-            every = self._interval(feed, dataclasses.replace(hints, publish_gap=gap))
-            next_poll = policy.next_poll(
-                feed.url, now, every, self._bounds, errors=errors, retry_after=asked
-            )
-            # What is honoured, not what was asked: both stay within poll.max_interval.
-            retry_after = next_poll if asked is not None else None
-            return Schedule(next_poll=next_poll, errors=errors, retry_after=retry_after)
-
-        return decide
+    def _rules(self, feed: FeedSettings) -> dict[str, Any]:
+        """decide's scheduling arguments for `feed`: its interval and the bounds."""
+        return {"interval": self.config.interval_for(feed), "bounds": self._bounds}
 
     @property
     def _bounds(self) -> policy.Bounds:
         return policy.Bounds(self.config.poll.min_interval, self.config.poll.max_interval)
-
-    def _interval(self, feed: FeedSettings, hints: policy.Hints) -> timedelta:
-        return policy.interval(self.config.interval_for(feed), hints, self._bounds)
 
     def publish(self) -> tuple[int, int]:
         """Put new matches into stories, summarise the stories the digest shows that lack a
@@ -476,15 +480,16 @@ class Pipeline:
 
         Requests go out several at once, within poll.concurrency and poll.per_host, and each
         response is parsed in the thread that fetched it, while the results are matched and
-        stored one feed at a time in the order given: the outcome never depends on which
-        server answered first (e.g. which of two feeds carrying the same story it is
-        credited to).
+        stored in the order given, WRITE_BATCH_FEEDS feeds (or about WRITE_BATCH_ENTRIES
+        entries) per transaction: the outcome never depends on which server answered first
+        (e.g. which of two feeds carrying the same story it is credited to), and a crash loses
+        at most the batch being written, whose feeds are simply polled again.
 
         A poll that could not be recorded (StoreError) is logged and the cycle goes on; when
         no poll could be recorded at all the database is taken to be down: StoreError.
         """
         # Read once for the whole cycle: each poll below changes only its own feed's state.
-        chosen = self._pollable(datetime.now(UTC)) if feeds is None else self._states(feeds)
+        chosen = self._pollable(self.clock()) if feeds is None else self._states(feeds)
         states = [state for _, state in chosen]
         limits = self.config.poll
         # How far requests run ahead of storing: bounds the responses held in memory.
@@ -493,19 +498,44 @@ class Pipeline:
         unrecorded: list[StoreError] = []
         requested = 0
         downloads = self._downloads()
-        with pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead:
+        batch: list[_Fetched] = []
+        entries = 0
+        # One batch is decided and written while the next is fetched, by this one thread,
+        # so batches are written in order, and at most two are held.
+        writing: list[tuple[list[_Fetched], Future[list[PollOutcome | StoreError]]]] = []
+
+        def written() -> None:
+            """Log the outcomes of the batch being written, once it is."""
+            if not writing:
+                return
+            done_batch, future = writing.pop()
+            for fetched, done in zip(done_batch, future.result(), strict=True):
+                outcome = done
+                if isinstance(done, StoreError):
+                    unrecorded.append(done)
+                    seconds = time.monotonic() - fetched.started
+                    outcome = PollOutcome(fetched.feed.url, None, error=str(done), seconds=seconds)
+                polls.append(outcome)
+                _log(outcome)
+
+        with (
+            pool.Prefetch(downloads, limits.concurrency, limits.per_host) as ahead,
+            ThreadPoolExecutor(1, thread_name_prefix="store") as writer,
+        ):
             for index, (feed, state) in enumerate(chosen):
                 while requested < min(len(chosen), index + window):
                     ahead.request(states[requested].fetch_url, states[requested].validators)
                     requested += 1
-                started = time.monotonic()
-                try:
-                    polls.append(self._poll(feed, state, ahead))
-                except StoreError as exc:
-                    unrecorded.append(exc)
-                    seconds = time.monotonic() - started
-                    polls.append(PollOutcome(feed.url, None, error=str(exc), seconds=seconds))
-                    _log(polls[-1])
+                fetched = self._fetch(feed, state, ahead)
+                batch.append(fetched)
+                entries += len(fetched.entry_ids)
+                if len(batch) == WRITE_BATCH_FEEDS or entries >= WRITE_BATCH_ENTRIES or (
+                    index == len(chosen) - 1
+                ):
+                    written()
+                    writing.append((batch, writer.submit(self._record, batch)))
+                    batch, entries = [], 0
+            written()
         if unrecorded and len(unrecorded) == len(polls):
             raise unrecorded[0]
         summarised, items = self.publish()
@@ -538,6 +568,34 @@ def rejudge(store: Store, shows: Sequence[ShowSettings], judge: Matcher | None =
     if changed:
         log.info("shows changed: %d stored articles matched again differently", changed)
     return changed
+
+
+def _outcome(
+    fetched: _Fetched, intent: PollIntent, record: PollRecord, matched: int
+) -> PollOutcome:
+    """What the poll did, once `intent` was written as `record`."""
+    seconds = time.monotonic() - fetched.started
+    schedule = record.schedule
+    if intent.error is None:
+        parsed = intent.feed
+        return PollOutcome(
+            fetched.feed.url,
+            intent.status,
+            new=record.saved.new,
+            updated=record.saved.updated,
+            matched=matched,
+            skipped=parsed.skipped + parsed.truncated if parsed else 0,
+            seconds=seconds,
+            next_poll=schedule.next_poll,
+        )
+    return PollOutcome(
+        fetched.feed.url,
+        intent.status,
+        error=intent.error,
+        seconds=seconds,
+        next_poll=schedule.next_poll,
+        gone=schedule.gone_since is not None,
+    )
 
 
 def _log(outcome: PollOutcome) -> None:

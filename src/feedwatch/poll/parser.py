@@ -92,11 +92,15 @@ def _parse_xml(
     response_headers["content-location"] = base
     try:
         # A bytes argument would be tried as a file name first: always hand over a stream.
+        # Neither sanitised nor resolved: entry HTML is only ever read as plain text
+        # (text.html_to_text, which drops scripts and styles) and the digest is built from
+        # that text, so feedparser's two passes over every entry's markup bought nothing.
+        # Entry links are still resolved (by feedparser, and again in pipeline.to_articles).
         result = feedparser.parse(
             io.BytesIO(content),
             response_headers=response_headers,
-            resolve_relative_uris=True,
-            sanitize_html=True,
+            resolve_relative_uris=False,
+            sanitize_html=False,
         )
     except Exception as exc:
         # E.g. a character reference past U+10FFFF (ValueError), or a KeyError on tags

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
+from feedwatch import decide
 from feedwatch.errors import StoreError
 from feedwatch.models import (
     Article,
@@ -37,10 +38,11 @@ from feedwatch.models import (
     FeedReport,
     FeedState,
     Page,
-    ParsedFeed,
+    PollIntent,
     Schedule,
     ShowMatch,
     Source,
+    StoredPoll,
     StoredStory,
     StoryArticle,
     StoryMember,
@@ -62,8 +64,8 @@ from feedwatch.store.schema import (
 )
 
 T = TypeVar("T")
-# Decides a poll's schedule, given newest(limit): the feed's newest publish times.
-ScheduleFor = Callable[[Callable[[int], list[datetime]]], Schedule]
+# A feed's newest publish times read for its polls, and kept on its row (policy.RECENT_ENTRIES).
+PUBLISH_TIMES_KEPT = 20
 # A write that lost a race runs again; each retry sees what the winner committed.
 WRITE_ATTEMPTS = 10
 
@@ -93,7 +95,10 @@ class PruneReport:
     matched: int = 0
     forgotten: int = 0  # entries of deleted articles no feed listed for a retention period
 # Statements that every poll runs, built once: building one costs more than running it.
-_FEED = select(FeedRow).where(FeedRow.url == bindparam("url"))
+_FEEDS = select(FeedRow).where(FeedRow.url.in_(bindparam("urls", expanding=True)))
+_FEED_CACHES = select(FeedRow.id, FeedRow.url, FeedRow.recent_published).where(
+    FeedRow.url.in_(bindparam("urls", expanding=True))
+)
 _PUBLISHED_BY_FEED = (
     select(ArticleRow.published)
     .join(EntryRow, EntryRow.article_id == ArticleRow.id)
@@ -105,8 +110,28 @@ _PUBLISH_TIMES = (
     .order_by(ArticleRow.published.desc())
     .limit(bindparam("limit"))
 )
-_FIRST_PUBLISHED_AFTER = _PUBLISHED_BY_FEED.with_only_columns(func.min(ArticleRow.published)).where(
-    ArticleRow.published > bindparam("until")
+# Each feed's newest distinct publish times: numbered per feed, newest first, then cut.
+_DATES = (
+    select(EntryRow.feed_id, ArticleRow.published)
+    .join(ArticleRow, ArticleRow.id == EntryRow.article_id)
+    .where(
+        EntryRow.feed_id.in_(bindparam("ids", expanding=True)),
+        ArticleRow.published <= bindparam("until"),
+    )
+    .distinct()
+    .subquery()
+)
+_RANKED = select(
+    _DATES.c.feed_id,
+    _DATES.c.published,
+    func.row_number()
+    .over(partition_by=_DATES.c.feed_id, order_by=_DATES.c.published.desc())
+    .label("rank"),
+).subquery()
+_NEWEST_PUBLISHED = (
+    select(_RANKED.c.feed_id, _RANKED.c.published)
+    .where(_RANKED.c.rank <= PUBLISH_TIMES_KEPT)
+    .order_by(_RANKED.c.feed_id, _RANKED.c.published.desc())
 )
 
 
@@ -238,59 +263,52 @@ class Store:
             feed = session.scalar(select(FeedRow.id).where(FeedRow.url == feed_url))
             return [] if feed is None else _publish_times(session, feed, until, limit)
 
-    def record_poll(
-        self,
-        feed_url: str,
-        *,
-        at: datetime,
-        status: int | None,
-        validators: Validators | None = None,
-        error: str | None = None,
-        feed: ParsedFeed | None = None,
-        schedule: Schedule | ScheduleFor | None = None,
-        moved_to: str | None = None,
-        articles: Sequence[tuple[Article, tuple[str, ...]]] = (),
-        pages: Mapping[str, Page] | None = None,
-    ) -> PollRecord:
-        """Note how a poll went, with the articles it fetched, in one transaction.
+    def stored_polls(
+        self, wanted: Mapping[str, Collection[str]], *, until: datetime
+    ) -> dict[str, StoredPoll]:
+        """What deciding a poll of each feed in `wanted` needs (decide.py), read together:
+        the stored version of each entry id `wanted` lists for it, and its newest distinct
+        publish times not after `until` (up to PUBLISH_TIMES_KEPT). A feed not stored yet
+        gets an empty StoredPoll."""
+        with self._session() as session:
+            feeds: dict[str, tuple[int, dict[str, Any] | None]] = {}
+            for chunk in saving.chunks(wanted):
+                found = session.execute(_FEED_CACHES, {"urls": chunk})
+                feeds.update((url, (row_id, cached)) for row_id, url, cached in found)
+            asked = {feeds[url][0]: set(ids) for url, ids in wanted.items() if url in feeds and ids}
+            versions = saving.versions_of(session, asked)
+            published: dict[int, tuple[datetime, ...]] = {}
+            unknown = []
+            for row_id, cached in feeds.values():
+                times = _PublishTimes.load(cached).answer(until) if cached else None
+                if times is None:
+                    unknown.append(row_id)
+                else:
+                    published[row_id] = times
+            published.update(_newest_publish_times(session, unknown, until))
+        return {
+            url: StoredPoll(versions.get(row_id, {}), published.get(row_id, ()))
+            for url, (row_id, _) in feeds.items()
+        } | {url: StoredPoll({}) for url in wanted if url not in feeds}
 
-        `articles` (each with the shows it matched) and `pages` are stored as save_articles
-        does, in the same transaction as the rest: validators are never committed without
-        the articles they vouch for, so a poll cut short is simply done again. `error` None
-        means it worked (and clears the last error). `validators` None keeps the stored ones.
-        `feed`, the document parsed, gives the feed's own title and its ttl / update period.
-        `schedule` None keeps the stored one; a function is given newest(limit), the feed's
-        publish times as publish_times(until=at) gives them once the articles are stored, and
-        returns the schedule. `moved_to`, where a permanent redirect led, is where the feed is
-        polled from now on.
+    def record_poll(self, intent: PollIntent) -> PollRecord:
+        """record_polls of one poll."""
+        return self.record_polls([intent])[0]
+
+    def record_polls(self, intents: Sequence[PollIntent]) -> list[PollRecord]:
+        """Write the polls decided (decide.py), in order, in one transaction: each feed's
+        articles with its validators, so a crash loses the whole batch and its feeds are
+        simply polled again, never one whose validators vouch for articles not stored.
+
+        A feed polled for the first time is added. The publish times an intent carries are
+        kept on the feed's row when its poll changed no article (see _PublishTimes).
         """
 
-        def write(session: Session) -> PollRecord:
-            row = _feed(session, feed_url)
-            saved = saving.save(session, row, articles, at, pages) if articles else SaveResult()
-            kept = (
-                schedule(lambda limit: _recent_publish_times(session, row, at, limit))
-                if callable(schedule)
-                else schedule
-            )
-            row.last_fetched, row.last_status, row.last_error = at, status, error
-            if validators is not None:
-                row.etag, row.last_modified = validators.etag, validators.last_modified
-            if feed is not None:
-                row.feed_title = feed.title or row.feed_title
-                row.ttl_seconds = _seconds(feed.ttl)
-                row.update_period_seconds = _seconds(feed.update_period)
-                row.last_skipped = feed.skipped + feed.truncated
-            if kept is not None:
-                row.next_poll, row.error_count = kept.next_poll, kept.errors
-                row.retry_after, row.gone_since = kept.retry_after, kept.gone_since
-            if moved_to is not None:
-                row.fetch_url = None if moved_to == row.url else moved_to
-            return PollRecord(
-                saved, Schedule(row.next_poll, row.error_count, row.retry_after, row.gone_since)
-            )
+        def write(session: Session) -> list[PollRecord]:
+            rows = _feeds(session, [intent.url for intent in intents])
+            return [_apply(session, rows[intent.url], intent) for intent in intents]
 
-        return self._write(write)
+        return self._write(write) if intents else []
 
     def claim_due(
         self, now: datetime, *, owner: str, lease: timedelta, limit: int
@@ -345,9 +363,15 @@ class Store:
         `pages` (by article URL) are the web pages fetched for this poll: a new or replaced
         article keeps the one fetched for its URL (and loses an older one).
         """
-        return self._write(
-            lambda session: saving.save(session, _feed(session, feed_url), articles, at, pages)
-        )
+
+        def write(session: Session) -> SaveResult:
+            feed = _feeds(session, [feed_url])[feed_url]
+            versions = saving.stored_versions(session, feed, [a.entry_id for a, _ in articles])
+            entries, unchanged = decide.changed_entries(articles, versions)
+            saved = saving.save(session, feed, entries, at, pages)
+            return dataclasses.replace(saved, unchanged=saved.unchanged + unchanged)
+
+        return self._write(write)
 
     def entry_versions(self, feed_url: str, entry_ids: Iterable[str]) -> dict[str, str]:
         """The version each of the feed's `entry_ids` was last stored at; unknown ones absent.
@@ -683,13 +707,14 @@ class _PublishTimes:
     limit: int
     times: tuple[datetime, ...]
 
-    def answer(self, until: datetime, limit: int) -> list[datetime] | None:
-        """publish_times(until=until, limit=limit), or None when these times cannot tell."""
+    def answer(self, until: datetime) -> tuple[datetime, ...] | None:
+        """publish_times(until=until, limit=PUBLISH_TIMES_KEPT), or None when these times
+        cannot tell."""
         if until < self.read or (self.due is not None and until >= self.due):
             return None
-        if limit > self.limit and len(self.times) == self.limit:  # there may be more
+        if self.limit < PUBLISH_TIMES_KEPT and len(self.times) == self.limit:  # maybe more
             return None
-        return list(self.times[:limit])
+        return self.times[:PUBLISH_TIMES_KEPT]
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -710,19 +735,46 @@ class _PublishTimes:
         )
 
 
-def _recent_publish_times(
-    session: Session, feed: FeedRow, until: datetime, limit: int
-) -> list[datetime]:
-    """publish_times, from those kept on the feed's row when they still hold, else read
-    from its articles and kept."""
-    if feed.recent_published is not None:
-        times = _PublishTimes.load(feed.recent_published).answer(until, limit)
-        if times is not None:
-            return times
-    times = _publish_times(session, feed.id, until, limit)
-    due = session.scalar(_FIRST_PUBLISHED_AFTER, {"feed_id": feed.id, "until": until})
-    feed.recent_published = _PublishTimes(until, due, limit, tuple(times)).dump()
-    return times
+def _newest_publish_times(
+    session: Session, feed_ids: Sequence[int], until: datetime
+) -> dict[int, tuple[datetime, ...]]:
+    """publish_times of each of `feed_ids`, up to PUBLISH_TIMES_KEPT each, in one query a
+    chunk."""
+    found: dict[int, list[datetime]] = {feed_id: [] for feed_id in feed_ids}
+    for chunk in saving.chunks(feed_ids):
+        for feed_id, when in session.execute(_NEWEST_PUBLISHED, {"ids": chunk, "until": until}):
+            found[feed_id].append(when)
+    return {feed_id: tuple(times) for feed_id, times in found.items()}
+
+
+def _apply(session: Session, row: FeedRow, intent: PollIntent) -> PollRecord:
+    """Write one poll's intent to its feed's row, with its entries."""
+    saved = SaveResult()
+    if intent.entries:
+        saved = saving.save(session, row, intent.entries, intent.at, intent.pages)
+    saved = dataclasses.replace(saved, unchanged=saved.unchanged + intent.unchanged)
+    row.last_fetched, row.last_status, row.last_error = intent.at, intent.status, intent.error
+    if intent.validators is not None:
+        row.etag, row.last_modified = intent.validators.etag, intent.validators.last_modified
+    feed = intent.feed
+    if feed is not None:
+        row.feed_title = feed.title or row.feed_title
+        row.ttl_seconds = _seconds(feed.ttl)
+        row.update_period_seconds = _seconds(feed.update_period)
+        row.last_skipped = feed.skipped + feed.truncated
+    kept = intent.schedule
+    if kept is not None:
+        row.next_poll, row.error_count = kept.next_poll, kept.errors
+        row.retry_after, row.gone_since = kept.retry_after, kept.gone_since
+    if intent.moved_to is not None:
+        row.fetch_url = None if intent.moved_to == row.url else intent.moved_to
+    if intent.published is not None and row.recent_published is None and not intent.entries:
+        # Stored dates are never after when the article was first seen, so none is due.
+        times = _PublishTimes(intent.at, None, PUBLISH_TIMES_KEPT, intent.published)
+        row.recent_published = times.dump()
+    return PollRecord(
+        saved, Schedule(row.next_poll, row.error_count, row.retry_after, row.gone_since)
+    )
 
 
 def _stories(session: Session, limit: int | None, settings: str | None) -> list[StoredStory]:
@@ -888,11 +940,14 @@ def _duration(seconds: int | None) -> timedelta | None:
     return None if seconds is None else timedelta(seconds=seconds)
 
 
-def _feed(session: Session, url: str) -> FeedRow:
-    """The feed stored under `url`, added when it is not there yet."""
-    feed = session.scalar(_FEED, {"url": url})
-    if feed is None:
-        feed = FeedRow(url=url)
-        session.add(feed)
+def _feeds(session: Session, urls: Sequence[str]) -> dict[str, FeedRow]:
+    """The feeds stored under `urls`, those not there yet added."""
+    rows: dict[str, FeedRow] = {}
+    for chunk in saving.chunks(urls):
+        rows.update((row.url, row) for row in session.scalars(_FEEDS, {"urls": chunk}))
+    missing = [FeedRow(url=url) for url in dict.fromkeys(urls) if url not in rows]
+    if missing:
+        session.add_all(missing)
         session.flush()
-    return feed
+        rows.update((row.url, row) for row in missing)
+    return rows

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from feedwatch.models import Article, Page, ShowMatch
+from feedwatch.models import Article, ChangedEntry, Page, ShowMatch
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, ForgottenEntryRow, MatchRow
 
 # Keeps IN (...) lists well under every database's limit on bound parameters.
@@ -20,6 +20,10 @@ K = TypeVar("K", str, int)
 # Statements that every poll runs, built once: building one costs more than running it.
 _ENTRY_VERSIONS = select(EntryRow.entry_id, EntryRow.version).where(
     EntryRow.feed_id == bindparam("feed_id"),
+    EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_VERSIONS = select(EntryRow.feed_id, EntryRow.entry_id, EntryRow.version).where(
+    EntryRow.feed_id.in_(bindparam("feed_ids", expanding=True)),
     EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
 )
 _FORGOTTEN_VERSIONS = select(ForgottenEntryRow.entry_id, ForgottenEntryRow.version).where(
@@ -73,11 +77,13 @@ def guid_for(feed_url: str, article: Article, attempt: int = 0) -> str:
 def save(
     session: Session,
     feed: FeedRow,
-    pairs: Sequence[tuple[Article, Sequence[ShowMatch]]],
+    entries: Sequence[ChangedEntry],
     at: datetime,
     pages: Mapping[str, Page] | None = None,
 ) -> SaveResult:
-    """Store `pairs` (article, matched shows) delivered by `feed`; see Store.save_articles.
+    """Store `entries`, the new and changed ones a poll of `feed` delivered (decide.py); see
+    Store.save_articles. Each counts as new, updated or unchanged (a forgotten entry, or one
+    that joins an article without adding a show).
 
     Clears the feed's recent publish times (FeedRow.recent_published) when its articles
     change, and those of every other feed sharing an article whose date changed.
@@ -85,11 +91,9 @@ def save(
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     # Flushes happen where _Saver says, not whenever a lazy load would trigger one.
     with session.no_autoflush:
-        saver = _Saver(session, feed, at, pairs, pages or {})
-        for article, shows in pairs:
-            # One match per show: the first phrase found for it.
-            unique = tuple({match.show: match for match in reversed(shows)}.values())[::-1]
-            counts[saver.save(article, unique)] += 1
+        saver = _Saver(session, feed, at, entries, pages or {})
+        for entry in entries:
+            counts[saver.save(entry)] += 1
         saver.insert_new()
     if saver.changed:
         feed.recent_published = None
@@ -108,12 +112,13 @@ class _New:
 
 
 class _Saver:
-    """Saves one batch, article by article, as if each were written before the next is read.
+    """Saves one poll's new and changed entries, one by one, as if each were written before
+    the next is read.
 
-    Most entries of a feed are unchanged, and most of the rest are new articles: the first
-    need only their stored version, the second are inserted together at the end, without
-    ORM objects. The ORM (loaded on demand) handles the rest: changed entries, and entries
-    that join an article stored already or new in this batch.
+    Unchanged entries never get here (decide.changed_entries). Most of the rest are new
+    articles, inserted together at the end without ORM objects. The ORM (loaded on demand)
+    handles the others: changed entries, and entries that join an article stored already or
+    new in this batch.
     """
 
     def __init__(
@@ -121,7 +126,7 @@ class _Saver:
         session: Session,
         feed: FeedRow,
         at: datetime,
-        pairs: Sequence[tuple[Article, Sequence[ShowMatch]]],
+        entries: Sequence[ChangedEntry],
         pages: Mapping[str, Page],
     ) -> None:
         self.session = session
@@ -129,12 +134,10 @@ class _Saver:
         self.at = at
         self.pages = pages
         self.changed = False  # an entry was new or changed: the feed's articles may differ
-        # The version each entry of the batch delivers, as stored or as saved so far.
-        entry_ids = [article.entry_id for article, _ in pairs]
-        self.versions = stored_versions(session, feed, entry_ids)
         # Entries whose articles retention deleted: known, so never stored again as new.
         self.forgotten: dict[str, str] = {}
-        for chunk in chunks(set(entry_ids) - self.versions.keys()):
+        unknown = {e.article.entry_id for e in entries if e.stored is None}
+        for chunk in chunks(unknown):
             found = session.execute(_FORGOTTEN_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
             self.forgotten.update((entry_id, version) for entry_id, version in found)
         self.entries: dict[str, EntryRow] = {}  # ORM rows of entries, loaded when needed
@@ -143,7 +146,7 @@ class _Saver:
         # until its row is needed), or one new in this batch. Only the articles of new and
         # changed entries can take a URL, so only theirs are looked up.
         self.by_url: dict[str, int | ArticleRow | _New] = {}
-        urls = {a.key for a, _ in pairs if a.key and self.versions.get(a.entry_id) != a.version}
+        urls = {e.article.key for e in entries if e.article.key}
         for chunk in chunks(urls):
             found = session.execute(_ARTICLE_IDS, {"urls": chunk})
             self.by_url.update((url, row_id) for url, row_id in found if url)
@@ -159,8 +162,8 @@ class _Saver:
         # the change that freed it must reach the database, or the unique key fails.
         self._freed: set[str] = set()
 
-    def save(self, article: Article, shows: tuple[ShowMatch, ...]) -> str:
-        version = article.version
+    def save(self, entry: ChangedEntry) -> str:
+        article, shows, version = entry.article, entry.shows, entry.version
         if article.entry_id in self.forgotten:
             # Past retention: still listed, so kept forgotten; a new version of it is not news.
             self.forgotten[article.entry_id] = version
@@ -173,19 +176,15 @@ class _Saver:
                 .values(version=version, seen=self.at)
             )
             return "unchanged"
-        known = self.versions.get(article.entry_id)
-        if known == version:
-            return "unchanged"
         self.changed = True
-        self.versions[article.entry_id] = version
-        if known is not None:
-            entry = self._entry(article.entry_id)
-            entry.version = version
-            return self._changed_entry(entry, article, version, shows)
-        row = self._joinable(article.key)
-        if row is not None:
-            self._add_entry(article.entry_id, version, row)
-            return "updated" if _add_shows(row, shows) else "unchanged"
+        if entry.stored is not None:
+            row = self._entry(article.entry_id)
+            row.version = version
+            return self._changed_entry(row, article, version, shows)
+        joined = self._joinable(article.key)
+        if joined is not None:
+            self._add_entry(article.entry_id, version, joined)
+            return "updated" if _add_shows(joined, shows) else "unchanged"
         self._create(article, version, shows)
         return "new"
 
@@ -386,6 +385,20 @@ def stored_versions(session: Session, feed: FeedRow, entry_ids: Iterable[str]) -
         found = session.execute(_ENTRY_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
         versions.update((entry_id, version) for entry_id, version in found)
     return versions
+
+
+def versions_of(session: Session, wanted: Mapping[int, set[str]]) -> dict[int, dict[str, str]]:
+    """stored_versions of several feeds at once: for each feed id, its entries' versions among
+    the entry ids `wanted` names for it."""
+    found: dict[int, dict[str, str]] = {}
+    ids = set().union(*wanted.values()) if wanted else set()
+    for feed_chunk in chunks(wanted):
+        for chunk in chunks(ids):
+            rows = session.execute(_VERSIONS, {"feed_ids": feed_chunk, "entry_ids": chunk})
+            for feed_id, entry_id, version in rows:
+                if entry_id in wanted[feed_id]:
+                    found.setdefault(feed_id, {})[entry_id] = version
+    return found
 
 
 def stored_pages(session: Session, urls: Iterable[str]) -> dict[str, str | None]:
