@@ -26,7 +26,7 @@ from feedwatch import config
 from feedwatch.daemon import Daemon
 from feedwatch.errors import ConfigError, StoreError
 from feedwatch.metrics import Metrics
-from feedwatch.models import Schedule
+from feedwatch.models import PollIntent, Schedule
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll.http import Fetcher
 from feedwatch.store import Store
@@ -84,13 +84,15 @@ def test_a_freed_lease_is_claimable_at_once_and_a_kept_one_only_once_it_ends(dat
 def test_only_feeds_due_configured_and_not_waiting_are_claimed(database):
     due, later, gone, waiting, dropped = (f"https://{name}.example/rss" for name in "abcde")
     with closing(stored(database, [due, later, gone, waiting, dropped])) as store:
-        store.record_poll(later, at=NOW, status=200, schedule=Schedule(NOW + timedelta(hours=1)))
-        store.record_poll(gone, at=NOW, status=410, schedule=Schedule(errors=1, gone_since=NOW))
+        store.record_poll(PollIntent(later, NOW, 200, schedule=Schedule(NOW + timedelta(hours=1))))
+        store.record_poll(PollIntent(gone, NOW, 410, schedule=Schedule(errors=1, gone_since=NOW)))
         store.record_poll(
-            waiting,
-            at=NOW,
-            status=429,
-            schedule=Schedule(NOW, errors=1, retry_after=NOW + timedelta(hours=2)),
+            PollIntent(
+                waiting,
+                NOW,
+                429,
+                schedule=Schedule(NOW, errors=1, retry_after=NOW + timedelta(hours=2)),
+            )
         )
         # Configured no more: another sync without it.
         store.sync_feeds(
@@ -99,9 +101,9 @@ def test_only_feeds_due_configured_and_not_waiting_are_claimed(database):
         )
         tomorrow = Schedule(NOW + timedelta(days=1))
         assert claimed(store, "one", NOW) == [due]
-        store.record_poll(due, at=NOW, status=200, schedule=tomorrow)
+        store.record_poll(PollIntent(due, NOW, 200, schedule=tomorrow))
         assert claimed(store, "one", NOW + timedelta(hours=1)) == [later]
-        store.record_poll(later, at=NOW, status=200, schedule=tomorrow)
+        store.record_poll(PollIntent(later, NOW, 200, schedule=tomorrow))
         assert claimed(store, "one", NOW + timedelta(hours=2)) == [waiting]
 
 
@@ -309,7 +311,7 @@ def test_a_worker_that_does_not_publish_has_the_publisher_publish_what_it_stored
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
     path = write_config(tmp_path, [url], database=fresh_postgres_database, full_text=False)
     with closing(stored(fresh_postgres_database, [])) as store:
-        store.record_poll(url, at=NOW, status=None, schedule=Schedule(datetime.now(UTC)))
+        store.record_poll(PollIntent(url, NOW, None, schedule=Schedule(datetime.now(UTC))))
     # The publisher lives a day behind: the feed is never due for it, only for the other.
     publisher = start(path, lambda: datetime.now(UTC) - timedelta(days=1), started)
     other = start(path, lambda: datetime.now(UTC), started)
