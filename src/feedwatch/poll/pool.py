@@ -95,11 +95,6 @@ class HostPool:
         with self._lock:
             return sum(self._running.values())
 
-    @property
-    def queued(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
     def set_limits(self, concurrency: int, per_host: int) -> None:
         """New limits; running tasks carry on, queued ones start as the new limits allow."""
         if concurrency < 1 or per_host < 1:
