@@ -50,6 +50,7 @@ def main() -> None:
     options.add_argument("--days", type=int, default=12)
     options.add_argument("--retention", type=int, default=3, help="days (3)")
     options.add_argument("--polls-per-day", type=int, default=24)
+    options.add_argument("--tables", action="store_true", help="print each table's size at the end")
     args = options.parse_args()
     keep = timedelta(days=args.retention)
     with tempfile.TemporaryDirectory(prefix="feedwatch-retention-") as folder:
@@ -72,6 +73,13 @@ def main() -> None:
                 f"{path.stat().st_size // 1024:>9}{used // 1024:>9}"
             )
         store.close()
+        if args.tables:
+            with sqlite3.connect(path) as db:
+                rows = db.execute(
+                    "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+                ).fetchall()
+            for name, size in rows[:8]:
+                print(f"  {name}: {size // 1024} KB")
 
 
 if __name__ == "__main__":
