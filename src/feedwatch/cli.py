@@ -1,4 +1,5 @@
-"""The `feedwatch` command: check, once, feeds, summarize, run, serve, import, export, add.
+"""The `feedwatch` command: check, once, prune, feeds, summarize, articles, match, stories,
+run, serve, import, export, add.
 
 Exit status: 0 done, 1 could not run (database unreachable, unreadable input, or an internal
 error), 2 bad config or usage, 130 interrupted (Ctrl-C; `run` and `serve` stop gracefully instead).
@@ -620,7 +621,7 @@ def _stories(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from feedwatch import daemon as scheduler
+    from feedwatch.daemon import Daemon, Signals
     from feedwatch.metrics import Metrics
     from feedwatch.pipeline import Pipeline
     from feedwatch.publish import web as server
@@ -628,7 +629,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher:
         metrics = Metrics()
-        daemon = scheduler.Daemon(Pipeline(cfg, store, fetcher), metrics)
+        daemon = Daemon(Pipeline(cfg, store, fetcher), metrics)
         # Bound before polling starts, so a port in use stops the command at once.
         app = server.App(
             lambda: daemon.config.digest.path,
@@ -639,7 +640,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         web = server.DigestServer(app, cfg.server.host, cfg.server.port) if args.serve else None
         try:
-            with scheduler.Signals() as signals:
+            with Signals() as signals:
                 daemon.start()
                 if web is not None:
                     web.start()
@@ -664,7 +665,7 @@ def _run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import threading
 
-    from feedwatch import daemon as scheduler
+    from feedwatch.daemon import Signals, log_reload_failure
     from feedwatch.metrics import Metrics
     from feedwatch.publish import web as server
     from feedwatch.store import Store
@@ -675,7 +676,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             current[0] = config.load(current[0].source)
         except Exception as exc:  # a reload never ends the server
-            scheduler.log_reload_failure("SIGHUP", exc)
+            log_reload_failure("SIGHUP", exc)
             return
         log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)
 
@@ -704,7 +705,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     web = server.DigestServer(app, cfg.server.host, cfg.server.port)
     try:
-        with scheduler.Signals() as signals:
+        with Signals() as signals:
             web.start()
             log.info(
                 "feedwatch %s: serving %s at %s/feed.xml", __version__, cfg.digest.path, web.url
