@@ -150,8 +150,9 @@ class _Saver:
         for chunk in chunks(urls):
             found = session.execute(_ARTICLE_IDS, {"urls": chunk})
             self.by_url.update((url, row_id) for url, row_id in found if url)
-        # Stored articles this feed already delivered through an entry: a URL one of them
-        # holds is shared by two entries of the feed, so it makes no other entry that article.
+        # Articles this feed delivers through an entry, as stored and as saved so far: a URL
+        # one of them holds is shared by two entries of the feed, so it makes no other entry
+        # that article.
         self.own: set[int] = set()
         ids = [row_id for row_id in self.by_url.values() if isinstance(row_id, int)]
         for chunk in chunks(ids):
@@ -195,15 +196,12 @@ class _Saver:
         entry (or earlier in this batch): then `key` is a link the feed's entries share, and
         this entry is an article of its own.
         """
-        if key is None:
+        found = self.by_url.get(key) if key is not None else None
+        if found is None or isinstance(found, _New):
             return None
-        found = self.by_url.get(key)
-        if isinstance(found, _New) or (isinstance(found, int) and found in self.own):
+        if (found if isinstance(found, int) else found.id) in self.own:
             return None
-        row = self._article(key)
-        if row is not None and any(entry.feed_id == self.feed.id for entry in row.entries):
-            return None
-        return row
+        return self._article(key)
 
     def insert_new(self) -> None:
         """Write the batch's new articles, with their entries and matches."""
@@ -237,6 +235,7 @@ class _Saver:
             url = new.values["url"]
             if url and self.by_url.get(url) is new:
                 self.by_url[url] = row_id
+            self.own.add(row_id)
         self._new.clear()
 
     def _unique_guids(self) -> None:
@@ -280,9 +279,11 @@ class _Saver:
         self, entry: EntryRow, article: Article, version: str, shows: tuple[ShowMatch, ...]
     ) -> str:
         row = entry.article
+        self.own.add(row.id)
         other = self._article(article.key)
         if other is not None and other is not row and other.id not in self.own:
             # The entry now links to an article another entry delivered: follow the link.
+            self.own.add(other.id)
             entry.article = other
             _add_shows(other, shows)
             self._flush()  # so that row.entries is read back without this entry
@@ -342,6 +343,7 @@ class _Saver:
 
     def _add_entry(self, entry_id: str, version: str, row: ArticleRow) -> None:
         entry = EntryRow(feed_id=self.feed.id, entry_id=entry_id, version=version, article=row)
+        self.own.add(row.id)
         self.session.add(entry)
         self.entries[entry_id] = entry
 
