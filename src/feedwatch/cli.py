@@ -411,7 +411,7 @@ def _feeds(args: argparse.Namespace) -> int:
                 _when(report.last_fetched) if report.last_fetched else "never",
                 str(report.last_status) if report.last_status is not None else "-",
                 str(report.articles),
-                _next_poll(report, now),
+                report.next_poll_label(now, _when),
                 _back_off(report, now),
                 report.moved_to or "-",
                 report.last_error or "",
@@ -428,14 +428,6 @@ def _feeds(args: argparse.Namespace) -> int:
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _next_poll(report: FeedReport, now: datetime) -> str:
-    if report.gone_since:
-        return f"gone since {_when(report.gone_since)}"
-    if report.next_poll is None or report.next_poll <= now:
-        return "due"
-    return _when(report.next_poll)
 
 
 def _back_off(report: FeedReport, now: datetime) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -230,6 +230,15 @@ class FeedReport:
     gone_since: datetime | None = None  # answered 410 Gone
     moved_to: str | None = None  # polled here since a permanent redirect
     skipped: int = 0  # entries its last document left out: unreadable, empty, past max_entries
+
+    def next_poll_label(self, now: datetime, when: Callable[[datetime], str]) -> str:
+        """When it is polled next, as `feeds` and the web view say it: "gone since …",
+        "due", or the time (written by `when`)."""
+        if self.gone_since:
+            return f"gone since {when(self.gone_since)}"
+        if self.next_poll is None or self.next_poll <= now:
+            return "due"
+        return when(self.next_poll)
 
 
 @dataclass(frozen=True, slots=True)

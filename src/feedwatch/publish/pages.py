@@ -186,7 +186,7 @@ def feed_rows(config: Config, reports: Sequence[FeedReport], now: datetime) -> l
                 last_fetch=_when(report.last_fetched) if report.last_fetched else "never",
                 status=str(report.last_status) if report.last_status is not None else "-",
                 articles=report.articles,
-                next_poll=_next_poll(report, now),
+                next_poll=report.next_poll_label(now, _when),
                 last_error=plain(report.last_error),
             )
         )
@@ -195,14 +195,6 @@ def feed_rows(config: Config, reports: Sequence[FeedReport], now: datetime) -> l
 
 def _when(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _next_poll(report: FeedReport, now: datetime) -> str:
-    if report.gone_since:
-        return f"gone since {_when(report.gone_since)}"
-    if report.next_poll is None or report.next_poll <= now:
-        return "due"
-    return _when(report.next_poll)
 
 
 def _render(template: str, site: Site, **values: object) -> bytes:
