@@ -811,8 +811,10 @@ def _stories(session: Session, limit: int | None, settings: str | None) -> list[
         feeds = _sources(session, [row.id for row, _ in found])
         for row, story_key in found:
             members[story_key].append(_member(row, feeds.get(row.id, [])))
-    guids: dict[int, str] = {}
-    for chunk in saving.chunks(order):
+    # A story's guid is its first article's, read above unless it matches no show any more.
+    guids = {member.id: member.guid for group in members.values() for member in group}
+    missing = [story_key for story_key in order if story_key not in guids]
+    for chunk in saving.chunks(missing):
         query = select(ArticleRow.id, ArticleRow.guid).where(ArticleRow.id.in_(chunk))
         guids.update((row_id, guid) for row_id, guid in session.execute(query))
     summaries = {}
