@@ -422,7 +422,7 @@ def slow_pages(server: FeedServer, count: int, pause: float) -> tuple[list[Artic
 def test_page_fetches_keep_to_the_per_host_limit(server: FeedServer, page_fetcher) -> None:
     fetcher, _ = page_fetcher("poll:\n  per_host: 2\nfetch:\n  allow_private: true\n")
     articles, peak = slow_pages(server, 6, pause=0.15)
-    pages = fetcher.fetch(config.FeedSettings(url="http://127.0.0.1/feed"), articles)
+    pages = fetcher.fetch(config.FeedSettings(url="http://127.0.0.1/feed"), articles, {})
     assert all(page.text and "Night Ferry" in page.text for page in pages.fetched.values())
     assert len(pages.fetched) == 6
     assert peak == [2]
@@ -434,7 +434,7 @@ def test_the_pages_of_one_poll_end_within_their_budget(server: FeedServer, page_
     )
     articles, _ = slow_pages(server, 8, pause=0.3)
     started = time.monotonic()
-    pages = fetcher.fetch(config.FeedSettings(url="http://127.0.0.1/feed"), articles)
+    pages = fetcher.fetch(config.FeedSettings(url="http://127.0.0.1/feed"), articles, {})
     budget = BUDGET_TIMEOUTS * 0.4
     assert time.monotonic() - started < budget + 0.5
     late = [page for page in pages.fetched.values() if page.error]
@@ -455,6 +455,8 @@ def test_the_charset_in_the_content_type_is_honoured(server: FeedServer, page_fe
         (html + "</body></html>").encode("latin-1"),
         content_type="text/html; charset=ISO-8859-1",
     )
-    pages = fetcher.fetch(config.FeedSettings(url="http://127.0.0.1/feed"), [article("e1", url)])
+    pages = fetcher.fetch(
+        config.FeedSettings(url="http://127.0.0.1/feed"), [article("e1", url)], {}
+    )
     text = pages.fetched[url].text
     assert text is not None and "The café scene" in text and "the naïve young" in text

@@ -363,8 +363,9 @@ def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
     [job] = pending(store)
     # The page's text, under the version of the feed's text.
     assert (job.text, job.version) == (PAGE_TEXT, story.version)
-    assert store.entry_versions(TVWIRE, ["e1", "e2"]) == {"e1": story.version}
-    assert store.entry_versions(SCREENBEAT, ["e1"]) == {}
+    stored = store.stored_polls({TVWIRE: ["e1", "e2"], SCREENBEAT: ["e1"]}, until=NOW)
+    assert stored[TVWIRE].versions == {"e1": story.version}
+    assert stored[SCREENBEAT].versions == {}
     assert store.page_texts([TEASER_URL, "https://tvwire.example/unknown"]) == {
         TEASER_URL: PAGE_TEXT
     }

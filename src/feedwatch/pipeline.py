@@ -311,7 +311,7 @@ class Pipeline:
             if download.parsed.warning:
                 log.info("%s: recovered from malformed feed: %s", feed.url, download.parsed.warning)
             # Teasers are matched, and later summarised, with their linked page's text.
-            pages = self.pages.fetch(feed, download.articles)
+            pages = self.pages.fetch(feed, download.articles, stored.versions)
             pairs = [(a, self.matcher.match(pages.apply(a))) for a in download.articles]
         intent = decide.fetched(
             fetched.state,

@@ -59,7 +59,7 @@ def pages_to_fetch(
 ) -> list[str]:
     """The page URLs one poll needs, in feed order, each once.
 
-    `versions`: the stored version of the feed's known entries (Store.entry_versions);
+    `versions`: the stored version of the feed's known entries (StoredPoll.versions);
     `stored_urls`: URLs stored as articles already (Store.page_texts). Left out: entries
     stored at this very version (their page, if any, is stored), new entries whose URL is
     stored (they join that article), and those wants_page turns down.
@@ -116,13 +116,14 @@ class PageFetcher:
             guard = AddressGuard()
         self._guard = guard
 
-    def fetch(self, feed: FeedSettings, articles: Sequence[Article]) -> Pages:
+    def fetch(
+        self, feed: FeedSettings, articles: Sequence[Article], versions: Mapping[str, str]
+    ) -> Pages:
         """The pages `feed`'s poll needs; never raises for a page (see Page.error), but
         AbandonedError when the fetcher was closed under it: the poll is abandoned."""
         full_text = self._config.full_text_for(feed)
         if full_text is False:
             return Pages()
-        versions = self._store.entry_versions(feed.url, [a.entry_id for a in articles])
         new_urls = [a.url for a in articles if a.url and a.entry_id not in versions]
         stored = self._store.page_texts(new_urls) if new_urls else {}
         wanted = pages_to_fetch(

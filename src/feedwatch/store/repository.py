@@ -375,15 +375,6 @@ class Store:
 
         return self._write(write)
 
-    def entry_versions(self, feed_url: str, entry_ids: Iterable[str]) -> dict[str, str]:
-        """The version each of the feed's `entry_ids` was last stored at; unknown ones absent.
-
-        An entry whose version is unchanged is skipped by save_articles.
-        """
-        with self._session() as session:
-            feed = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
-            return {} if feed is None else saving.stored_versions(session, feed, entry_ids)
-
     def page_texts(self, urls: Iterable[str]) -> dict[str, str | None]:
         """For each of `urls` stored as an article (from any feed): its page's text, None
         when it has none. A new entry pointing at one of them joins that stored article."""
