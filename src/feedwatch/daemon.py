@@ -54,7 +54,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedwatch import config, logs
+from feedwatch import config, logs, policy
 from feedwatch.errors import AbandonedError, ConfigError, FeedwatchError, StoreError
 from feedwatch.metrics import Metrics
 from feedwatch.poll.pool import HostPool, host_of
@@ -84,10 +84,6 @@ class _Cycle:
     left: int
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def worker_name() -> str:
     """This process among the workers sharing a database: host, pid, and a random part
     (pids are reused, e.g. by a restarted container)."""
@@ -115,7 +111,7 @@ class Daemon:
         publish_grace: float = FINAL_PUBLISH_GRACE,
         tick: float = TICK,
         watch_every: float = WATCH_EVERY,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = policy.utc_now,
     ) -> None:
         """`clock` gives the time schedules and leases are read at (aware UTC datetimes)."""
         self.pipeline = pipeline

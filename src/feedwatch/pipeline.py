@@ -91,16 +91,12 @@ class Download:
     articles: tuple[Article, ...] = ()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Downloads:
     """Fetches a feed and parses the answer: all of a poll that needs neither the store nor
     the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
 
     def __init__(
-        self, fetcher: Fetcher, max_entries: int, clock: Callable[[], datetime] = _utc_now
+        self, fetcher: Fetcher, max_entries: int, clock: Callable[[], datetime] = policy.utc_now
     ) -> None:
         self._fetcher = fetcher
         self._max_entries = max_entries
@@ -199,7 +195,7 @@ class Pipeline:
         config: Config,
         store: Store,
         fetcher: Fetcher,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = policy.utc_now,
     ) -> None:
         self.config = config
         self.store = store

@@ -31,7 +31,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from feedwatch.config import FeedSettings
 from feedwatch.models import FeedState
@@ -118,6 +118,11 @@ def due_at(state: FeedState) -> datetime | None:
     """When a feed that is not gone is next due; None when it is due at once."""
     times = [when for when in (state.next_poll, state.retry_after) if when is not None]
     return max(times, default=None)
+
+
+def utc_now() -> datetime:
+    """The real clock, where no other is injected: every decision here takes `now` instead."""
+    return datetime.now(UTC)
 
 
 def fingerprint(feed: FeedSettings) -> str:
