@@ -41,6 +41,7 @@ class Request:
     path: str
     headers: dict[str, str]
     status: int
+    client_port: int = 0  # which connection it came on: the same port means a kept-alive one
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -108,13 +109,15 @@ class FeedServer:
                 route = server.routes.get(self.path)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 if route is None:
-                    server._record(Request(self.path, headers, 404))
+                    server._record(Request(self.path, headers, 404, self.client_address[1]))
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return
                 if route.delay:
                     time.sleep(route.delay)
                 if route.handler is not None:
-                    server._record(Request(self.path, headers, route.status))
+                    server._record(
+                        Request(self.path, headers, route.status, self.client_address[1])
+                    )
                     route.handler(self)
                     return
                 # As RFC 9110 says: If-None-Match, when sent, decides alone.
@@ -123,10 +126,10 @@ class FeedServer:
                 else:
                     unchanged = headers.get("if-modified-since") == route.last_modified
                 if route.conditional and route.status == 200 and unchanged:
-                    server._record(Request(self.path, headers, 304))
+                    server._record(Request(self.path, headers, 304, self.client_address[1]))
                     self._send(304, b"", {"ETag": route.etag})
                     return
-                server._record(Request(self.path, headers, route.status))
+                server._record(Request(self.path, headers, route.status, self.client_address[1]))
                 extra = {"Content-Type": route.content_type, **route.headers}
                 if route.conditional:
                     extra |= {"ETag": route.etag, "Last-Modified": route.last_modified}

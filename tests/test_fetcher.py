@@ -514,3 +514,27 @@ def test_a_fetch_cut_short_by_close_is_abandoned_not_a_network_error(server: Fee
             running.result(timeout=5)
     with pytest.raises(AbandonedError):
         fetcher.fetch(url)
+
+
+def test_304s_and_redirects_keep_the_connection_for_the_next_request(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    # A warm cycle is all 304s: opening a connection for each would cost more than the poll.
+    url = server.serve("/feed.xml", FEED)
+    moved = server.serve("/old.xml", b"moved", status=301, headers={"Location": url})
+    first = fetcher.fetch(url)
+    for _ in range(3):
+        assert fetcher.fetch(url, first.validators).status == 304
+    assert fetcher.fetch(moved).url == url
+    ports = {request.client_port for request in server.requests}
+    assert len(server.requests) == 6
+    assert len(ports) == 1
+
+
+def test_an_error_page_does_not_cost_the_connection(server: FeedServer, fetcher: Fetcher) -> None:
+    url = server.serve("/feed.xml", FEED)
+    missing = server.serve("/gone.xml", b"<html>not here</html>", status=404, conditional=False)
+    with pytest.raises(HTTPStatusError):
+        fetcher.fetch(missing)
+    fetcher.fetch(url)
+    assert len({request.client_port for request in server.requests}) == 1

@@ -48,6 +48,8 @@ ACCEPT = (
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+# A body not kept (redirect, error page) up to this long is read to keep its connection.
+DRAIN_LIMIT = 64 * 1024
 # A host name as DNS takes it (IDNA-encoded; "_" appears in real ones); IPv6 literals aside.
 _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -168,6 +170,7 @@ class Fetcher:
                         location = response.headers.get("location")
                         if response.status_code not in REDIRECTS or not location:
                             return self._result(url, hop, response, sent, moved)
+                        _drain(response)
                         current = _redirect_target(response)
                         hop = str(current)
                         if only_permanent and response.status_code in PERMANENT_REDIRECTS:
@@ -207,8 +210,10 @@ class Fetcher:
                 etag=headers.get("etag") or sent.etag,
                 last_modified=headers.get("last-modified") or sent.last_modified,
             )
+            _drain(response)
             return FetchResult(final_url, status, headers, b"", validators, moved, max_age)
         if status >= 300:  # a 3xx still here had no usable Location
+            _drain(response)
             reason = response.reason_phrase or httpx.codes.get_reason_phrase(status)
             message = _at(f"HTTP {status} {reason}".strip(), hop)
             retry_after = retry_after_time(headers.get("retry-after"), datetime.now(UTC))
@@ -462,6 +467,22 @@ def _proxy_pool(name: str, address: str, options: dict[str, Any]) -> httpcore.HT
         proxy_headers=proxy.headers.raw,
         **options,
     )
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read what is left of a response that is not kept (a 304's nothing, a redirect's or
+    an error's short page), so that its connection serves the next request: httpcore closes
+    one whose response was not read to the end. A longer body is left, and its connection
+    closed."""
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > DRAIN_LIMIT:
+                return
+    except httpx.HTTPError:
+        # Only the connection is lost; the answer was already read.
+        return
 
 
 class _Body(httpx.SyncByteStream):
