@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedwatch import config as config_module
+from feedwatch.decide import changed_entries
 from feedwatch.matcher import Matcher
-from feedwatch.models import Article
+from feedwatch.models import Article, PollIntent
 from feedwatch.pipeline import rejudge
 from feedwatch.store import Store
 
@@ -66,13 +67,15 @@ def main() -> None:
         store = Store.open(cfg.database)
         matcher = Matcher(cfg.shows)
         started = time.perf_counter()
+        at = datetime(2026, 6, 1, tzinfo=UTC)
         for start in range(0, args.articles, 1000):
             batch = [article(n, rng) for n in range(start, min(start + 1000, args.articles))]
-            store.save_articles(
-                f"https://news{start // 1000 % 50}.example/feed",
-                [(a, matcher.match(a)) for a in batch],
-                at=datetime(2026, 6, 1, tzinfo=UTC),
+            url = f"https://news{start // 1000 % 50}.example/feed"
+            stored = store.stored_polls({url: [a.entry_id for a in batch]}, until=at)[url]
+            entries, unchanged = changed_entries(
+                [(a, matcher.match(a)) for a in batch], stored.versions
             )
+            store.record_poll(PollIntent(url, at, 200, entries=entries, unchanged=unchanged))
         print(f"stored {args.articles:,} articles in {time.perf_counter() - started:.1f}s")
         rejudge(store, cfg.shows)  # records the fingerprint of the first shows
         more = shows + "  - name: Severance\n    keywords: [Severance]\n"

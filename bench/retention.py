@@ -18,7 +18,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedwatch.models import Article, ShowMatch
+from feedwatch.decide import changed_entries
+from feedwatch.models import Article, PollIntent, ShowMatch
 from feedwatch.store import Store
 
 FEED = "https://busy.example/feed"
@@ -64,7 +65,9 @@ def main() -> None:
                 at = START + timedelta(days=day, hours=24 * poll / args.polls_per_day)
                 newest += 50
                 document = [entry(n, at) for n in range(newest, max(newest - 100, 0), -1)]
-                store.save_articles(FEED, document, at=at)
+                stored = store.stored_polls({FEED: [a.entry_id for a, _ in document]}, until=at)
+                entries, unchanged = changed_entries(document, stored[FEED].versions)
+                store.record_poll(PollIntent(FEED, at, 200, entries=entries, unchanged=unchanged))
             now = START + timedelta(days=day + 1)
             store.prune(unmatched_before=now - keep, matched_before=now - keep, at=now)
             used, articles, forgotten = used_bytes(path)

@@ -28,6 +28,7 @@ from test_store import (  # noqa: F401
     new_database,
     open_store,
     postgres,
+    save_poll,
     store,
 )
 
@@ -40,7 +41,7 @@ def save(store: Store, entry_id: str, title: str, body: str, *shows: str, hours:
         body=body,
         published=NOW - timedelta(hours=hours),
     )
-    store.save_articles(TVWIRE, [(story, matched(*shows))], at=NOW)
+    save_poll(store, TVWIRE, [(story, matched(*shows))], at=NOW)
 
 
 def titles(store: Store, query: str, limit: int = 10) -> list[str]:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -64,6 +64,28 @@ def article(
 
 def matched(*shows: str) -> tuple[ShowMatch, ...]:
     return tuple(ShowMatch(show, show) for show in shows)
+
+
+def intent(store: Store, url: str, pairs=(), *, at: datetime = NOW, **fields) -> PollIntent:
+    """A poll of `url` at `at` delivering `pairs` (article, shows), as decide.py makes one."""
+    polled = store.stored_polls({url: [a.entry_id for a, _ in pairs]}, until=at)[url]
+    entries, unchanged = changed_entries(pairs, polled.versions)
+    fields.setdefault("status", 200)
+    return PollIntent(url, at, entries=entries, unchanged=unchanged, **fields)
+
+
+def save_poll(
+    store: Store,
+    url: str,
+    pairs: Sequence[tuple[Article, Sequence[ShowMatch]]],
+    *,
+    at: datetime = NOW,
+    pages: Mapping[str, Page] | None = None,
+) -> SaveResult:
+    """Store a successful poll of `url` at `at` delivering `pairs` (article, shows), with the
+    pages fetched for it (by article URL), the way the pipeline does (Store.record_poll);
+    what it saved, the entries stored at their version already counted as unchanged."""
+    return store.record_poll(intent(store, url, pairs, at=at, pages=pages or {})).saved
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -166,7 +188,7 @@ def digest(store: Store, limit: int, settings: str | None = None) -> list[Digest
 
 def summarise_all(store: Store) -> None:
     for job in pending(store):
-        store.save_summary(job.article_id, job.version, [f"Summary of: {job.text[:20]}"])
+        store.save_summaries([(job.article_id, job.version, [f"Summary of: {job.text[:20]}"])])
 
 
 def reports(store: Store) -> dict[str, int]:
@@ -182,20 +204,20 @@ def test_saving_the_same_entries_again_stores_nothing_twice(store: Store) -> Non
         (article("e2", "https://tvwire.example/b", title="Andor ends"), ()),
         (article("e3", None, title="No link at all"), matched("Severance")),
     ]
-    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=3)
+    assert save_poll(store, TVWIRE, batch, at=NOW) == SaveResult(new=3)
     for hour in (1, 2):
         later = NOW + timedelta(hours=hour)
-        assert store.save_articles(TVWIRE, batch, at=later) == SaveResult(unchanged=3)
+        assert save_poll(store, TVWIRE, batch, at=later) == SaveResult(unchanged=3)
     assert reports(store)[TVWIRE] == 3
     assert len(pending(store)) == 2
 
 
 def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Store) -> None:
     url = "https://news.example/severance"
-    store.save_articles(TVWIRE, [(article("tw-1", url), matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(article("tw-1", url), matched("Severance"))], at=NOW)
     # Another feed carries the same story under its own entry id and headline.
     other = article("sb-77", url, title="Severance is back", body="Short.")
-    saved = store.save_articles(SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
+    saved = save_poll(store, SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
 
     assert saved == SaveResult(updated=1)  # a show was added, no new article
     assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
@@ -205,7 +227,7 @@ def test_an_article_from_a_second_feed_is_stored_once_with_both_shows(store: Sto
     assert item.shows == ("Severance", "Apple TV")
     assert (item.feed_title, item.feed_url) == ("TV Wire", TVWIRE)  # the first feed
     # Seeing it again from the second feed changes nothing.
-    again = store.save_articles(SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
+    again = save_poll(store, SCREENBEAT, [(other, matched("Apple TV", "Severance"))], at=NOW)
     assert again == SaveResult(unchanged=1)
 
 
@@ -220,23 +242,26 @@ def test_an_entry_twice_in_a_batch_is_saved_once_but_entries_sharing_a_link_are_
         (article("e3", None, title="Unlinked"), ()),
         (article("e3", None, title="Unlinked"), ()),
     ]
-    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(new=3, unchanged=2)
+    assert save_poll(store, TVWIRE, batch, at=NOW) == SaveResult(new=3, unchanged=2)
     assert reports(store)[TVWIRE] == 3
 
 
 def test_an_entry_whose_link_moves_to_a_stored_article_joins_it(store: Store) -> None:
-    store.save_articles(
-        TVWIRE, [(article("e1", "https://tvwire.example/tmp"), matched("Andor"))], at=NOW
+    save_poll(
+        store, TVWIRE, [(article("e1", "https://tvwire.example/tmp"), matched("Andor"))], at=NOW
     )
-    store.save_articles(
-        SCREENBEAT, [(article("s1", "https://news.example/final"), matched("Severance"))], at=NOW
+    save_poll(
+        store,
+        SCREENBEAT,
+        [(article("s1", "https://news.example/final"), matched("Severance"))],
+        at=NOW,
     )
     moved = article("e1", "https://news.example/final", body="Rewritten.")
-    assert store.save_articles(TVWIRE, [(moved, matched("Andor"))], at=NOW) == SaveResult(updated=1)
+    assert save_poll(store, TVWIRE, [(moved, matched("Andor"))], at=NOW) == SaveResult(updated=1)
     # The article left behind had no other entry and is gone; its URL can be used again.
     assert reports(store) == {TVWIRE: 1, SCREENBEAT: 1}
     fresh = article("e2", "https://tvwire.example/tmp", title="New story")
-    assert store.save_articles(TVWIRE, [(fresh, ())], at=NOW) == SaveResult(new=1)
+    assert save_poll(store, TVWIRE, [(fresh, ())], at=NOW) == SaveResult(new=1)
     summarise_all(store)
     [item] = digest(store, 10)
     assert item.url == "https://news.example/final"
@@ -248,14 +273,14 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
 ) -> None:
     first = article("e1", "https://tvwire.example/x", title="First")
     second = article("e2", "https://tvwire.example/w", title="Second")
-    store.save_articles(TVWIRE, [(first, ()), (second, ())], at=NOW)
+    save_poll(store, TVWIRE, [(first, ()), (second, ())], at=NOW)
     # e2 moves off /w, then e1 (the older row) moves onto it: written in the other order,
     # the unique URL would be taken twice.
     batch = [
         (article("e2", "https://tvwire.example/z", title="Second, moved"), ()),
         (article("e1", "https://tvwire.example/w", title="First, moved"), matched("Severance")),
     ]
-    assert store.save_articles(TVWIRE, batch, at=NOW) == SaveResult(updated=2)
+    assert save_poll(store, TVWIRE, batch, at=NOW) == SaveResult(updated=2)
     summarise_all(store)
     [item] = digest(store, 10)
     assert (item.title, item.url) == ("First, moved", "https://tvwire.example/w")
@@ -267,18 +292,18 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
 
 def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store: Store) -> None:
     url = "https://tvwire.example/a"
-    store.save_articles(TVWIRE, [(article("e1", url), matched("Severance", "Apple TV"))], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", url), matched("Severance", "Apple TV"))], at=NOW)
     summarise_all(store)
     [before] = digest(store, 10)
 
     edited = article("e1", url, title="Andor, not Severance", body="A corrected story.")
-    saved = store.save_articles(TVWIRE, [(edited, matched("Andor"))], at=NOW + timedelta(hours=1))
+    saved = save_poll(store, TVWIRE, [(edited, matched("Andor"))], at=NOW + timedelta(hours=1))
 
     assert saved == SaveResult(updated=1)
     assert digest(store, 10) == []  # the old summary was of the old text
     [job] = pending(store)
     assert (job.version, job.text) == (edited.version, edited.text)
-    store.save_summary(job.article_id, job.version, ["A corrected story."])
+    store.save_summaries([(job.article_id, job.version, ["A corrected story."])])
     [after] = digest(store, 10)
     assert after.title == "Andor, not Severance"
     assert after.shows == ("Andor",)
@@ -289,25 +314,25 @@ def test_an_updated_entry_replaces_text_and_shows_and_needs_a_new_summary(store:
 
 def test_summary_lifecycle_ignores_a_stale_version(store: Store) -> None:
     url = "https://tvwire.example/a"
-    store.save_articles(TVWIRE, [(article("e1", url), matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", url), matched("Severance"))], at=NOW)
     [job] = pending(store)
     # The entry changes while its summary is being written.
     edited = article("e1", url, body="Updated body text, longer than before.")
-    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW)
-    store.save_summary(job.article_id, job.version, ["Stale."])
+    save_poll(store, TVWIRE, [(edited, matched("Severance"))], at=NOW)
+    store.save_summaries([(job.article_id, job.version, ["Stale."])])
 
     [again] = pending(store)
     assert again.version == edited.version != job.version
     assert digest(store, 10) == []
-    store.save_summary(again.article_id, again.version, ["First try."])
-    store.save_summary(again.article_id, again.version, ["Second try."])
+    store.save_summaries([(again.article_id, again.version, ["First try."])])
+    store.save_summaries([(again.article_id, again.version, ["Second try."])])
     assert pending(store) == []
     assert digest(store, 10)[0].summary == ("Second try.",)
 
 
 def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store) -> None:
     batch = [(article(f"e{n}", None, title=f"Story {n}"), matched("Severance")) for n in range(3)]
-    store.save_articles(TVWIRE, batch, at=NOW)
+    save_poll(store, TVWIRE, batch, at=NOW)
     first, second, third = pending(store)
     store.save_summaries(
         [
@@ -321,7 +346,7 @@ def test_summaries_saved_together_skip_only_those_of_an_old_version(store: Store
 
 
 def test_unmatched_articles_are_stored_but_never_summarised(store: Store) -> None:
-    store.save_articles(TVWIRE, [(article("e1", "https://tvwire.example/a"), ())], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", "https://tvwire.example/a"), ())], at=NOW)
     assert reports(store)[TVWIRE] == 1
     assert pending(store) == []
     assert digest(store, 10) == []
@@ -333,7 +358,7 @@ def test_summary_jobs_carry_the_longest_text_oldest_first(store: Store) -> None:
         article("e2", None, title="Only a title", summary="", body=""),
         article("e3", None),
     ]
-    store.save_articles(TVWIRE, [(a, matched("Severance")) for a in articles], at=NOW)
+    save_poll(store, TVWIRE, [(a, matched("Severance")) for a in articles], at=NOW)
     jobs = pending(store)
     assert [job.text for job in jobs] == [a.text for a in articles]
     # Only the newest, which the digest shows, need a summary: same date, so the last stored.
@@ -356,8 +381,8 @@ def teaser(entry_id: str = "e1", *, summary: str = "Severance is back. Read more
 def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
     story = teaser()
     page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
-    saved = store.save_articles(
-        TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: page}
+    saved = save_poll(
+        store, TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: page}
     )
     assert saved == SaveResult(new=1)
     [job] = pending(store)
@@ -374,22 +399,20 @@ def test_a_new_article_is_summarised_from_its_page(store: Store) -> None:
 def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
     first = teaser()
     page = Page(TEASER_URL, NOW, text=PAGE_TEXT)
-    store.save_articles(TVWIRE, [(first, matched("Severance"))], at=NOW, pages={TEASER_URL: page})
+    save_poll(store, TVWIRE, [(first, matched("Severance"))], at=NOW, pages={TEASER_URL: page})
     # Seen again unchanged, with no page fetched this time: the stored page stays.
-    again = store.save_articles(
-        TVWIRE, [(first, matched("Severance"))], at=NOW + timedelta(hours=1)
-    )
+    again = save_poll(store, TVWIRE, [(first, matched("Severance"))], at=NOW + timedelta(hours=1))
     assert again == SaveResult(unchanged=1)
     assert [job.text for job in pending(store)] == [PAGE_TEXT]
 
     # A changed entry takes the page fetched for it...
     edited = teaser(summary="Severance is back for a third season. Read more...")
     newer = Page(TEASER_URL, NOW, text=PAGE_TEXT + "\n\nThe premiere is set for January.")
-    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW, pages={TEASER_URL: newer})
+    save_poll(store, TVWIRE, [(edited, matched("Severance"))], at=NOW, pages={TEASER_URL: newer})
     assert [job.text for job in pending(store)] == [newer.text]
     # ...and one changed without a page fetched goes back to the feed's text.
     plain = teaser(summary="Severance is back, says Apple.")
-    store.save_articles(TVWIRE, [(plain, matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(plain, matched("Severance"))], at=NOW)
     assert [job.text for job in pending(store)] == [plain.text]
     assert store.page_texts([TEASER_URL]) == {TEASER_URL: None}
 
@@ -397,7 +420,7 @@ def test_a_page_lasts_as_long_as_its_entry_version(store: Store) -> None:
 def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) -> None:
     story = teaser()
     failed = Page(TEASER_URL, NOW, error="HTTP 404 Not Found")
-    store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: failed})
+    save_poll(store, TVWIRE, [(story, matched("Severance"))], at=NOW, pages={TEASER_URL: failed})
     assert [job.text for job in pending(store)] == [story.text]
     with engine.connect() as connection:
         row = connection.exec_driver_sql(
@@ -410,7 +433,7 @@ def test_a_failed_page_is_stored_with_its_error(store: Store, engine: Engine) ->
 def test_a_page_shorter_than_the_feed_text_is_not_summarised(store: Store) -> None:
     full = article("e1", TEASER_URL, body="The feed carries the whole story. " * 10)
     short = Page(TEASER_URL, NOW, text="Only a caption.")
-    store.save_articles(TVWIRE, [(full, matched("Severance"))], at=NOW, pages={TEASER_URL: short})
+    save_poll(store, TVWIRE, [(full, matched("Severance"))], at=NOW, pages={TEASER_URL: short})
     assert [job.text for job in pending(store)] == [full.text]
 
 
@@ -424,11 +447,11 @@ def test_digest_items_are_newest_first_and_limited(store: Store) -> None:
         article("undated", None, title="Undated"),  # sorts by when it was first seen: NOW
         article("tie", None, title="Tie", published=NOW - timedelta(hours=1)),
     ]
-    store.save_articles(TVWIRE, [(a, matched("Severance")) for a in dated], at=NOW)
+    save_poll(store, TVWIRE, [(a, matched("Severance")) for a in dated], at=NOW)
     unsummarised = article("unsummarised", None, title="X")
-    store.save_articles(TVWIRE, [(unsummarised, matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(unsummarised, matched("Severance"))], at=NOW)
     for job in pending(store)[:4]:
-        store.save_summary(job.article_id, job.version, ["Summary."])
+        store.save_summaries([(job.article_id, job.version, ["Summary."])])
 
     items = digest(store, 10)
     # Equal dates: the one stored later comes first.
@@ -449,7 +472,7 @@ def test_guids_survive_reopening_and_match_across_databases(
 
     def guids(url: str, feed: str) -> dict[str, str]:
         store = open_store(url)
-        store.save_articles(feed, batch, at=NOW)
+        save_poll(store, feed, batch, at=NOW)
         summarise_all(store)
         return {item.title: item.guid for item in digest(store, 10)}
 
@@ -505,20 +528,19 @@ def test_feed_titles_prefer_the_config_then_the_feed(store: Store) -> None:
 
 def test_feed_reports_count_articles_per_feed(store: Store) -> None:
     shared = article("x", "https://news.example/shared")
-    store.save_articles(TVWIRE, [(article(f"e{i}", None), ()) for i in range(3)], at=NOW)
-    store.save_articles(TVWIRE, [(shared, ())], at=NOW)
-    store.save_articles(SCREENBEAT, [(shared, ())], at=NOW)
+    save_poll(store, TVWIRE, [(article(f"e{i}", None), ()) for i in range(3)], at=NOW)
+    save_poll(store, TVWIRE, [(shared, ())], at=NOW)
+    save_poll(store, SCREENBEAT, [(shared, ())], at=NOW)
     reports_ = store.feed_reports()
     assert [(r.url, r.articles) for r in reports_] == [(TVWIRE, 4), (SCREENBEAT, 1)]
-    assert all(r.last_fetched is None and r.last_status is None for r in reports_)
+    assert all((r.last_fetched, r.last_status) == (NOW, 200) for r in reports_)
 
 
 def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
     paris = timezone(timedelta(hours=1))
     polled = datetime(2025, 3, 1, 13, 30, tzinfo=paris)
-    store.record_poll(PollIntent(TVWIRE, at=polled, status=200))
     published = datetime(2025, 2, 28, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
-    store.save_articles(TVWIRE, [(article("e1", None, published=published), matched("S"))], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", None, published=published), matched("S"))], at=polled)
     summarise_all(store)
 
     fetched = next(r.last_fetched for r in store.feed_reports() if r.url == TVWIRE)
@@ -575,10 +597,10 @@ def test_the_schedule_hints_and_redirect_round_trip(store: Store) -> None:
         NOW + timedelta(hours=2),
     )
     assert (saved.ttl, saved.update_period) == (timedelta(hours=1), timedelta(minutes=30))
-    assert saved.last_polled == NOW
     assert store.feed_states()[TVWIRE] == saved
     [report] = [r for r in store.feed_reports() if r.url == TVWIRE]
-    assert (report.next_poll, report.errors, report.moved_to) == (
+    assert (report.last_fetched, report.next_poll, report.errors, report.moved_to) == (
+        NOW,
         NOW + timedelta(hours=2),
         2,
         "https://tvwire.example/new-rss",
@@ -618,7 +640,7 @@ def test_a_gone_feed_is_reported_gone(store: Store) -> None:
 
 
 def test_reset_forgets_gone_back_off_redirect_and_validators(store: Store) -> None:
-    store.save_articles(TVWIRE, [(article("e1", None), ())], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", None), ())], at=NOW)
     store.record_poll(
         PollIntent(
             TVWIRE,
@@ -632,7 +654,9 @@ def test_reset_forgets_gone_back_off_redirect_and_validators(store: Store) -> No
     )
     assert store.reset_feed(TVWIRE)
     fresh = state(store)
-    assert fresh == type(fresh)(TVWIRE, TVWIRE, last_polled=NOW)
+    assert fresh == type(fresh)(TVWIRE, TVWIRE)
+    # When it was last polled is not forgotten.
+    assert [r.last_fetched for r in store.feed_reports() if r.url == TVWIRE] == [NOW]
     assert reports(store)[TVWIRE] == 1  # the articles stay
     assert not store.reset_feed("https://unknown.example/feed")
 
@@ -692,14 +716,14 @@ def test_publish_times_are_the_feeds_newest_distinct_dates(store: Store) -> None
     ]
     batch.append((article("undated", None, title="Undated"), ()))
     batch.append((article("future", None, title="Later", published=NOW + timedelta(days=1)), ()))
-    store.save_articles(TVWIRE, batch, at=NOW)
+    save_poll(store, TVWIRE, batch, at=NOW)
     other = article("s1", None, title="Elsewhere", published=NOW - timedelta(minutes=30))
-    store.save_articles(SCREENBEAT, [(other, ())], at=NOW)
+    save_poll(store, SCREENBEAT, [(other, ())], at=NOW)
 
     expected = [NOW - timedelta(hours=h) for h in (0, 1, 3, 5)]
-    assert store.publish_times(TVWIRE, until=NOW, limit=20) == expected
-    assert store.publish_times(TVWIRE, until=NOW, limit=2) == expected[:2]
-    assert store.publish_times("https://unknown.example/feed", until=NOW, limit=20) == []
+    assert published(store) == expected
+    assert published(store, until=NOW - timedelta(hours=2)) == expected[2:]
+    assert published(store, "https://unknown.example/feed") == []
 
 
 # --- recording a whole poll ------------------------------------------------------------------
@@ -707,14 +731,6 @@ def test_publish_times_are_the_feeds_newest_distinct_dates(store: Store) -> None
 
 def dated(entry_id: str, when: datetime, url: str | None = None) -> Article:
     return article(entry_id, url, title=f"Story {entry_id}", published=when)
-
-
-def intent(store: Store, url: str, pairs=(), *, at: datetime = NOW, **fields) -> PollIntent:
-    """A poll of `url` at `at` delivering `pairs` (article, shows), as decide.py makes one."""
-    polled = store.stored_polls({url: [a.entry_id for a, _ in pairs]}, until=at)[url]
-    entries, unchanged = changed_entries(pairs, polled.versions)
-    fields.setdefault("status", 200)
-    return PollIntent(url, at, entries=entries, unchanged=unchanged, **fields)
 
 
 def published(store: Store, url: str = TVWIRE, until: datetime = NOW) -> list[datetime]:
@@ -775,7 +791,7 @@ def test_a_batch_that_fails_part_way_stores_nothing_of_it(
         store.record_polls([first, second])
     # The first feed is polled again as if never polled: validators never outlive articles.
     assert state(store).validators == Validators()
-    assert state(store).last_polled is None
+    assert [r.last_fetched for r in store.feed_reports() if r.url == TVWIRE] == [None]
     assert reports(store).get(TVWIRE, 0) == 0
 
 
@@ -793,23 +809,22 @@ def test_publish_times_read_for_polls_follow_every_change(store: Store) -> None:
         NOW - timedelta(days=1),
         NOW - timedelta(days=2),
     ]
-    assert published(store) == store.publish_times(TVWIRE, until=NOW, limit=20)
 
 
 def test_publish_times_read_for_polls_follow_a_shared_article_and_the_clock(
     store: Store,
 ) -> None:
     url = "https://news.example/shared"
-    store.save_articles(TVWIRE, [(dated("t1", NOW - timedelta(hours=5), url), ())], at=NOW)
-    store.save_articles(SCREENBEAT, [(dated("s1", NOW - timedelta(hours=5), url), ())], at=NOW)
+    save_poll(store, TVWIRE, [(dated("t1", NOW - timedelta(hours=5), url), ())], at=NOW)
+    save_poll(store, SCREENBEAT, [(dated("s1", NOW - timedelta(hours=5), url), ())], at=NOW)
     tomorrow = NOW + timedelta(days=1)
-    store.save_articles(TVWIRE, [(dated("t2", tomorrow), ())], at=NOW)
+    save_poll(store, TVWIRE, [(dated("t2", tomorrow), ())], at=NOW)
     # The entry dated tomorrow is stored as dated when first seen: it counts at once.
     assert published(store) == [NOW, NOW - timedelta(hours=5)]
     store.record_poll(PollIntent(TVWIRE, NOW, 304, published=tuple(published(store))))
     # The other feed's entry for the article both carry changes, with a new date.
     redated = replace(dated("s1", NOW - timedelta(hours=2), url), body="Corrected.")
-    store.save_articles(SCREENBEAT, [(redated, ())], at=NOW)
+    save_poll(store, SCREENBEAT, [(redated, ())], at=NOW)
     assert published(store) == [NOW, NOW - timedelta(hours=2)]
     assert published(store, until=tomorrow) == [NOW, NOW - timedelta(hours=2)]
     # Read before any of them was published: none.
@@ -818,7 +833,7 @@ def test_publish_times_read_for_polls_follow_a_shared_article_and_the_clock(
 
 def test_stored_polls_give_the_versions_of_the_entries_asked_about(store: Store) -> None:
     story = article("e1", "https://tvwire.example/a")
-    store.save_articles(TVWIRE, [(story, ())], at=NOW)
+    save_poll(store, TVWIRE, [(story, ())], at=NOW)
     polls = store.stored_polls(
         {TVWIRE: ["e1", "e2"], SCREENBEAT: ["e1"], "https://unknown.example/": ["x"]}, until=NOW
     )
@@ -838,7 +853,7 @@ def test_poll_threads_saving_the_same_stories_do_not_collide(store: Store) -> No
     def poll(feed: str) -> None:
         try:
             batch = [(article(f"{feed}#{url}", url), matched("Severance")) for url in stories]
-            store.save_articles(feed, batch, at=NOW)
+            save_poll(store, feed, batch, at=NOW)
         except BaseException as exc:
             errors.append(exc)
 
@@ -973,13 +988,12 @@ def test_a_database_at_0001_with_data_upgrades_and_keeps_it(
         '"abc"', "Sat, 01 Mar 2025 10:00:00 GMT"
     )
     upgraded = store.feed_state(TVWIRE)
-    assert (upgraded.last_polled, upgraded.next_poll, upgraded.errors) == (NOW, None, 0)
+    assert (upgraded.next_poll, upgraded.errors) == (None, 0)
+    assert [r.last_fetched for r in store.feed_reports() if r.url == TVWIRE] == [NOW]
     assert (upgraded.fetch_url, upgraded.gone_since, upgraded.ttl) == (TVWIRE, None, None)
     assert reports(store) == {TVWIRE: 1}
     # The stored entry is still known: seeing it again stores nothing twice.
-    again = store.save_articles(
-        TVWIRE, [(story, matched("Severance"))], at=NOW + timedelta(hours=1)
-    )
+    again = save_poll(store, TVWIRE, [(story, matched("Severance"))], at=NOW + timedelta(hours=1))
     assert again == SaveResult(unchanged=1)
     summarise_all(store)
     [item] = digest(store, 10)
@@ -988,7 +1002,7 @@ def test_a_database_at_0001_with_data_upgrades_and_keeps_it(
         ("Severance",),
         "TV Wire",
     )
-    assert store.publish_times(TVWIRE, until=NOW, limit=20) == [story.published]
+    assert published(store) == [story.published]
 
 
 def test_reopening_keeps_data_and_migrates_nothing(
@@ -997,7 +1011,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
     assert "schema upgraded from empty to 0008" in caplog.text
-    first.save_articles(TVWIRE, [(article("e1", None), matched("Severance"))], at=NOW)
+    save_poll(first, TVWIRE, [(article("e1", None), matched("Severance"))], at=NOW)
     first.close()
 
     caplog.clear()
@@ -1061,13 +1075,13 @@ def test_open_with_a_nul_in_the_sqlite_path_is_one_clean_line(tmp_path: Path) ->
 
 def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: Store) -> None:
     old_url, new_url = "https://tvwire.example/a", "https://tvwire.example/a-moved"
-    store.save_articles(TVWIRE, [(article("e1", old_url), matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(article("e1", old_url), matched("Severance"))], at=NOW)
     moved = article("e1", new_url, body="Moved to a new address.")
-    store.save_articles(TVWIRE, [(moved, matched("Severance"))], at=NOW + timedelta(hours=1))
+    save_poll(store, TVWIRE, [(moved, matched("Severance"))], at=NOW + timedelta(hours=1))
     # A different story now takes the old address (its guid would be the first article's).
     arrival = article("e2", old_url, title="Another story at the old address")
-    result = store.save_articles(
-        TVWIRE, [(arrival, matched("Severance"))], at=NOW + timedelta(hours=2)
+    result = save_poll(
+        store, TVWIRE, [(arrival, matched("Severance"))], at=NOW + timedelta(hours=2)
     )
     assert result == SaveResult(new=1)
     summarise_all(store)
@@ -1078,12 +1092,12 @@ def test_a_new_article_at_a_url_another_article_left_gets_its_own_guid(store: St
 
 def test_an_entry_dated_in_the_future_counts_as_dated_when_first_seen(store: Store) -> None:
     future = article("future", None, title="Future", published=NOW + timedelta(days=30))
-    store.save_articles(TVWIRE, [(future, matched("Severance"))], at=NOW)
+    save_poll(store, TVWIRE, [(future, matched("Severance"))], at=NOW)
     later = article("later", None, title="Later", published=NOW + timedelta(hours=1))
-    store.save_articles(TVWIRE, [(later, matched("Severance"))], at=NOW + timedelta(hours=2))
+    save_poll(store, TVWIRE, [(later, matched("Severance"))], at=NOW + timedelta(hours=2))
     # An update of the future entry keeps its date capped at when it was first seen.
     edited = replace(future, body="Edited, still dated next month.")
-    store.save_articles(TVWIRE, [(edited, matched("Severance"))], at=NOW + timedelta(hours=3))
+    save_poll(store, TVWIRE, [(edited, matched("Severance"))], at=NOW + timedelta(hours=3))
     summarise_all(store)
     items = digest(store, 10)
     assert [(item.title, item.published) for item in items] == [
@@ -1137,7 +1151,7 @@ def test_a_database_at_0005_with_data_upgrades_and_keeps_every_row(
     store = open_store(database_url)
     assert reports(store) == {TVWIRE: 1}
     # Known as before: nothing stored twice.
-    again = store.save_articles(TVWIRE, [(story, matched("Severance"))], at=NOW)
+    again = save_poll(store, TVWIRE, [(story, matched("Severance"))], at=NOW)
     assert again == SaveResult(unchanged=1)
     # A summary made under unknown settings is redone once, for what the digest shows.
     [job] = pending(store, 10, "feedwatch/3")
@@ -1157,14 +1171,14 @@ def test_retention_deletes_old_articles_but_their_entries_never_come_back(store:
     kept = article("kept", "https://tvwire.example/kept", published=NOW - timedelta(days=40))
     fresh = article("fresh", "https://tvwire.example/fresh", published=NOW - timedelta(days=1))
     batch = [(old, ()), (kept, matched("Severance")), (fresh, ())]
-    store.save_articles(TVWIRE, batch, at=NOW)
+    save_poll(store, TVWIRE, batch, at=NOW)
 
     pruned = store.prune(unmatched_before=NOW - timedelta(days=30), matched_before=None, at=NOW)
     assert (pruned.unmatched, pruned.matched) == (1, 0)
     assert reports(store)[TVWIRE] == 2
     # The feed still lists it: known, so neither new nor stored again, even when edited.
     edited = replace(old, body="An edited body.")
-    again = store.save_articles(TVWIRE, [(old, ()), (edited, ())], at=NOW + timedelta(hours=1))
+    again = save_poll(store, TVWIRE, [(old, ()), (edited, ())], at=NOW + timedelta(hours=1))
     assert again == SaveResult(unchanged=2)
     assert reports(store)[TVWIRE] == 2
 

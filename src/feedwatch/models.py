@@ -248,7 +248,6 @@ class FeedState:
     url: str  # as configured: the feed's identity
     fetch_url: str  # where it is polled: `url`, or where a permanent redirect led
     validators: Validators = Validators()
-    last_polled: datetime | None = None
     next_poll: datetime | None = None  # None: due at once
     errors: int = 0  # failed polls in a row; 0 after a success
     retry_after: datetime | None = None  # no poll before this, as a 429/503 asked

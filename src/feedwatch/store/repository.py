@@ -30,14 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
-from feedwatch import decide
 from feedwatch.errors import StoreError
 from feedwatch.models import (
     Article,
     Enclosure,
     FeedReport,
     FeedState,
-    Page,
     PollIntent,
     Schedule,
     ShowMatch,
@@ -100,17 +98,6 @@ class PruneReport:
 _FEEDS = select(FeedRow).where(FeedRow.url.in_(bindparam("urls", expanding=True)))
 _FEED_CACHES = select(FeedRow.id, FeedRow.url, FeedRow.recent_published).where(
     FeedRow.url.in_(bindparam("urls", expanding=True))
-)
-_PUBLISHED_BY_FEED = (
-    select(ArticleRow.published)
-    .join(EntryRow, EntryRow.article_id == ArticleRow.id)
-    .where(EntryRow.feed_id == bindparam("feed_id"))
-)
-_PUBLISH_TIMES = (
-    _PUBLISHED_BY_FEED.where(ArticleRow.published <= bindparam("until"))
-    .distinct()
-    .order_by(ArticleRow.published.desc())
-    .limit(bindparam("limit"))
 )
 # Each feed's newest distinct publish times: numbered per feed, newest first, then cut.
 _DATES = (
@@ -259,12 +246,6 @@ class Store:
         with self._session() as session:
             return {feed.url: _state(feed) for feed in session.scalars(select(FeedRow))}
 
-    def publish_times(self, feed_url: str, *, until: datetime, limit: int) -> list[datetime]:
-        """The newest distinct publish times, not after `until`, of the feed's articles."""
-        with self._session() as session:
-            feed = session.scalar(select(FeedRow.id).where(FeedRow.url == feed_url))
-            return [] if feed is None else _publish_times(session, feed, until, limit)
-
     def stored_polls(
         self, wanted: Mapping[str, Collection[str]], *, until: datetime
     ) -> dict[str, StoredPoll]:
@@ -349,32 +330,6 @@ class Store:
 
         return self._write(write)
 
-    def save_articles(
-        self,
-        feed_url: str,
-        articles: Sequence[tuple[Article, tuple[str, ...]]],
-        *,
-        at: datetime,
-        pages: Mapping[str, Page] | None = None,
-    ) -> SaveResult:
-        """Store one poll's articles, each with the shows it matched, in one transaction.
-
-        A known entry is skipped unless its version changed; then its text and matches are
-        replaced. An unknown entry whose URL is stored already (from any feed) points at
-        that article and adds its shows to it. Anything else is a new article.
-        `pages` (by article URL) are the web pages fetched for this poll: a new or replaced
-        article keeps the one fetched for its URL (and loses an older one).
-        """
-
-        def write(session: Session) -> SaveResult:
-            feed = _feeds(session, [feed_url])[feed_url]
-            versions = saving.stored_versions(session, feed, [a.entry_id for a, _ in articles])
-            entries, unchanged = decide.changed_entries(articles, versions)
-            saved = saving.save(session, feed, entries, at, pages)
-            return dataclasses.replace(saved, unchanged=saved.unchanged + unchanged)
-
-        return self._write(write)
-
     def page_texts(self, urls: Iterable[str]) -> dict[str, str | None]:
         """For each of `urls` stored as an article (from any feed): its page's text, None
         when it has none. A new entry pointing at one of them joins that stored article."""
@@ -391,18 +346,13 @@ class Store:
         with self._session() as session:
             return _stories(session, limit, settings)
 
-    def save_summary(
-        self, article_id: int, version: str, sentences: Sequence[str], settings: str | None = None
-    ) -> None:
-        """Keep the summary of `version` of the story kept under `article_id`."""
-        self.save_summaries([(article_id, version, sentences)], settings)
-
     def save_summaries(
         self, summaries: Iterable[tuple[int, str, Sequence[str]]], settings: str | None = None
     ) -> None:
-        """save_summary for each (story key, version, sentences), in one transaction;
-        `settings` names what made them (see pending_summaries). A summary of a version
-        that has moved on since is kept but never shown: the next publish redoes it."""
+        """Keep each (story key, version, sentences): the summary of that version of the
+        story kept under that key, all in one transaction; `settings` names what made them
+        (see digest_stories). A summary of a version that has moved on since is kept but
+        never shown: the next publish redoes it."""
         wanted = {article_id: (version, list(text)) for article_id, version, text in summaries}
 
         def write(session: Session) -> None:
@@ -689,11 +639,6 @@ class Store:
                     raise StoreError(f"database {self._name}: {database.reason(exc)}") from None
 
 
-def _publish_times(session: Session, feed_id: int, until: datetime, limit: int) -> list[datetime]:
-    found = session.scalars(_PUBLISH_TIMES, {"feed_id": feed_id, "until": until, "limit": limit})
-    return [when for when in found if when is not None]
-
-
 @dataclass(frozen=True, slots=True)
 class _PublishTimes:
     """A feed's newest publish times as read at `read`: `times`, up to `limit` of them.
@@ -709,8 +654,8 @@ class _PublishTimes:
     times: tuple[datetime, ...]
 
     def answer(self, until: datetime) -> tuple[datetime, ...] | None:
-        """publish_times(until=until, limit=PUBLISH_TIMES_KEPT), or None when these times
-        cannot tell."""
+        """The newest distinct publish times not after `until`, up to PUBLISH_TIMES_KEPT
+        (as _newest_publish_times reads them), or None when these times cannot tell."""
         if until < self.read or (self.due is not None and until >= self.due):
             return None
         if self.limit < PUBLISH_TIMES_KEPT and len(self.times) == self.limit:  # maybe more
@@ -739,8 +684,8 @@ class _PublishTimes:
 def _newest_publish_times(
     session: Session, feed_ids: Sequence[int], until: datetime
 ) -> dict[int, tuple[datetime, ...]]:
-    """publish_times of each of `feed_ids`, up to PUBLISH_TIMES_KEPT each, in one query a
-    chunk."""
+    """The newest distinct publish times, not after `until`, of each of `feed_ids`' articles,
+    up to PUBLISH_TIMES_KEPT each, newest first, in one query a chunk."""
     found: dict[int, list[datetime]] = {feed_id: [] for feed_id in feed_ids}
     for chunk in saving.chunks(feed_ids):
         for feed_id, when in session.execute(_NEWEST_PUBLISHED, {"ids": chunk, "until": until}):
@@ -925,7 +870,6 @@ def _state(row: FeedRow) -> FeedState:
         url=row.url,
         fetch_url=row.fetch_url or row.url,
         validators=Validators(etag=row.etag, last_modified=row.last_modified),
-        last_polled=row.last_fetched,
         next_poll=row.next_poll,
         errors=row.error_count,
         retry_after=row.retry_after,

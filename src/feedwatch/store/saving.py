@@ -18,10 +18,6 @@ from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, ForgottenEntry
 CHUNK = 500
 K = TypeVar("K", str, int)
 # Statements that every poll runs, built once: building one costs more than running it.
-_ENTRY_VERSIONS = select(EntryRow.entry_id, EntryRow.version).where(
-    EntryRow.feed_id == bindparam("feed_id"),
-    EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
-)
 _VERSIONS = select(EntryRow.feed_id, EntryRow.entry_id, EntryRow.version).where(
     EntryRow.feed_id.in_(bindparam("feed_ids", expanding=True)),
     EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
@@ -49,7 +45,8 @@ _INSERT_MATCHES = insert(MatchRow.__table__)
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """What save_articles did, one count per article passed in.
+    """What writing one poll's entries did (Store.record_polls), one count per entry the
+    poll delivered.
 
     new: articles stored for the first time. updated: a known entry whose text changed, or
     a known article that gained a matched show from another entry. unchanged: the rest.
@@ -82,7 +79,7 @@ def save(
     pages: Mapping[str, Page] | None = None,
 ) -> SaveResult:
     """Store `entries`, the new and changed ones a poll of `feed` delivered (decide.py); see
-    Store.save_articles. Each counts as new, updated or unchanged (a forgotten entry, or one
+    Store.record_polls. Each counts as new, updated or unchanged (a forgotten entry, or one
     that joins an article without adding a show).
 
     Clears the feed's recent publish times (FeedRow.recent_published) when its articles
@@ -380,18 +377,9 @@ class _Saver:
         self._freed.clear()
 
 
-def stored_versions(session: Session, feed: FeedRow, entry_ids: Iterable[str]) -> dict[str, str]:
-    """The version each of `entry_ids` last delivered from `feed`; unknown ids are left out."""
-    versions: dict[str, str] = {}
-    for chunk in chunks(entry_ids):
-        found = session.execute(_ENTRY_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
-        versions.update((entry_id, version) for entry_id, version in found)
-    return versions
-
-
 def versions_of(session: Session, wanted: Mapping[int, set[str]]) -> dict[int, dict[str, str]]:
-    """stored_versions of several feeds at once: for each feed id, its entries' versions among
-    the entry ids `wanted` names for it."""
+    """For each feed id, the version each entry id `wanted` names for it last delivered from
+    that feed; unknown ids are left out."""
     found: dict[int, dict[str, str]] = {}
     ids = set().union(*wanted.values()) if wanted else set()
     for feed_chunk in chunks(wanted):
