@@ -192,13 +192,11 @@ def slow_feeds(server, count_per_host: int, seconds: float) -> tuple[Concurrency
 def test_once_polls_in_parallel_within_the_limits(server, tmp_path, capsys):
     handler, urls = slow_feeds(server, 5, 0.2)
     cfg = write_config(tmp_path, urls, poll={"concurrency": 3, "per_host": 2})
-    started = time.monotonic()
     assert main(["-c", str(cfg), "once"]) == 0
     assert "10 feeds polled (0 failed)" in capsys.readouterr().out
+    # Each answer takes 0.2 s, so these peaks mean requests were in flight together.
     assert handler.peak_total == 3
     assert handler.peak == {"127.0.0.1": 2, "localhost": 2}
-    # One after another would take 10 x 0.2 s.
-    assert time.monotonic() - started < 1.9
 
 
 def test_once_credits_a_shared_story_to_the_feed_listed_first(server, tmp_path):

@@ -146,8 +146,9 @@ def test_one_process_publishes_and_another_takes_over_when_its_connection_dies(
         # As when the holding process is killed: PostgreSQL ends its session.
         admin = create_engine(fresh_postgres_database, poolclass=NullPool)
         with admin.connect() as connection:
+            # With a timeout it returns once the session has ended, and its lock with it.
             connection.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory'"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         admin.dispose()
