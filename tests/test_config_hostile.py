@@ -307,3 +307,10 @@ def test_a_resolver_that_hangs_holds_loading_up_only_briefly(tmp_path, monkeypat
         rf"{re.escape(str(path))}:7: server.host: 'feeds.internal' did not resolve within 0.1s",
         message,
     )
+
+
+def test_a_key_with_a_line_break_is_named_on_the_errors_one_line(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump({"database": {"\r": "\x1f"}}), encoding="utf-8")
+    message = loads_or_config_error(path)
+    assert message == f'{path}:2: database."\\r": control character U+001F is not allowed'

@@ -118,6 +118,30 @@ def test_content_location_header_overrides_the_base() -> None:
     assert feed.entries[0].link == "https://mirror.example/stories/copper-valley-first-look"
 
 
+def xml_base_feed(base: str) -> bytes:
+    return (
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="{base}"><title>Bases</title>'
+        '<entry xml:base="reviews/"><id>1</id><title>One</title><link href="one.html"/></entry>'
+        '<entry><id>2</id><title>Two</title><link href="/two.html"/></entry></feed>'
+    ).encode()
+
+
+def test_each_document_resolves_links_against_its_own_xml_base() -> None:
+    # The same relative links, one document after another, under different bases.
+    for base in ("https://a.example/tv/", "https://b.example/film/", "https://a.example/tv/"):
+        one, two = parse(xml_base_feed(base), XML, "https://feeds.example/atom.xml").entries
+        assert one.link == base + "reviews/one.html"
+        assert two.link == base.rsplit("/", 2)[0] + "/two.html"
+
+
+def test_an_xml_base_of_an_unsafe_scheme_is_not_taken() -> None:
+    feed = parse(xml_base_feed("javascript:alert(1)//"), XML, "https://feeds.example/atom.xml")
+    assert [entry.link for entry in feed.entries] == [
+        "https://feeds.example/reviews/one.html",
+        "https://feeds.example/two.html",
+    ]
+
+
 def test_atom_dates_prefer_published_then_updated() -> None:
     first, second = fixture("atom10.xml").entries
     assert first.published == datetime(2024, 4, 1, 16, 45, tzinfo=UTC)  # not the later <updated>

@@ -428,14 +428,17 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
     for feed_path, until in leases.items():
         again = [when for when in hits[feed_path] if when > killed]
         assert again[0] >= until - 0.5, (feed_path, again[0] - killed)
-    # Every other pair of polls of a feed is an interval apart, less its jitter (10%).
+    # Every other pair of polls of a feed is an interval apart, less its jitter (10%) and
+    # the time a request waits for its turn on the one host (300 feeds, 16 at a time) on a
+    # busy machine; a feed polled twice (by two workers, or again before its time) would be
+    # well under a second apart.
     for feed_path, times in hits.items():
         gaps = [
             later - earlier
             for earlier, later in itertools.pairwise(times)
             if feed_path not in leases or later < killed
         ]
-        assert min(gaps) >= interval * 0.85, (feed_path, times)
+        assert min(gaps) >= interval * 0.7, (feed_path, times)
     with closing(Store.open(fresh_postgres_database)) as store:
         articles = store.stored_articles()
         assert sum(len(batch) for batch in articles) == feeds + 1  # each entry stored once

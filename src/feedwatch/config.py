@@ -6,6 +6,7 @@ Errors name the file, the line and the key, so a typo is fixed without reading c
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 import re
@@ -501,6 +502,13 @@ def parse(text: str, file: Path) -> Config:
     return _resolve_relative(config, file)
 
 
+def _key_path(loc: tuple[Any, ...]) -> str:
+    """A key's dotted path as messages name it: a part that would not print as itself (a line
+    break, a control character) is quoted with escapes, so the message stays one line."""
+    parts = (str(part) for part in loc)
+    return ".".join(part if part.isprintable() else json.dumps(part) for part in parts)
+
+
 def _named(char: str) -> str:
     return "NUL" if char == "\0" else f"control character U+{ord(char):04X}"
 
@@ -515,7 +523,7 @@ def _refuse_unprintable(
     if isinstance(value, str):
         unprintable = _UNPRINTABLE.search(value)
         if unprintable:
-            key = ".".join(str(part) for part in loc) or "(top level)"
+            key = _key_path(loc) or "(top level)"
             where = lines.get(loc, 1)
             raise ConfigError(
                 f"{file}:{where}: {key}: {_named(unprintable.group())} is not allowed"
@@ -600,7 +608,7 @@ def _key_lines(root: yaml.Node | None, file: Path) -> dict[tuple[Any, ...], int]
                 key_loc = (*loc, key.value)
                 line = key.start_mark.line + 1
                 if key.value in first_lines:
-                    path = ".".join(str(part) for part in key_loc)
+                    path = _key_path(key_loc)
                     first = f"first on line {first_lines[key.value]}"
                     raise ConfigError(f"{file}:{line}: {path}: repeated key ({first})")
                 first_lines[key.value] = line
@@ -626,7 +634,7 @@ def _describe(exc: ValidationError, file: Path, lines: Mapping[tuple[Any, ...], 
         while loc and loc not in lines:
             loc = loc[:-1]
         line = lines.get(loc, 1)
-        key = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+        key = _key_path(tuple(p for p in error["loc"] if not str(p).startswith("function-")))
         if error["type"] == "extra_forbidden":
             text = "unknown key"
         elif error["type"] == "missing":
