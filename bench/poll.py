@@ -21,7 +21,9 @@ tracked show.
 
 feedwatch polls with poll.concurrency = W and poll.per_host = ceil(W / hosts), so both sides
 have W requests in flight. Reported per run: feeds/s (wall clock), CPU seconds and the
-process's peak RSS (imports included; they are done before the clock starts), then
+process's peak RSS (imports included; they are done before the clock starts), with the
+worker processes feedwatch reads long feeds in (poll/processes.py: their CPU is in the
+CPU column, each one's peak under "workers MB", and their sum in the memory ratio), then
 feedwatch/reader ratios. Needs the `bench` extra (reader).
 """
 
@@ -282,15 +284,59 @@ def measure_reader(workdir: Path, urls: list[str], workers: int, hosts: int) -> 
     measured(run)
 
 
+class WorkerPeaks(threading.Thread):
+    """Samples the peak RSS (VmHWM) of this process's worker processes while they live.
+
+    Not their ru_maxrss: a worker starts as a fork of this process before it execs Python
+    afresh, and that count keeps the fork's size, this whole process's, for the worker.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, float] = {}
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        import multiprocessing
+
+        while not self._done.wait(0.1):
+            for worker in multiprocessing.active_children():
+                with contextlib.suppress(OSError):
+                    status = Path(f"/proc/{worker.pid}/status").read_text()
+                    kb = int(status.split("VmHWM:", 1)[1].split()[0])
+                    self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), kb / 1024)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 def measured(work):  # type: ignore[no-untyped-def]
-    """Run work(); print wall, CPU seconds and peak RSS as JSON on stdout; return its result."""
+    """Run work(); print wall, CPU seconds and peak RSS as JSON on stdout; return its result.
+
+    CPU counts the worker processes that read feeds too; their peaks (`worker_mb`, each) are
+    resident beside the process's own.
+    """
     before = resource.getrusage(resource.RUSAGE_SELF)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peaks = WorkerPeaks()
+    peaks.start()
     started = time.perf_counter()
     result = work()
     wall = time.perf_counter() - started
+    peaks.stop()
     after = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    report = {"wall": wall, "cpu": cpu, "peak_mb": after.ru_maxrss / 1024}
+    cpu += (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    report = {
+        "wall": wall,
+        "cpu": cpu,
+        "peak_mb": after.ru_maxrss / 1024,
+        "worker_mb": sorted(peaks.peaks.values()),
+    }
     print(json.dumps(report), file=sys.__stdout__, flush=True)
     return result
 
@@ -360,29 +406,40 @@ def main() -> None:
     print_table(results, args)
 
 
+def resident_mb(result: dict) -> float:
+    """The run's peak memory: the process's own, plus that of each feed-reading worker."""
+    return result["peak_mb"] + sum(result["worker_mb"])
+
+
 def print_table(results: dict[tuple[str, str], dict], args: argparse.Namespace) -> None:
     print(
         f"{args.profile}: {args.feeds} feeds x {PROFILES[args.profile]} entries, "
         f"{args.latency:g} ms latency, "
         f"{args.workers} in flight, {args.hosts} hosts"
     )
-    header = f"{'':<16}{'feeds/s':>9}{'CPU s':>8}{'peak MB':>9}{'200s':>7}{'304s':>7}"
+    header = (
+        f"{'':<16}{'feeds/s':>9}{'CPU s':>8}{'peak MB':>9}{'workers MB':>12}{'200s':>7}{'304s':>7}"
+    )
     print(header)
     for phase in ("cold", "warm"):
         for side in SIDES:
             result = results[side, phase]
             counts = result["counts"]
+            workers = " + ".join(f"{mb:.0f}" for mb in result["worker_mb"]) or "-"
             print(
                 f"{side + ' ' + phase:<16}{args.feeds / result['wall']:>9.1f}"
-                f"{result['cpu']:>8.2f}{result['peak_mb']:>9.1f}"
+                f"{result['cpu']:>8.2f}{result['peak_mb']:>9.1f}{workers:>12}"
                 f"{counts[200]:>7}{counts[304]:>7}"
             )
-    print("feedwatch / reader (feeds/s: higher is better; CPU, memory: lower is better)")
+    print(
+        "feedwatch / reader (feeds/s: higher is better; CPU, memory: lower is better; "
+        "both count feed-reading worker processes)"
+    )
     for phase in ("cold", "warm"):
         ours, theirs = results["feedwatch", phase], results["reader", phase]
         print(
             f"{phase:<16}{theirs['wall'] / ours['wall']:>9.2f}"
-            f"{ours['cpu'] / theirs['cpu']:>8.2f}{ours['peak_mb'] / theirs['peak_mb']:>9.2f}"
+            f"{ours['cpu'] / theirs['cpu']:>8.2f}{resident_mb(ours) / resident_mb(theirs):>9.2f}"
         )
 
 

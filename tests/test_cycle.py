@@ -13,8 +13,8 @@ import feedparser
 import pytest
 
 from feedwatch.cli import main
-from feedwatch.pipeline import to_articles
 from feedwatch.poll import parser
+from feedwatch.poll.reading import to_articles
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 

@@ -18,11 +18,11 @@ import feedparser
 import pytest
 from lxml import etree as lxml_etree
 
-from feedwatch import __version__, pipeline
+from feedwatch import __version__
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
 from feedwatch.models import DigestItem, Enclosure, Source
-from feedwatch.poll import parser
+from feedwatch.poll import parser, reading
 from feedwatch.publish import feeds as digest
 
 BUILT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -704,7 +704,7 @@ def test_a_twice_escaped_title_is_published_as_harmless_text(fmt: str) -> None:
     # The feed means the text "<script>alert(1)</script>"; a reader showing titles as HTML
     # must display that, never run it.
     feed = parser.parse(HOSTILE_FEED.read_bytes(), {}, "https://trades.example.com/rss")
-    [article] = pipeline.to_articles(feed.entries[:1], "https://trades.example.com/rss")
+    [article] = reading.to_articles(feed.entries[:1], "https://trades.example.com/rss")
     item = make_item(1, title=article.title, feed_title=feed.title or "")
     document = rendered(fmt, [item])
 

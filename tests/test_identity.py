@@ -8,8 +8,8 @@ import feedparser
 import pytest
 
 from feedwatch.cli import main
-from feedwatch.pipeline import to_articles
 from feedwatch.poll import parser
+from feedwatch.poll.reading import to_articles
 from feedwatch.urls import identity_keys
 
 DATA = Path(__file__).parent / "data" / "identity"

@@ -120,7 +120,8 @@ def test_a_watcher_failure_is_one_feedwatch_line_and_no_scheduler_traceback(
     make_daemon.stop()
     scheduler = [r for r in records if r.name.startswith("apscheduler")]
     assert scheduler  # it was heard: its INFO lines about running the job
-    assert not [r for r in scheduler if r.levelno >= logging.WARNING or r.exc_info]
+    # (A tick skipped while the last one runs, on a busy machine, is a WARNING it may give.)
+    assert not [r for r in scheduler if r.levelno >= logging.ERROR or r.exc_info]
     assert errors(records)[0] == (
         "config reload (file changed) failed, keeping the running config: "
         "internal error: RuntimeError: stat broke"

@@ -17,8 +17,8 @@ import pytest
 from feedwatch.cli import main
 from feedwatch.config import ShowSettings
 from feedwatch.matcher import Matcher
-from feedwatch.pipeline import to_articles
 from feedwatch.poll import parser
+from feedwatch.poll.reading import to_articles
 from feedwatch.stories import (
     DEFAULT_WINDOW,
     Clusterer,

@@ -335,10 +335,11 @@ def _unwritable(path: Path) -> str | None:
 
 def _once(args: argparse.Namespace) -> int:
     from feedwatch.pipeline import Pipeline
+    from feedwatch.poll.processes import Readers
 
     cfg = config.load(args.config)
-    with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher:
-        pipeline = Pipeline(cfg, store, fetcher)
+    with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher, Readers() as readers:
+        pipeline = Pipeline(cfg, store, fetcher, readers=readers)
         if args.roundup:
             pipeline.note_roundup(datetime.now(UTC))
         report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
@@ -616,12 +617,13 @@ def _run(args: argparse.Namespace) -> int:
     from feedwatch.daemon import Daemon, Signals
     from feedwatch.metrics import Metrics
     from feedwatch.pipeline import Pipeline
+    from feedwatch.poll.processes import Readers
     from feedwatch.publish import web as server
 
     cfg = config.load(args.config)
-    with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher:
+    with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher, Readers() as readers:
         metrics = Metrics()
-        daemon = Daemon(Pipeline(cfg, store, fetcher), metrics)
+        daemon = Daemon(Pipeline(cfg, store, fetcher, readers=readers), metrics)
         # Bound before polling starts, so a port in use stops the command at once.
         app = server.App(
             lambda: daemon.config.digest.path,

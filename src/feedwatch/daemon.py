@@ -282,7 +282,7 @@ class Daemon:
                 for key in RESTART_KEYS:
                     if _setting(old.config, key) != _setting(new_config, key):
                         log.warning("config reload (%s): %s changes on restart only", reason, key)
-                pipeline = Pipeline(new_config, old.store, old.fetcher)
+                pipeline = Pipeline(new_config, old.store, old.fetcher, old.clock, old.readers)
             # Whatever goes wrong, the daemon goes on with the config it has.
             except Exception as exc:
                 self.metrics.reloaded(ok=False)

@@ -17,14 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedwatch import decide, language, logs, matcher, policy, roundup, stories
+from feedwatch import decide, language, matcher, policy, roundup, stories
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, ParseError, StoreError
 from feedwatch.matcher import Matcher
 from feedwatch.models import (
     Article,
     DigestItem,
-    Entry,
     FeedState,
     FetchResult,
     ParsedFeed,
@@ -34,15 +33,14 @@ from feedwatch.models import (
     StoredStory,
     Validators,
 )
-from feedwatch.poll import discover, parser, pool
 from feedwatch.poll import pages as fulltext
+from feedwatch.poll import pool
 from feedwatch.poll.http import Fetcher
+from feedwatch.poll.processes import Readers
 from feedwatch.publish import feeds as digest
 from feedwatch.store import Store
 from feedwatch.store.repository import PollRecord, PruneReport
 from feedwatch.summariser import Summariser
-from feedwatch.text import html_to_text
-from feedwatch.urls import canonical_url, identity_keys
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +90,18 @@ class Download:
 
 
 class Downloads:
-    """Fetches a feed and parses the answer: all of a poll that needs neither the store nor
+    """Fetches a feed and reads the answer: all of a poll that needs neither the store nor
     the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
 
     def __init__(
-        self, fetcher: Fetcher, max_entries: int, clock: Callable[[], datetime] = policy.utc_now
+        self,
+        fetcher: Fetcher,
+        readers: Readers,
+        max_entries: int,
+        clock: Callable[[], datetime] = policy.utc_now,
     ) -> None:
         self._fetcher = fetcher
+        self._readers = readers
         self._max_entries = max_entries
         self._clock = clock
 
@@ -108,64 +111,15 @@ class Downloads:
         if result.not_modified:
             return Download(result)
         # No entry is dated after the fetch: a future date is a feed's mistake or an embargo.
-        try:
-            parsed = parser.parse(
-                result.content,
-                result.headers,
-                result.url,
-                max_entries=self._max_entries,
-                now=self._clock(),
-            )
-        except ParseError as exc:
-            # A web page configured as a feed: say which feeds it advertises.
-            found = discover.advice(result.content, result.url)
-            if found is None:
-                raise
-            raise ParseError(f"{exc}; {found}") from None
-        try:
-            articles = to_articles(parsed.entries, result.url, parsed.language)
-        except Exception as exc:
-            # A bug, but one feed's: recorded against it, while the others go on.
-            log.debug("%s: cannot read its entries", url, exc_info=True)
-            raise ParseError(f"unreadable entries ({logs.described(exc)})") from None
-        # Held until its batch is written: without the body and the entries' HTML, which
-        # nothing after this needs.
-        return Download(
-            dataclasses.replace(result, content=b""),
-            dataclasses.replace(parsed, entries=()),
-            articles,
+        found = self._readers.read(
+            result.content,
+            result.headers,
+            result.url,
+            max_entries=self._max_entries,
+            now=self._clock(),
         )
-
-
-def to_articles(
-    entries: Sequence[Entry], feed_url: str, language: str | None = None
-) -> tuple[Article, ...]:
-    """Plain-text views of one feed document's entries: what the matcher, store and
-    summariser work on, each with the URL that makes it one article with other feeds'
-    entries (urls.identity_keys), and the language it declares (its own, else the feed's
-    `language`; the summariser detects one when neither says)."""
-    links = [
-        canonical_url(entry.link, base=feed_url, keep_fragment=True) if entry.link else None
-        for entry in entries
-    ]
-    return tuple(
-        Article(
-            entry_id=entry.id,
-            # The fragment only where it tells the feed's entries apart (a live blog's
-            # blocks): elsewhere it is a spot on the page ("#comments"), not the article.
-            url=key or (link.partition("#")[0] if link else None),
-            title=html_to_text(entry.title),
-            summary=html_to_text(entry.summary_html),
-            body=html_to_text(entry.content_html),
-            published=entry.published,
-            authors=entry.authors,
-            enclosures=entry.enclosures,
-            tags=entry.tags,
-            language=entry.language or language,
-            key=key,
-        )
-        for entry, link, key in zip(entries, links, identity_keys(links), strict=True)
-    )
+        # Held until its batch is written: without the body, which nothing after this needs.
+        return Download(dataclasses.replace(result, content=b""), found.feed, found.articles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +141,8 @@ class _Fetched:
 class Pipeline:
     """Long-lived pieces of one running feedwatch, shared by every poll.
 
-    `clock` gives the time every poll is decided at (decide.py).
+    `clock` gives the time every poll is decided at (decide.py); `readers` read the feeds'
+    bodies (by default, in the polling thread).
     """
 
     def __init__(
@@ -196,11 +151,13 @@ class Pipeline:
         store: Store,
         fetcher: Fetcher,
         clock: Callable[[], datetime] = policy.utc_now,
+        readers: Readers | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
+        self.readers = readers or Readers(processes=0)
         self.matcher = Matcher(config.shows)
         self.summariser = Summariser(config.summary.algorithm)
         self.pages = fulltext.PageFetcher(config, fetcher, store)
@@ -234,7 +191,7 @@ class Pipeline:
         return outcome
 
     def _downloads(self) -> Downloads:
-        return Downloads(self.fetcher, self.config.poll.max_entries, self.clock)
+        return Downloads(self.fetcher, self.readers, self.config.poll.max_entries, self.clock)
 
     def _fetch(
         self, feed: FeedSettings, state: FeedState, downloads: Downloads | pool.Prefetch[Download]
@@ -525,8 +482,10 @@ class Pipeline:
                 fetched = self._fetch(feed, state, ahead)
                 batch.append(fetched)
                 entries += len(fetched.entry_ids)
-                if len(batch) == WRITE_BATCH_FEEDS or entries >= WRITE_BATCH_ENTRIES or (
-                    index == len(chosen) - 1
+                if (
+                    len(batch) == WRITE_BATCH_FEEDS
+                    or entries >= WRITE_BATCH_ENTRIES
+                    or (index == len(chosen) - 1)
                 ):
                     written()
                     writing.append((batch, writer.submit(self._record, batch)))

@@ -120,7 +120,7 @@ def _parse_xml(
         # Neither sanitised nor resolved: entry HTML is only ever read as plain text
         # (text.html_to_text, which drops scripts and styles) and the digest is built from
         # that text, so feedparser's two passes over every entry's markup bought nothing.
-        # Entry links are still resolved (by feedparser, and again in pipeline.to_articles).
+        # Entry links are still resolved (by feedparser, and again in reading.to_articles).
         result = feedparser.parse(
             io.BytesIO(content),
             response_headers=response_headers,

@@ -1,0 +1,110 @@
+"""Feed bodies read in worker processes (poll/processes.py): the same answers as in the
+polling thread, and a worker's death costs nothing but a warning."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from datetime import UTC, datetime
+
+import feedparser
+import pytest
+
+from daemonkit import rss, story, wait_until, write_config
+from feedwatch.cli import main
+from feedwatch.errors import ParseError
+from feedwatch.poll import reading
+from feedwatch.poll.processes import SMALL_BODY, Readers
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+URL = "https://tvwire.example/rss"
+HEADERS = {"content-type": "application/rss+xml"}
+
+
+def long_feed(name: str = "tvwire", news: str = "a new season") -> bytes:
+    """A feed past SMALL_BODY, as entertainment sites write them: many long entries."""
+    paragraph = "The studio confirmed the casting, the schedule and the budget. " * 6
+    stories = [(f"Weather {n}", paragraph) for n in range(40)]
+    body = rss(name, [story("Daredevil", news), *stories])
+    assert len(body) > SMALL_BODY
+    return body
+
+
+def read_by(readers: Readers, body: bytes) -> reading.Reading:
+    return readers.read(body, HEADERS, URL, max_entries=100, now=NOW)
+
+
+def workers() -> list[multiprocessing.Process]:
+    return multiprocessing.active_children()
+
+
+def test_a_long_feed_is_read_in_a_worker_as_it_is_read_here():
+    body = long_feed()
+    with Readers(processes=2) as readers:
+        found = read_by(readers, body)
+        assert workers()
+    assert not workers()  # closing stops them
+    assert found == reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    assert found.articles[0].title == "Daredevil a new season"
+    assert found.feed.title == "tvwire" and found.feed.entries == ()
+
+
+def test_a_short_feed_is_read_here_without_starting_a_worker():
+    body = rss("tvwire", [story("Daredevil", "a new season")])
+    with Readers(processes=2) as readers:
+        [article] = read_by(readers, body).articles
+        assert not workers()
+    assert article.title == "Daredevil a new season"
+
+
+def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():
+    page = (
+        '<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" '
+        'href="/feed.xml"></head><body>' + "<p>Schedules and casting news.</p>" * 800
+    ).encode()
+    with Readers(processes=1) as readers, pytest.raises(ParseError) as raised:
+        readers.read(page, {"content-type": "text/html"}, URL, max_entries=100, now=NOW)
+    assert str(raised.value) == (
+        "not an RSS/Atom feed (looks like an HTML page); "
+        "this page advertises https://tvwire.example/feed.xml; configure that"
+    )
+
+
+def test_a_worker_killed_costs_its_document_a_warning_and_nothing_else(caplog):
+    body = long_feed()
+    expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    with Readers(processes=1) as readers:
+        assert read_by(readers, body) == expected
+        [worker] = workers()
+        os.kill(worker.pid, signal.SIGKILL)
+        wait_until(lambda: not worker.is_alive())
+        with caplog.at_level(logging.WARNING):
+            assert read_by(readers, body) == expected
+        assert "a process reading feeds ended unexpectedly" in caplog.text
+        # The next long one has a worker again.
+        assert read_by(readers, body) == expected
+        assert [w.pid for w in workers()] != [worker.pid] and len(workers()) == 1
+
+
+def test_workers_leave_stopping_to_the_daemon_when_the_terminal_sends_sigint(caplog):
+    body = long_feed()
+    with Readers(processes=1) as readers:
+        read_by(readers, body)
+        [worker] = workers()
+        # Ctrl-C reaches the whole process group; the daemon decides when its workers go.
+        os.kill(worker.pid, signal.SIGINT)
+        os.kill(worker.pid, signal.SIGTERM)
+        with caplog.at_level(logging.WARNING):
+            read_by(readers, body)
+        assert workers() == [worker] and not caplog.text
+
+
+def test_once_over_long_feeds_stores_and_publishes_what_they_say(server, tmp_path):
+    feeds = [server.serve(f"/{n}.rss", long_feed(f"wire{n}", f"news {n}")) for n in range(3)]
+    config = write_config(tmp_path, feeds, full_text=False)
+    assert main(["-c", str(config), "once"]) == 0
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    titles = sorted(entry.title for entry in digest.entries)
+    assert titles == ["Daredevil news 0", "Daredevil news 1", "Daredevil news 2"]
