@@ -143,6 +143,19 @@ def assert_rfc822(value: str | None) -> datetime:
     return moment
 
 
+def publish(items: list[DigestItem], settings: DigestSettings, **options: Any) -> list[Path]:
+    """Render every feed and write them, as a publish does: each file, written or not."""
+    rendered = digest.render_all(items, settings, **options)
+    digest.write(rendered)
+    return list(rendered)
+
+
+def write_rss(items: list[DigestItem], settings: DigestSettings, *, built: datetime) -> Path:
+    """The combined RSS digest alone, rendered and written: its path."""
+    [path] = publish(items, settings, built=built, formats=["rss"], per_show=False)
+    return path
+
+
 def parse(document: bytes) -> feedparser.FeedParserDict:
     parsed = feedparser.parse(document)
     assert not parsed.bozo, parsed.get("bozo_exception")
@@ -332,7 +345,7 @@ def test_write_creates_the_folder_and_leaves_only_the_digest(tmp_path: Path) -> 
     settings = SETTINGS.model_copy(update={"path": path})
     items = [make_item(1), make_item(2)]
 
-    assert digest.write(items, settings, built=BUILT) == path
+    assert write_rss(items, settings, built=BUILT) == path
 
     assert path.read_bytes() == digest.render(items, settings, built=BUILT)
     assert list(path.parent.iterdir()) == [path]
@@ -342,11 +355,11 @@ def test_write_creates_the_folder_and_leaves_only_the_digest(tmp_path: Path) -> 
 def test_write_replaces_the_previous_digest_in_one_step(tmp_path: Path) -> None:
     path = tmp_path / "digest.xml"
     settings = SETTINGS.model_copy(update={"path": path})
-    digest.write([make_item(1)], settings, built=BUILT)
+    write_rss([make_item(1)], settings, built=BUILT)
     old = path.read_bytes()
 
     with path.open("rb") as reader:
-        digest.write([make_item(2)], settings, built=BUILT + timedelta(minutes=15))
+        write_rss([make_item(2)], settings, built=BUILT + timedelta(minutes=15))
         # A reader that opened the old digest still reads all of it, never a mix.
         assert reader.read() == old
 
@@ -361,7 +374,7 @@ def test_write_fails_cleanly_when_the_parent_is_a_file(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": blocker / "digest.xml"})
 
     with pytest.raises(DigestError) as caught:
-        digest.write([make_item()], settings, built=BUILT)
+        write_rss([make_item()], settings, built=BUILT)
 
     message = str(caught.value)
     assert "\n" not in message
@@ -376,7 +389,7 @@ def test_write_fails_cleanly_when_the_path_is_a_folder(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": folder})
 
     with pytest.raises(DigestError, match="cannot write digest"):
-        digest.write([make_item()], settings, built=BUILT)
+        write_rss([make_item()], settings, built=BUILT)
 
     assert folder.is_dir()
     assert list(tmp_path.iterdir()) == [folder]
@@ -387,7 +400,7 @@ def test_failed_write_keeps_the_previous_digest(
 ) -> None:
     path = tmp_path / "digest.xml"
     settings = SETTINGS.model_copy(update={"path": path})
-    digest.write([make_item(1)], settings, built=BUILT)
+    write_rss([make_item(1)], settings, built=BUILT)
     previous = path.read_bytes()
 
     def disk_full(fd: int) -> None:
@@ -395,7 +408,7 @@ def test_failed_write_keeps_the_previous_digest(
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(DigestError, match="No space left on device"):
-        digest.write([make_item(2)], settings, built=BUILT)
+        write_rss([make_item(2)], settings, built=BUILT)
 
     assert path.read_bytes() == previous
     assert list(tmp_path.iterdir()) == [path]
@@ -429,17 +442,17 @@ def test_an_unchanged_digest_is_not_rewritten(tmp_path: Path) -> None:
     path = tmp_path / "digest.xml"
     settings = SETTINGS.model_copy(update={"path": path})
     items = [make_item(1), make_item(2)]
-    digest.write(items, settings, built=BUILT)
+    write_rss(items, settings, built=BUILT)
     os.utime(path, (1_700_000_000, 1_700_000_000))
     before, stat = path.read_bytes(), path.stat()
 
-    digest.write(items, settings, built=BUILT + timedelta(minutes=15))
+    write_rss(items, settings, built=BUILT + timedelta(minutes=15))
 
     assert path.read_bytes() == before
     assert (path.stat().st_mtime_ns, path.stat().st_ino) == (stat.st_mtime_ns, stat.st_ino)
 
     changed = [make_item(1, summary=("A corrected first sentence.",)), make_item(2)]
-    digest.write(changed, settings, built=BUILT + timedelta(minutes=30))
+    write_rss(changed, settings, built=BUILT + timedelta(minutes=30))
 
     assert path.stat().st_mtime_ns != stat.st_mtime_ns
     channel = assert_valid_rss20(path.read_bytes())
@@ -804,17 +817,17 @@ def test_rss_points_browsers_at_the_stylesheet_which_renders_it() -> None:
     assert "<p>First sentence of story 1. Second sentence of story 1.</p>" in page
 
 
-def test_write_formats_writes_every_file_beside_the_digest(tmp_path: Path) -> None:
+def test_every_file_is_written_beside_the_digest(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
     items = [make_item(1, shows=("Daredevil",)), make_item(2, shows=("Luke Cage",))]
 
-    paths = digest.write_formats(
+    paths = publish(
         items, settings, built=BUILT, shows=["Daredevil", "Luke Cage", "Iron Fist"]
     )
 
     names = sorted(str(path.relative_to(tmp_path)) for path in paths)
     assert names == sorted(
-        ["digest.atom", "digest.json"]
+        ["digest.xml", "digest.atom", "digest.json"]
         + [
             f"shows/{show}.{ext}"
             for show in ("daredevil", "luke-cage", "iron-fist")
@@ -824,6 +837,7 @@ def test_write_formats_writes_every_file_beside_the_digest(tmp_path: Path) -> No
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "digest.atom",
         "digest.json",
+        "digest.xml",
         "shows",
     ]
     assert_valid_atom((tmp_path / "digest.atom").read_bytes())
@@ -834,9 +848,9 @@ def test_write_formats_writes_every_file_beside_the_digest(tmp_path: Path) -> No
     assert read_back("json", (tmp_path / "shows/iron-fist.json").read_bytes()) == []
 
 
-def test_write_formats_honours_formats_and_per_show(tmp_path: Path) -> None:
+def test_publishing_honours_formats_and_per_show(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
-    paths = digest.write_formats(
+    paths = publish(
         [make_item()],
         settings,
         built=BUILT,
@@ -844,27 +858,27 @@ def test_write_formats_honours_formats_and_per_show(tmp_path: Path) -> None:
         per_show=False,
         shows=["Daredevil"],
     )
-    assert paths == [tmp_path / "digest.json"]
-    assert list(tmp_path.iterdir()) == [tmp_path / "digest.json"]
+    assert paths == [tmp_path / "digest.xml", tmp_path / "digest.json"]
+    assert sorted(tmp_path.iterdir()) == sorted(paths)
 
     with pytest.raises(DigestError, match="unknown digest format 'opml'"):
-        digest.write_formats([make_item()], settings, built=BUILT, formats=["opml"])
+        publish([make_item()], settings, built=BUILT, formats=["opml"])
 
 
-def test_write_formats_leaves_unchanged_files_alone(tmp_path: Path) -> None:
+def test_publishing_leaves_unchanged_files_alone(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.xml"})
     items = [make_item(1), make_item(2)]
-    paths = digest.write_formats(items, settings, built=BUILT, shows=["Daredevil"])
+    paths = publish(items, settings, built=BUILT, shows=["Daredevil"])
     for path in paths:
         os.utime(path, (1_700_000_000, 1_700_000_000))
     before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths}
 
-    digest.write_formats(items, settings, built=BUILT + timedelta(hours=1), shows=["Daredevil"])
+    publish(items, settings, built=BUILT + timedelta(hours=1), shows=["Daredevil"])
 
     assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths} == before
 
     changed = [make_item(1, title="A corrected title"), make_item(2)]
-    digest.write_formats(changed, settings, built=BUILT + timedelta(hours=2), shows=["Daredevil"])
+    publish(changed, settings, built=BUILT + timedelta(hours=2), shows=["Daredevil"])
     for path in paths:
         assert path.stat().st_mtime_ns != before[path][1], path
         assert b"A corrected title" in path.read_bytes()
@@ -888,21 +902,20 @@ def test_served_files_route_each_feed_address_to_its_file(tmp_path: Path) -> Non
         ),
     }
     settings = SETTINGS.model_copy(update={"path": digest_path})
-    written = digest.write_formats(
+    written = publish(
         [make_item()],
         settings,
         built=BUILT,
         formats=["rss", "json"],
         shows=["Marvel's Jessica Jones"],
     )
-    assert sorted(written) == sorted(path for path, _ in routes.values() if path != digest_path)
+    assert sorted(written) == sorted(path for path, _ in routes.values())
 
 
 def test_a_digest_path_ending_like_another_format_is_never_written_over(tmp_path: Path) -> None:
     settings = SETTINGS.model_copy(update={"path": tmp_path / "digest.json"})
-    digest.write([make_item()], settings, built=BUILT)
-    written = digest.write_formats([make_item()], settings, built=BUILT, per_show=False)
-    assert written == [tmp_path / "digest.atom", tmp_path / "digest.json.json"]
+    written = publish([make_item()], settings, built=BUILT, per_show=False)
+    assert written == [settings.path, tmp_path / "digest.atom", tmp_path / "digest.json.json"]
     assert_valid_rss20(settings.path.read_bytes())
     assert_valid_json_feed((tmp_path / "digest.json.json").read_bytes())
 

@@ -33,6 +33,7 @@ from feedwatch.models import (
     Page,
     ParsedFeed,
     PollIntent,
+    RenderedFeed,
     Schedule,
     ShowMatch,
     StoredPoll,
@@ -1010,7 +1011,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0008" in caplog.text
+    assert "schema upgraded from empty to 0009" in caplog.text
     save_poll(first, TVWIRE, [(article("e1", None), matched("Severance"))], at=NOW)
     first.close()
 
@@ -1042,7 +1043,7 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0008"
+    assert new is not None and new.down_revision == "0009"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")
 
@@ -1191,6 +1192,61 @@ def test_retention_deletes_old_articles_but_their_entries_never_come_back(store:
     later = NOW + timedelta(days=70)
     pruned = store.prune(unmatched_before=later - timedelta(days=30), matched_before=None, at=later)
     assert pruned.forgotten == 3
+
+
+# --- published feeds -------------------------------------------------------------------------
+
+RSS = "application/rss+xml"
+
+
+def rendered(name: str, body: bytes, version: str = "v1", media_type: str = RSS) -> RenderedFeed:
+    return RenderedFeed(name, media_type, body, version)
+
+
+def test_published_feeds_are_read_back_whole_or_as_not_modified(store: Store) -> None:
+    rss = rendered("feed.xml", b"<rss>one</rss>")
+    json_feed = rendered("shows/daredevil/feed.json", b'{"items": []}', media_type="x/json")
+    store.save_published([rss, json_feed], NOW)
+
+    found = store.published_feed("feed.xml")
+    assert found is not None
+    assert (found.body, found.media_type, found.updated) == (b"<rss>one</rss>", RSS, NOW)
+    other = store.published_feed("shows/daredevil/feed.json")
+    assert other is not None and (other.body, other.media_type) == (b'{"items": []}', "x/json")
+    assert other.etag != found.etag
+    # The ETag a reader already has: the answer says so, without the body.
+    again = store.published_feed("feed.xml", known_etag=found.etag)
+    assert again is not None and again.not_modified and again.body is None
+    assert (again.etag, again.media_type, again.updated) == (found.etag, RSS, NOW)
+    stale = store.published_feed("feed.xml", known_etag="an older one")
+    assert stale is not None and stale.body == b"<rss>one</rss>"
+    assert store.published_feed("feed.atom") is None
+
+
+def test_a_feed_published_again_changes_only_with_its_version(store: Store) -> None:
+    store.save_published([rendered("feed.xml", b"<rss>built at 12:00</rss>")], NOW)
+    first = store.published_feed("feed.xml")
+    # Rendered again with only its build date changed: the same version, left as it was.
+    later = NOW + timedelta(minutes=15)
+    store.save_published([rendered("feed.xml", b"<rss>built at 12:15</rss>")], later)
+    assert store.published_feed("feed.xml") == first
+
+    store.save_published([rendered("feed.xml", b"<rss>news</rss>", version="v2")], later)
+    changed = store.published_feed("feed.xml")
+    assert changed is not None and first is not None
+    assert (changed.body, changed.updated) == (b"<rss>news</rss>", later)
+    assert changed.etag != first.etag
+
+
+def test_a_publish_that_fails_part_way_saves_none_of_its_feeds(store: Store) -> None:
+    store.save_published([rendered("feed.xml", b"<rss>old</rss>")], NOW)
+    # One the database refuses (it must have a media type), saved after the first.
+    broken = rendered("feed.atom", b"<feed/>", media_type=None)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        store.save_published([rendered("feed.xml", b"<rss>new</rss>", "v2"), broken], NOW)
+    kept = store.published_feed("feed.xml")
+    assert kept is not None and kept.body == b"<rss>old</rss>"
+    assert store.published_feed("feed.atom") is None
 
 
 # --- concurrent starts, new and lost database files ------------------------------------------

@@ -674,8 +674,9 @@ def _serve(args: argparse.Namespace) -> int:
             return
         log.info("config reloaded (SIGHUP): digest at %s", current[0].digest.path)
 
-    # The pages read the store; it is opened at the first page asked for, and again after a
-    # failure, so that the feeds and /healthz are served whether or not the database can be.
+    # The pages and feeds read the store; it is opened at the first asked for, and again after
+    # a failure, so that the feeds (from their files) and /healthz are served whether or not
+    # the database can be.
     opened: dict[str, Store] = {}
     opening = threading.Lock()
 

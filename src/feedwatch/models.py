@@ -323,3 +323,37 @@ class PollIntent:
     pages: Mapping[str, Page] = dataclasses.field(default_factory=dict)  # by article URL
     # The publish times read with the state; kept on the feed's row when no article changes.
     published: tuple[datetime, ...] | None = None
+
+
+def entity_tag(body: bytes) -> str:
+    """The ETag (unquoted) a feed body is served with: the same bytes get the same tag in
+    every process, whether it serves them from the database or from a file."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFeed:
+    """One digest feed as a publish rendered it (publish/feeds.py): saved to the store for
+    every process to serve, and written to its file."""
+
+    name: str  # where it is served, relative to digest.link: "feed.xml", "shows/x/feed.json"
+    media_type: str  # e.g. "application/rss+xml"; every body is UTF-8
+    body: bytes
+    # Of the content without its build date: a publish that found nothing new leaves the
+    # saved feed, and so its ETag and date, as they were.
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFeed:
+    """A digest feed as the publisher last saved it (Store.published_feed)."""
+
+    name: str
+    media_type: str
+    etag: str  # entity_tag of the body
+    updated: datetime  # when this version was published
+    body: bytes | None  # None: the caller's ETag is this version's, so the body was not read
+
+    @property
+    def not_modified(self) -> bool:
+        return self.body is None

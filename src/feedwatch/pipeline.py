@@ -320,7 +320,7 @@ class Pipeline:
 
     def _write_digest(self, items: Sequence[DigestItem]) -> None:
         settings = self.config.digest
-        built = datetime.now(UTC)
+        built = self.clock()
         shows = [show.name for show in self.config.shows]
         moments = self.store.roundups()
         roundups = None
@@ -332,8 +332,7 @@ class Pipeline:
                 settings.zone,
                 lambda show: digest.Channel.of(settings, show).page,
             )
-        digest.write(items, settings, built=built)
-        digest.write_formats(
+        rendered = digest.render_all(
             items,
             settings,
             built=built,
@@ -342,6 +341,10 @@ class Pipeline:
             shows=shows,
             roundups=roundups,
         )
+        # The store first: every process serves the feeds from there, the publisher's files
+        # are for readers pointed at them.
+        self.store.save_published(rendered.values(), built)
+        digest.write(rendered)
 
     def note_roundup(self, now: datetime) -> None:
         """A daily roundup is due at `now` (digest.roundup, or `once --roundup`): the next

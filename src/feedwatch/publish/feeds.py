@@ -1,15 +1,19 @@
 """Publish the matched articles as digest feeds (RSS 2.0, Atom 1.0, JSON Feed 1.1), for the
-whole digest and for each show, each file written atomically.
+whole digest and for each show: rendered once (`render_all`), then saved to the store, from
+which every process serves them, and written to files, each atomically, for readers pointed
+at them.
 
-A digest whose content is unchanged is not rewritten, its build date included: the file, and so
-the ETag and Last-Modified it is served with, change only when readers have something new.
+A digest whose content is unchanged is not rewritten, its build date included: the file and
+the stored feed, and so the ETag and Last-Modified they are served with, change only when
+readers have something new (RenderedFeed.version).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,7 +21,7 @@ from pathlib import Path
 from feedwatch import __version__, files
 from feedwatch.config import DigestSettings
 from feedwatch.errors import DigestError
-from feedwatch.models import DigestItem
+from feedwatch.models import DigestItem, RenderedFeed
 from feedwatch.publish import atom, jsonfeed
 from feedwatch.publish.entries import (
     Channel,
@@ -51,11 +55,11 @@ ET.register_namespace("atom", ATOM)
 ET.register_namespace("dc", DC)
 
 # The one part of each rendered format that changes without its content changing (JSON Feed
-# carries no build date).
+# carries no build date), by media type.
 _BUILD_DATES = {
-    "rss": re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>"),
-    "atom": atom.BUILD_DATE,
-    "json": None,
+    RSS_TYPE: re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>"),
+    ATOM_TYPE: atom.BUILD_DATE,
+    JSON_TYPE: None,
 }
 _DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 _UNKNOWN_TYPE = "application/octet-stream"
@@ -94,7 +98,7 @@ def served_files(
 ) -> dict[str, tuple[Path, str]]:
     """What the server answers, relative to digest.link: path -> (file, media type).
 
-    The combined RSS feed (digest.path) always; the other files as `write_formats` writes them
+    The combined RSS feed (digest.path) always; the other files as `render_all` renders them
     with the same arguments.
     """
     served = {feed_path("rss"): (digest_path, RSS_TYPE)}
@@ -178,17 +182,7 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
 }
 
 
-def write(items: Sequence[DigestItem], settings: DigestSettings, *, built: datetime) -> Path:
-    """Render and replace the RSS digest at settings.path in one step; returns that path.
-
-    When the file there differs from the new digest in lastBuildDate alone, it is left as it is.
-    """
-    path = settings.path
-    _write_if_changed(path, render(items, settings, built=built), _BUILD_DATES["rss"])
-    return path
-
-
-def write_formats(
+def render_all(
     items: Sequence[DigestItem],
     settings: DigestSettings,
     *,
@@ -197,27 +191,60 @@ def write_formats(
     per_show: bool = True,
     shows: Sequence[str] = (),
     roundups: Sequence[DigestItem] | None = None,
-) -> list[Path]:
-    """Write the feeds beside settings.path that `write` does not: digest.atom and digest.json
-    for the formats asked for, and with `per_show` shows/<slug>.xml, .atom, .json for each of
-    `shows` (the configured show names). With `roundups` (digest.roundup is set), each show's
-    feeds carry its roundup items too, and roundup.xml (.atom, .json) carries them all. Each
-    file is replaced in one step, and only when its content changed. Returns every path,
-    written or left as it was."""
-    written = []
+) -> dict[Path, RenderedFeed]:
+    """Every feed of one publish, by the file it is written to: the RSS digest at
+    settings.path; beside it digest.atom and digest.json for the formats asked for, and with
+    `per_show` shows/<slug>.xml, .atom, .json for each of `shows` (the configured show
+    names). With `roundups` (digest.roundup is set), each show's feeds carry its roundup
+    items too, and roundup.xml (.atom, .json) carries them all."""
+    rendered = {settings.path: _rendered("rss", render(items, settings, built=built))}
     for fmt, show in _targets(formats, per_show, shows):
-        path = file_path(settings.path, fmt, show)
         chosen = items if show is None or not roundups else _newest_first([*items, *roundups])
         document = RENDERERS[fmt](chosen, settings, built=built, show=show)
-        _write_if_changed(path, document, _BUILD_DATES[fmt])
-        written.append(path)
+        rendered[file_path(settings.path, fmt, show)] = _rendered(fmt, document, show)
     if roundups is not None:
         for fmt in _roundup_formats(formats):
-            path = file_path(settings.path, fmt, roundup=True)
             document = RENDERERS[fmt](roundups, settings, built=built, roundup=True)
-            _write_if_changed(path, document, _BUILD_DATES[fmt])
-            written.append(path)
-    return written
+            path = file_path(settings.path, fmt, roundup=True)
+            rendered[path] = _rendered(fmt, document, roundup=True)
+    return rendered
+
+
+def write(rendered: Mapping[Path, RenderedFeed]) -> None:
+    """Write each feed `render_all` rendered to its file, replaced in one step, and only when
+    its content changed: a file that differs in its build date alone is left as it is."""
+    for path, feed in rendered.items():
+        if _version(feed.media_type, path) == feed.version:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DigestError(
+                f"cannot create the folder for digest {path}: {_reason(exc)}"
+            ) from None
+        _replace(path, feed.body)
+
+
+def _rendered(
+    fmt: str, document: bytes, show: str | None = None, *, roundup: bool = False
+) -> RenderedFeed:
+    media_type = MEDIA_TYPES[fmt]
+    name = feed_path(fmt, show, roundup=roundup)
+    return RenderedFeed(name, media_type, document, _content_version(media_type, document))
+
+
+def _content_version(media_type: str, document: bytes) -> str:
+    build_date = _BUILD_DATES[media_type]
+    content = document if build_date is None else build_date.sub(b"", document, count=1)
+    return hashlib.sha256(content).hexdigest()
+
+
+def _version(media_type: str, path: Path) -> str | None:
+    """The content version of the file at `path`; None when there is none to read."""
+    try:
+        return _content_version(media_type, path.read_bytes())
+    except OSError:  # none yet, or unreadable: write it
+        return None
 
 
 def _newest_first(items: Sequence[DigestItem]) -> list[DigestItem]:
@@ -240,26 +267,6 @@ def _targets(
     if per_show:
         targets += [(fmt, show) for show in dict.fromkeys(shows) for fmt in formats]
     return targets
-
-
-def _write_if_changed(path: Path, document: bytes, build_date: re.Pattern[bytes] | None) -> None:
-    if _unchanged(path, document, build_date):
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DigestError(f"cannot create the folder for digest {path}: {_reason(exc)}") from None
-    _replace(path, document)
-
-
-def _unchanged(path: Path, document: bytes, build_date: re.Pattern[bytes] | None) -> bool:
-    try:
-        current = path.read_bytes()
-    except OSError:  # none yet, or unreadable: write it
-        return False
-    if build_date is None:
-        return current == document
-    return build_date.sub(b"", current, count=1) == build_date.sub(b"", document, count=1)
 
 
 def _item(channel: ET.Element, item: DigestItem) -> None:

@@ -1,17 +1,19 @@
 """feedwatch's own HTTP server: the web view, every digest feed, /healthz and /metrics.
 
 A WSGI app served by waitress, routed by Werkzeug (the only module that imports either). The
-feeds are read from disk on each request, so a digest rewritten by the daemon is served at
-once; what was read is kept while the file stays the same, so revalidations cost a stat() and
-no hashing. The pages (/, /shows/<slug>/, /search, /feeds) are rendered from the store on
-each request (publish/pages.py); while the store cannot be read they answer 503 and the feeds
-and /healthz go on.
+feeds are read from the store on each request, as the publishing process last saved them
+(whichever process that is), so a new digest is served at once by every process sharing the
+database; what was read is kept while its ETag stays the same, so revalidations read no body.
+A feed the store has none of (a database an older feedwatch published to), or every feed
+while the store cannot be read, is served from its local file, kept while the file stays the
+same. The pages (/, /shows/<slug>/, /search, /feeds) are rendered from the store on each
+request (publish/pages.py); while the store cannot be read they answer 503 and the feeds and
+/healthz go on.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -37,7 +39,7 @@ from werkzeug.wrappers import Request, Response
 from feedwatch import __version__, opml, stories
 from feedwatch.errors import FeedwatchError
 from feedwatch.metrics import Metrics
-from feedwatch.models import DigestItem
+from feedwatch.models import DigestItem, entity_tag
 from feedwatch.publish import feeds, pages
 
 if TYPE_CHECKING:
@@ -130,22 +132,35 @@ _CONVERTER = re.compile(r"<(?:[^<>:]+:)?(\w+)>")
 
 @dataclass(frozen=True, slots=True)
 class _Digest:
-    """One version of a feed file, as served."""
+    """One version of a feed, as served."""
 
-    stamp: tuple[int, int, int]  # st_ino, st_mtime_ns, st_size
+    stamp: tuple[int, int, int] | None  # a file's st_ino, st_mtime_ns, st_size; None: stored
     body: bytes
     gzipped: bytes
     etag: str  # of the plain body; the gzip variant's tag adds "-gzip"
     last_modified: str
     modified: int  # whole seconds, as Last-Modified says
 
+    @classmethod
+    def of(cls, stamp: tuple[int, int, int] | None, body: bytes, modified: float) -> _Digest:
+        return cls(
+            stamp=stamp,
+            body=body,
+            # mtime=0: the same digest always compresses to the same bytes.
+            gzipped=gzip.compress(body, mtime=0),
+            etag=entity_tag(body),
+            last_modified=formatdate(modified, usegmt=True),
+            modified=int(modified),
+        )
+
 
 class App:
     """The WSGI application; GET and HEAD only.
 
-    With `config` and `store`: the web view, every feed `served_files` names, /feed.xsl,
-    /opml.xml and /favicon.ico. Without them: /feed.xml alone. Always /healthz and /metrics.
-    `store` raises StoreError while the database cannot be read; the pages then answer 503.
+    With `config` and `store`: the web view, every feed `served_files` names (from the
+    store, else from its file), /feed.xsl, /opml.xml and /favicon.ico. Without them: /feed.xml
+    alone, from its file. Always /healthz and /metrics. `store` raises StoreError while the
+    database cannot be read; the pages then answer 503, the feeds come from their files.
     """
 
     def __init__(
@@ -164,6 +179,7 @@ class App:
         self._config = config
         self._store = store
         self._cache: dict[Path, _Digest] = {}
+        self._stored: dict[str, _Digest] = {}  # by the name each feed is stored under
         self._cache_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -205,7 +221,7 @@ class App:
             return 200, [("Content-Type", content_type), ("Cache-Control", "no-store")], body
         if self._config is None or self._store is None:
             if endpoint == "feed" and request.path == "/feed.xml":
-                return self._feed(request.environ, self._digest_path(), FEED_TYPE)
+                return self._feed(request.environ, self._read_feed(self._digest_path()), FEED_TYPE)
             return self._not_found()
         config = self._config()
         if endpoint == "feed":
@@ -234,14 +250,30 @@ class App:
         )
         files = {path for path, _ in served.values()}
         with self._cache_lock:
-            # A reload may have dropped shows or formats: their files are not kept any longer.
+            # A reload may have dropped shows or formats: their feeds are not kept any longer.
             for stale in [path for path in self._cache if path not in files]:
                 del self._cache[stale]
-        found = served.get(request.path.removeprefix("/"))
+            for gone in [name for name in self._stored if name not in served]:
+                del self._stored[gone]
+        name = request.path.removeprefix("/")
+        found = served.get(name)
         if found is None:
             return self._not_found()
         path, media_type = found
-        return self._feed(request.environ, path, f"{media_type}; charset=utf-8")
+        file_type = f"{media_type}; charset=utf-8"
+        try:
+            stored = self._stored_feed(name)
+        except FeedwatchError as exc:
+            log.warning("feed %s: %s", request.path, exc)
+            from_file = self._read_feed(path)
+            if from_file is None:
+                headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
+                return 503, headers, b"the digest cannot be read from the database just now\n"
+            return self._feed(request.environ, from_file, file_type)
+        if stored is None:  # no publish since the database was made or upgraded: the file
+            return self._feed(request.environ, self._read_feed(path), file_type)
+        digest, stored_type = stored
+        return self._feed(request.environ, digest, f"{stored_type}; charset=utf-8")
 
     def _page(
         self,
@@ -292,8 +324,9 @@ class App:
         page = pages.error_page(site, 404, "Not found", "There is no page at this address.")
         return _html(404, page)
 
-    def _feed(self, environ: Mapping[str, Any], path: Path, content_type: str) -> Answer:
-        digest = self._read_feed(path)
+    def _feed(
+        self, environ: Mapping[str, Any], digest: _Digest | None, content_type: str
+    ) -> Answer:
         if digest is None:
             headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
             return 503, headers, b"the digest has not been written yet\n"
@@ -317,7 +350,7 @@ class App:
         """200 and "status": "ok"; 503, "failing" and the reasons under "problems" while the
         store fails (health()'s own "problems") or the last digest rewrite failed, since the
         digest served is then older than what was stored."""
-        digest = self._read_feed(self._digest_path())
+        updated = self._digest_updated()
         health = self._health()
         problems = list(health.get("problems") or ())
         if health.get("last_publish_error"):
@@ -325,15 +358,42 @@ class App:
         status = {
             "status": "failing" if problems else "ok",
             "version": __version__,
-            "digest_updated": (
-                datetime.fromtimestamp(digest.modified, UTC).isoformat() if digest else None
-            ),
+            "digest_updated": updated.isoformat() if updated else None,
             **health,
             "problems": problems,
         }
         body = json.dumps(status).encode("utf-8") + b"\n"
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return (503 if problems else 200), headers, body
+
+    def _digest_updated(self) -> datetime | None:
+        """When the combined RSS feed served was published: as stored, else its file's date."""
+        digest = None
+        if self._store is not None:
+            try:
+                found = self._stored_feed(feeds.feed_path("rss"))
+            except FeedwatchError:
+                found = None  # the store's trouble is health()'s to report
+            digest = found[0] if found else None
+        digest = digest or self._read_feed(self._digest_path())
+        return datetime.fromtimestamp(digest.modified, UTC) if digest else None
+
+    def _stored_feed(self, name: str) -> tuple[_Digest, str] | None:
+        """The feed stored under `name`, and its media type; None while none is stored.
+        Raises FeedwatchError while the store cannot be read."""
+        assert self._store is not None
+        with self._cache_lock:
+            cached = self._stored.get(name)
+        found = self._store().published_feed(name, cached.etag if cached else None)
+        if found is None:
+            return None
+        if found.body is None:  # the version cached
+            assert cached is not None
+            return cached, found.media_type
+        digest = _Digest.of(None, found.body, found.updated.timestamp())
+        with self._cache_lock:
+            self._stored[name] = digest
+        return digest, found.media_type
 
     def _read_feed(self, path: Path) -> _Digest | None:
         """The feed file at `path` as it is on disk now; None while there is none to read."""
@@ -348,15 +408,7 @@ class App:
                 body = handle.read()
         except OSError:
             return None
-        digest = _Digest(
-            stamp=stamp,
-            body=body,
-            # mtime=0: the same digest always compresses to the same bytes.
-            gzipped=gzip.compress(body, mtime=0),
-            etag=hashlib.sha256(body).hexdigest()[:32],
-            last_modified=formatdate(info.st_mtime, usegmt=True),
-            modified=int(info.st_mtime),
-        )
+        digest = _Digest.of(stamp, body, info.st_mtime)
         with self._cache_lock:
             self._cache[path] = digest
         return digest

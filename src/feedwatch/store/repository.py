@@ -18,11 +18,13 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
     insert,
     literal,
+    null,
     select,
     text,
     update,
@@ -37,6 +39,8 @@ from feedwatch.models import (
     FeedReport,
     FeedState,
     PollIntent,
+    PublishedFeed,
+    RenderedFeed,
     Schedule,
     ShowMatch,
     Source,
@@ -45,6 +49,7 @@ from feedwatch.models import (
     StoryArticle,
     StoryMember,
     Validators,
+    entity_tag,
 )
 from feedwatch.store import claims, database, saving
 from feedwatch.store.saving import SaveResult
@@ -56,6 +61,7 @@ from feedwatch.store.schema import (
     FeedRow,
     ForgottenEntryRow,
     MatchRow,
+    PublishedFeedRow,
     RoundupRow,
     SettingRow,
     SummaryRow,
@@ -473,6 +479,53 @@ class Store:
         """When roundups were published, newest first."""
         with self._session() as session:
             return list(session.scalars(select(RoundupRow.at).order_by(RoundupRow.at.desc())))
+
+    def save_published(self, feeds: Iterable[RenderedFeed], at: datetime) -> None:
+        """Keep the feeds one publish rendered, all in one transaction, as published at `at`:
+        a process serving them never mixes two publishes. A feed whose version is the one
+        saved already is left as it is, its date and ETag included."""
+        rendered = {feed.name: feed for feed in feeds}
+
+        def write(session: Session) -> None:
+            names = select(PublishedFeedRow.name, PublishedFeedRow.version).where(
+                PublishedFeedRow.name.in_(list(rendered))
+            )
+            saved = {name: version for name, version in session.execute(names)}
+            for feed in rendered.values():
+                values = {
+                    "media_type": feed.media_type,
+                    "body": feed.body,
+                    "etag": entity_tag(feed.body),
+                    "version": feed.version,
+                    "updated_at": at,
+                }
+                if feed.name not in saved:
+                    session.add(PublishedFeedRow(name=feed.name, **values))
+                elif saved[feed.name] != feed.version:
+                    session.execute(
+                        update(PublishedFeedRow)
+                        .where(PublishedFeedRow.name == feed.name)
+                        .values(**values)
+                    )
+
+        if rendered:
+            self._write(write)
+
+    def published_feed(self, name: str, known_etag: str | None = None) -> PublishedFeed | None:
+        """The feed `name` as last published; its body left unread (PublishedFeed.not_modified)
+        when its ETag is `known_etag`. None when none was published under that name."""
+        # One statement, so that the ETag and the body are of the same version even while a
+        # publish commits in between.
+        body = case((PublishedFeedRow.etag == known_etag, null()), else_=PublishedFeedRow.body)
+        query = select(
+            PublishedFeedRow.media_type, PublishedFeedRow.etag, PublishedFeedRow.updated_at, body
+        ).where(PublishedFeedRow.name == name)
+        with self._session() as session:
+            row = session.execute(query).one_or_none()
+        if row is None:
+            return None
+        media_type, etag, updated, found = row
+        return PublishedFeed(name, media_type, etag, updated, found)
 
     def setting(self, name: str) -> str | None:
         """A value kept with set_setting (e.g. what stored matches were made with)."""

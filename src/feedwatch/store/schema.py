@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -208,6 +218,20 @@ class SettingRow(Base):
 
     name: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PublishedFeedRow(Base):
+    """A digest feed as last published (0009): what every process serves, whichever one
+    published it."""
+
+    __tablename__ = "published_feeds"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)  # RenderedFeed.name
+    media_type: Mapped[str] = mapped_column(String)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))  # RenderedFeed.version
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Full-text search (migration 0007) is made by hand, as neither database's kind of index can be
