@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from contextlib import closing
 from datetime import UTC, datetime
 
 import feedparser
@@ -42,7 +43,7 @@ def workers() -> list[multiprocessing.Process]:
 
 def test_a_long_feed_is_read_in_a_worker_as_it_is_read_here():
     body = long_feed()
-    with Readers(processes=2) as readers:
+    with closing(Readers(processes=2)) as readers:
         found = read_by(readers, body)
         assert workers()
     assert not workers()  # closing stops them
@@ -53,7 +54,7 @@ def test_a_long_feed_is_read_in_a_worker_as_it_is_read_here():
 
 def test_a_short_feed_is_read_here_without_starting_a_worker():
     body = rss("tvwire", [story("Daredevil", "a new season")])
-    with Readers(processes=2) as readers:
+    with closing(Readers(processes=2)) as readers:
         [article] = read_by(readers, body).articles
         assert not workers()
     assert article.title == "Daredevil a new season"
@@ -64,7 +65,7 @@ def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():
         '<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" '
         'href="/feed.xml"></head><body>' + "<p>Schedules and casting news.</p>" * 800
     ).encode()
-    with Readers(processes=1) as readers, pytest.raises(ParseError) as raised:
+    with closing(Readers(processes=1)) as readers, pytest.raises(ParseError) as raised:
         readers.read(page, {"content-type": "text/html"}, URL, max_entries=100, now=NOW)
     assert str(raised.value) == (
         "not an RSS/Atom feed (looks like an HTML page); "
@@ -75,7 +76,7 @@ def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():
 def test_a_worker_killed_costs_its_document_a_warning_and_nothing_else(caplog):
     body = long_feed()
     expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
-    with Readers(processes=1) as readers:
+    with closing(Readers(processes=1)) as readers:
         assert read_by(readers, body) == expected
         [worker] = workers()
         os.kill(worker.pid, signal.SIGKILL)
@@ -90,7 +91,7 @@ def test_a_worker_killed_costs_its_document_a_warning_and_nothing_else(caplog):
 
 def test_workers_leave_stopping_to_the_daemon_when_the_terminal_sends_sigint(caplog):
     body = long_feed()
-    with Readers(processes=1) as readers:
+    with closing(Readers(processes=1)) as readers:
         read_by(readers, body)
         [worker] = workers()
         # Ctrl-C reaches the whole process group; the daemon decides when its workers go.

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import BrokenExecutor, CancelledError
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from feedwatch.errors import AbandonedError
@@ -56,17 +55,6 @@ class Readers:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
-
-    def __enter__(self) -> Readers:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def read(
         self,
