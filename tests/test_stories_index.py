@@ -89,6 +89,13 @@ def test_a_story_of_undated_articles_is_in_every_window():
     assert clusterer.indexed
 
 
+def test_an_article_near_the_end_of_time_is_scored_without_the_index():
+    last = datetime.max.replace(tzinfo=UTC)  # its window would end after datetime.max
+    first = StoryArticle("first", "Wilson Bethel cast as Bullseye in Daredevil", published=last)
+    again = StoryArticle("again", "Wilson Bethel to play Bullseye in Daredevil", published=last)
+    assert cluster([first, again], WINDOW) == ["first", "first"]
+
+
 def test_a_story_sharing_no_term_is_not_joined():
     articles = [*backlog(20, START), StoryArticle("other", "Punisher renewal", published=START)]
     assert cluster(articles, WINDOW)[-1] == "other"

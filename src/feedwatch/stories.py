@@ -247,13 +247,12 @@ class Clusterer:
         """Stories, each with its centroid's dot product with `vector` and the telling words
         they share: at least every story in the window of `published` sharing a term with it.
 
-        Either way a story's dot product adds the same products in the same order (`vector`'s),
-        so the same floats come out.
+        They are those holding its terms or, when fewer, those of the window: each costs a
+        look-up per term either way. Either way a story's dot product adds the same products in
+        the same order (`vector`'s), so the same floats come out.
         """
         holding = [self._postings.get(term, {}) for term in vector]
         telling = [" " not in term and term not in _GENERIC for term in vector]
-        # Either way each story costs a look-up per term: the stories of the window when they
-        # are fewer than those holding one of its terms, on average.
         nearby = self._nearby(published, sum(map(len, holding)) // len(vector))
         if nearby is None:
             dots: dict[str, float] = defaultdict(float)
