@@ -32,6 +32,7 @@ DATA = Path(__file__).parent / "data" / "stories"
 FEEDS = Path(__file__).parent / "data" / "feeds"
 MARVEL = DATA / "marvel.jsonl"
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "stories.py"
+CLUSTERING = BENCH.with_name("clustering.py")
 
 
 def marvel() -> list[StoryArticle]:
@@ -356,8 +357,8 @@ def test_command_output_does_not_depend_on_hash_seeds():
     assert len(outputs) == 1
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_stories", BENCH)
+def _bench(path: Path = BENCH):
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look themselves up there
@@ -383,6 +384,25 @@ def test_benchmark_without_its_corpus_measures_nothing(tmp_path, capsys):
     assert bench.load(tmp_path) == []
     assert bench.main(["--corpus", str(tmp_path)]) == 0
     assert "nothing to measure" in capsys.readouterr().err
+
+
+def test_clustering_benchmark_fails_on_any_article_in_another_story(tmp_path, capsys):
+    bench = _bench(CLUSTERING)
+    context = bench.entertainment(2)
+    # As stored: one entry in 20 of the two feeds' 50 matches the show, each feed's newest first.
+    assert [row_id for row_id, _, _ in context] == [1, 21, 41]
+    assert [a.published for _, _, a in context] == sorted(
+        (a.published for _, _, a in context), reverse=True
+    )
+    saved = tmp_path / "stories.json"
+    run = ["--feeds", "2", "--corpus", str(tmp_path), "--repeat", "1"]
+    assert bench.main([*run, "--save", str(saved)]) == 0
+    assert bench.main([*run, "--check", str(saved)]) == 0
+    recorded = json.loads(saved.read_text())
+    recorded["entertainment"]["41"] = 0
+    saved.write_text(json.dumps(recorded))
+    assert bench.main([*run, "--check", str(saved)]) == 1
+    assert "NO: 1 of 3 articles in another story" in capsys.readouterr().out
 
 
 def test_bcubed_scores_a_known_grouping():

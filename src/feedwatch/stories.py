@@ -27,7 +27,7 @@ import math
 import re
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
@@ -161,6 +161,12 @@ class Clusterer:
         # (latest, order, story id) for every time a story's `latest` moved; stale ones skipped.
         self._expiry: list[tuple[datetime, int, str]] = []
         self._unstamped: list[_Story] = []  # stories of undated articles, before any clock
+        # (publish time, order, story id) of every dated article of the stories, sorted: the
+        # stories an article can join, when they are fewer than those sharing its terms. They
+        # are when articles come out of publish order (a feed lists its newest first): the
+        # clock is soon at the newest, and stories of months ago stay until it moves on.
+        self._dated: list[tuple[datetime, int, str]] = []
+        self._undated: dict[str, None] = {}  # stories of undated articles only: in any window
 
     def __len__(self) -> int:
         """How many stories are in the window."""
@@ -213,18 +219,11 @@ class Clusterer:
         vector = self._weighted(terms)
         if not vector:
             return None
-        dots: dict[str, float] = defaultdict(float)
-        shared: dict[str, int] = defaultdict(int)
-        for term, weight in vector.items():
-            telling = " " not in term and term not in _GENERIC
-            for story_id in self._postings.get(term, ()):
-                dots[story_id] += weight * self._stories[story_id].centroid[term]
-                shared[story_id] += telling
+        # The best is the nearest by (score, age): the same whatever order stories are seen in.
         best, best_score = None, JOIN_SIMILARITY
-        for story_id, dot in dots.items():
-            if shared[story_id] < needed:
+        for story, dot, shared in self._overlaps(vector, published):
+            if shared < needed:
                 continue
-            story = self._stories[story_id]
             score = dot / math.sqrt(story.norm2)
             alone = source is not None and len(story.sources) == 1 and source in story.sources
             if alone:
@@ -241,6 +240,59 @@ class Clusterer:
             ):
                 best, best_score = story, score
         return best
+
+    def _overlaps(
+        self, vector: dict[str, float], published: datetime | None
+    ) -> Iterator[tuple[_Story, float, int]]:
+        """Stories, each with its centroid's dot product with `vector` and the telling words
+        they share: at least every story in the window of `published` sharing a term with it.
+
+        They are those holding its terms or, when fewer, those of the window: each costs a
+        look-up per term either way. Either way a story's dot product adds the same products in
+        the same order (`vector`'s), so the same floats come out.
+        """
+        holding = [self._postings.get(term, {}) for term in vector]
+        telling = [" " not in term and term not in _GENERIC for term in vector]
+        nearby = self._nearby(published, sum(map(len, holding)) // len(vector))
+        if nearby is None:
+            dots: dict[str, float] = defaultdict(float)
+            shared: dict[str, int] = defaultdict(int)
+            for (term, weight), story_ids, counts in zip(
+                vector.items(), holding, telling, strict=True
+            ):
+                for story_id in story_ids:
+                    dots[story_id] += weight * self._stories[story_id].centroid[term]
+                    shared[story_id] += counts
+            for story_id, dot in dots.items():
+                yield self._stories[story_id], dot, shared[story_id]
+            return
+        terms = list(zip(vector, vector.values(), telling, strict=True))
+        for story in nearby:
+            centroid = story.centroid
+            dot, common = 0.0, 0
+            for term, weight, counts in terms:
+                value = centroid.get(term)
+                if value is not None:
+                    dot += weight * value
+                    common += counts
+            yield story, dot, common
+
+    def _nearby(self, published: datetime | None, limit: int) -> list[_Story] | None:
+        """The stories with an article within the window of `published` or none dated; None
+        when there may be `limit` or more of them (or `published` is None: all are)."""
+        if published is None:
+            return None
+        try:
+            since, until = published - self.window, published + self.window
+        except OverflowError:  # near datetime.min or max
+            return None
+        start = bisect_left(self._dated, (since,))
+        end = bisect_left(self._dated, (until, math.inf), start)
+        if end - start + len(self._undated) >= limit:
+            return None
+        story_ids = dict.fromkeys(story_id for _, _, story_id in self._dated[start:end])
+        story_ids.update(self._undated)
+        return [self._stories[story_id] for story_id in story_ids]
 
     def _weighted(self, terms: dict[str, float]) -> dict[str, float]:
         """`terms` weighted by rarity, as a unit vector."""
@@ -270,6 +322,11 @@ class Clusterer:
             story.keys.append(key)
         if published is not None:
             insort(story.times, published)
+            insort(self._dated, (published, story.order, story.id))
+        if story.times:
+            self._undated.pop(story.id, None)
+        else:
+            self._undated[story.id] = None
         latest = story.times[-1] if story.times else self._clock
         if latest is None:
             self._unstamped.append(story)
@@ -304,6 +361,9 @@ class Clusterer:
 
     def _evict(self, story: _Story) -> None:
         del self._stories[story.id]
+        self._undated.pop(story.id, None)
+        for published in story.times:
+            del self._dated[bisect_left(self._dated, (published, story.order))]
         for term, count in story.counts.items():
             postings = self._postings[term]
             postings.pop(story.id, None)
