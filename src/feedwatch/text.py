@@ -130,7 +130,10 @@ def normalize(text: str) -> str:
     Case and accents are ignored, each whitespace run is one space, typographic apostrophes,
     quotes and dashes are the plain ASCII ones.
     """
-    return " ".join(_SPECIAL.sub(_fold, text).casefold().split())
+    # isascii() is a flag CPython keeps on every string; the scan for a backtick is a memchr.
+    if not text.isascii() or "`" in text:
+        text = _SPECIAL.sub(_fold, text)
+    return " ".join(text.casefold().split())
 
 
 def _fold(match: re.Match[str]) -> str:
