@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import socket
@@ -24,6 +25,7 @@ from feedwatch.errors import (
     TooLargeError,
 )
 from feedwatch.models import Validators
+from feedwatch.poll import http as http_module
 from feedwatch.poll.http import USER_AGENT, Fetcher
 from httpserver import FeedServer
 
@@ -529,6 +531,35 @@ def test_304s_and_redirects_keep_the_connection_for_the_next_request(
     ports = {request.client_port for request in server.requests}
     assert len(server.requests) == 6
     assert len(ports) == 1
+
+
+def poll_each(servers: list[FeedServer], fetcher: Fetcher) -> list[set[int]]:
+    """Fetch /feed.xml from each server; then each server's connection ports so far."""
+    for each in servers:
+        fetcher.fetch(each.serve("/feed.xml", FEED))
+    return [{request.client_port for request in each.requests} for each in servers]
+
+
+def test_connections_to_many_hosts_are_each_kept_for_their_next_poll(fetcher: Fetcher) -> None:
+    # More hosts than one httpcore pool holds connections (100): each still keeps its own.
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(FeedServer()) for _ in range(110)]
+        poll_each(servers, fetcher)
+        assert poll_each(servers, fetcher) == [
+            {each.requests[0].client_port} for each in servers
+        ]
+
+
+def test_past_max_host_pools_the_host_asked_for_least_recently_reconnects(
+    fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_module, "MAX_HOST_POOLS", 3)
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(FeedServer()) for _ in range(4)]
+        poll_each(servers, fetcher)
+        again = poll_each(servers, fetcher)
+    # Each host's turn came after three others: every one had closed its idle connection.
+    assert [len(ports) for ports in again] == [2, 2, 2, 2]
 
 
 def test_an_error_page_does_not_cost_the_connection(server: FeedServer, fetcher: Fetcher) -> None:
