@@ -34,6 +34,11 @@ _FORGOTTEN_VERSIONS = select(
     _FORGOTTEN.c.feed_id.in_(bindparam("feed_ids", expanding=True)),
     _FORGOTTEN.c.entry_id.in_(bindparam("entry_ids", expanding=True)),
 )
+_FORGETTING_FEEDS = (
+    select(_FORGOTTEN.c.feed_id)
+    .where(_FORGOTTEN.c.feed_id.in_(bindparam("feed_ids", expanding=True)))
+    .distinct()
+)
 _KEEP_FORGOTTEN = (
     update(_FORGOTTEN)
     .where(
@@ -147,11 +152,15 @@ class Saver:
         self.cleared: set[int] = set()
         feed_ids = {feed_id for feed_id, _ in polls}
         # Entries whose articles retention deleted: known, so never stored again as new.
+        # Looked up only for feeds that have some (most entries are of feeds that have none).
+        forgetting: set[int] = set()
+        for chunk in chunks(feed_ids):
+            forgetting.update(self.connection.scalars(_FORGETTING_FEEDS, {"feed_ids": chunk}))
         unknown = {
             (feed_id, e.article.entry_id)
             for feed_id, entries in polls
             for e in entries
-            if e.stored is None
+            if e.stored is None and feed_id in forgetting
         }
         self.forgotten = {
             (feed_id, entry_id): version
