@@ -550,6 +550,29 @@ def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
         assert value is not None and value.utcoffset() == timedelta(0)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        datetime(2025, 3, 1, 12, 30, 5, 7),  # naive: UTC already
+        datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+        datetime(2025, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+)
+def test_sqlite_datetimes_are_written_as_sqlalchemys_own_datetime_writes_them(
+    value: datetime | None,
+) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    stored = UTCDateTime()
+    written = stored.dialect_impl(dialect).bind_processor(dialect)
+    as_sqlalchemy = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert written is not None and as_sqlalchemy is not None
+    assert written(value) == as_sqlalchemy(stored.process_bind_param(value, dialect))
+
+
 # --- polling state --------------------------------------------------------------------------
 
 
