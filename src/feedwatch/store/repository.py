@@ -754,7 +754,7 @@ def _apply(feed: _Feed, intent: PollIntent, saved: SaveResult, cleared: bool) ->
         changes["last_skipped"] = parsed.skipped + parsed.truncated
     kept = intent.schedule
     if kept is not None:
-        feed.schedule = Schedule(kept.next_poll, kept.errors, kept.retry_after, kept.gone_since)
+        feed.schedule = kept
         changes["next_poll"], changes["error_count"] = kept.next_poll, kept.errors
         changes["retry_after"], changes["gone_since"] = kept.retry_after, kept.gone_since
     if intent.moved_to is not None:

@@ -57,9 +57,6 @@ _TAKEN_GUIDS = select(_ARTICLES.c.guid).where(
 _NEW_IDS = select(_ARTICLES.c.guid, _ARTICLES.c.id).where(
     _ARTICLES.c.guid.in_(bindparam("guids", expanding=True))
 )
-_ARTICLE_IDS = select(_ARTICLES.c.url, _ARTICLES.c.id).where(
-    _ARTICLES.c.url.in_(bindparam("urls", expanding=True))
-)
 _SHARING_FEEDS = (
     select(_ENTRIES.c.feed_id)
     .where(_ENTRIES.c.article_id == bindparam("id"), _ENTRIES.c.feed_id != bindparam("feed_id"))
@@ -75,11 +72,11 @@ _FORGET_PUBLISH_TIMES = (
 _INSERT_ARTICLES = insert(_ARTICLES)
 _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_MATCHES = insert(MatchRow.__table__)
-# The ORM rows that changed entries and entries joining a stored article need, each kind read
-# in one query a chunk rather than one row at a time.
+# The ORM rows that changed entries and entries joining a stored article need (articles by
+# URL), each kind read in one query a chunk rather than one row at a time.
 _ARTICLE_ROWS = (
     select(ArticleRow)
-    .where(ArticleRow.id.in_(bindparam("ids", expanding=True)))
+    .where(ArticleRow.url.in_(bindparam("urls", expanding=True)))
     .options(selectinload(ArticleRow.matches))
 )
 _ENTRY_ROWS = (
@@ -175,26 +172,21 @@ class Saver:
         # new and changed entries can take a URL, so only theirs are looked up.
         self.by_url: dict[str, int | ArticleRow | _New] = {}
         urls = {e.article.key for _, entries in polls for e in entries if e.article.key}
-        found: dict[str, int] = {}
         for chunk in chunks(urls):
-            rows = self.connection.execute(_ARTICLE_IDS, {"urls": chunk})
-            found.update((url, row_id) for url, row_id in rows if url)
+            self.by_url.update(
+                (row.url, row) for row in session.scalars(_ARTICLE_ROWS, {"urls": chunk}) if row.url
+            )
         # Articles each feed delivers through an entry, as (feed id, article id), as stored
         # and as saved so far: a URL one of them holds is shared by two entries of the feed,
         # so it makes no other entry of that feed that article.
         self.own: set[tuple[int, int]] = set()
+        found = [row.id for row in self.by_url.values() if isinstance(row, ArticleRow)]
         for feed_chunk in chunks(feed_ids):
-            for chunk in chunks(found.values()):
+            for chunk in chunks(found):
                 rows = self.connection.execute(
                     _FEEDS_OWN_ARTICLES, {"feed_ids": feed_chunk, "ids": chunk}
                 )
                 self.own.update((feed_id, row_id) for feed_id, row_id in rows)
-        rows_by_id: dict[int, ArticleRow] = {}
-        for chunk in chunks(found.values()):
-            rows_by_id.update(
-                (row.id, row) for row in session.scalars(_ARTICLE_ROWS, {"ids": chunk})
-            )
-        self.by_url.update((url, rows_by_id[row_id]) for url, row_id in found.items())
         # The ORM rows of stored entries, loaded with their articles and matches for those
         # whose entries changed, and then when needed (kept here, as the session's are not).
         self.entries: dict[tuple[int, str], EntryRow] = {}
