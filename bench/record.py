@@ -169,8 +169,10 @@ def main() -> None:
     ours = run_child(Path(__file__).resolve().parent.parent / "src", args)
     theirs = run_child(args.against.resolve(), args) if args.against else None
     where = "PostgreSQL" if args.database else "SQLite"
-    print(f"record_polls CPU s, {args.profile}: {args.feeds} feeds x {ENTRIES[args.profile]}")
-    print(f"entries, {where}" + (f"; against {args.against}" if theirs else ""))
+    entries = ENTRIES[args.profile]
+    print(f"record_polls CPU s, {args.profile}: {args.feeds} feeds x {entries} entries, {where}")
+    if theirs:
+        print(f"against: {args.against}")
     print(f"{'':<10}{'this':>8}" + (f"{'against':>9}{'ratio':>7}" if theirs else ""))
     for run in RUNS:
         line = f"{run:<10}{ours[run]:>8.2f}"
