@@ -282,6 +282,37 @@ def test_a_feed_the_database_refuses_does_not_stop_the_others(
     assert "value refused" in capsys.readouterr().out  # recorded against the feed
 
 
+def test_a_feed_whose_articles_the_database_itself_refuses_does_not_stop_the_others(
+    three_feeds, tmp_path, capsys
+):
+    import sqlite3
+
+    from feedwatch.store import Store
+
+    config, urls = three_feeds
+    database = tmp_path / "state" / "feedwatch.db"
+    Store.open(f"sqlite:///{database}").close()
+    with sqlite3.connect(database) as db:
+        # One tvwire article: the batch holding it fails, then that poll alone.
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles"
+            " WHEN new.title = 'Krysten Ritter teases a return to Hell''s Kitchen'"
+            " BEGIN SELECT RAISE(ABORT, 'value refused'); END"
+        )
+    assert main(["-c", str(config), "once"]) == 0
+
+    err = capsys.readouterr().err
+    failures = [line for line in err.splitlines() if line.startswith("ERROR")]
+    assert len(failures) == 1 and urls[0] in failures[0] and "value refused" in failures[0], err
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    titles = {entry.title for entry in digest.entries}
+    assert "Rewatch: The Defenders, eight years on" in titles  # screenbeat
+    assert "Marvel’s Jessica Jones leaves the service in December" in titles  # streamnotes
+    assert "Krysten Ritter teases a return to Hell's Kitchen" not in titles
+    assert main(["-c", str(config), "feeds"]) == 0
+    assert "value refused" in capsys.readouterr().out  # recorded against the feed
+
+
 def test_a_feed_whose_failure_cannot_be_recorded_does_not_stop_the_others(
     three_feeds, tmp_path, capsys, monkeypatch
 ):

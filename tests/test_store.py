@@ -551,6 +551,29 @@ def test_datetimes_come_back_timezone_aware_in_utc(store: Store) -> None:
         assert value is not None and value.utcoffset() == timedelta(0)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        datetime(2025, 3, 1, 12, 30, 5, 7),  # naive: UTC already
+        datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+        datetime(2025, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+)
+def test_sqlite_datetimes_are_written_as_sqlalchemys_own_datetime_writes_them(
+    value: datetime | None,
+) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    stored = UTCDateTime()
+    written = stored.dialect_impl(dialect).bind_processor(dialect)
+    as_sqlalchemy = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert written is not None and as_sqlalchemy is not None
+    assert written(value) == as_sqlalchemy(stored.process_bind_param(value, dialect))
+
+
 # --- polling state --------------------------------------------------------------------------
 
 
@@ -766,21 +789,162 @@ def test_polls_written_together_store_each_feeds_articles_in_order(store: Store)
     assert store.record_polls([]) == []
 
 
-def test_a_batch_that_fails_part_way_stores_nothing_of_it(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from feedwatch.store import saving
+STREAMNOTES = "https://streamnotes.example/feed"
 
-    save = saving.save
+
+def stored_rows(url: str) -> dict[str, list[tuple]]:
+    """Every article, entry, match and forgotten entry stored, without the ids the database
+    picked (articles named by guid, feeds by URL)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return {
+                name: sorted(connection.exec_driver_sql(query).all(), key=repr)
+                for name, query in {
+                    "articles": "SELECT a.guid, f.url, a.url, a.link, a.title, a.body, a.published,"
+                    " a.first_seen, a.version, a.updated_at FROM articles a"
+                    " JOIN feeds f ON f.id = a.feed_id",
+                    "entries": "SELECT f.url, e.entry_id, a.guid, e.version FROM entries e"
+                    " JOIN feeds f ON f.id = e.feed_id JOIN articles a ON a.id = e.article_id",
+                    "matches": "SELECT a.guid, m.show_name, m.position, m.phrase FROM matches m"
+                    " JOIN articles a ON a.id = m.article_id",
+                    "forgotten": "SELECT f.url, e.entry_id, e.version, e.seen"
+                    " FROM forgotten_entries e JOIN feeds f ON f.id = e.feed_id",
+                    "feeds": "SELECT url, last_fetched, last_status, etag, next_poll FROM feeds",
+                }.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_stores_what_its_polls_written_one_at_a_time_store(
+    open_store: Callable[[str], Store], new_database: Callable[[], str]
+) -> None:
+    """Feeds of one batch sharing articles new in it, links shared within a feed, changed
+    entries following links and re-dated, retention: as if each poll were its own batch."""
+    x, y, z, w = (f"https://news.example/{name}" for name in "xyzw")
+    rounds = [
+        {
+            TVWIRE: [
+                (article("t1", x, title="X", published=NOW), matched("Severance")),
+                (article("t2", y, title="Y"), ()),
+                (article("t3", x, title="X again"), ()),  # a link the feed's entries share
+            ],
+            SCREENBEAT: [
+                (article("s1", x, title="X", published=NOW), matched("Andor", "Severance")),
+                (article("s2", z, title="Z"), ()),
+                (article("s3", y, title="Y"), ()),
+            ],
+            STREAMNOTES: [
+                (article("n1", x, title="X"), matched("Severance")),
+                (article("n2", w), ()),
+            ],
+        },
+        {
+            TVWIRE: [
+                (article("t1", x, title="X, edited", published=NOW - timedelta(hours=1)), ()),
+                (article("t2", z, title="Y moved to Z"), matched("Andor")),  # follows the link
+                (article("t4", w, title="W"), ()),
+            ],
+            SCREENBEAT: [
+                (article("s1", x, title="X", published=NOW), matched("Andor", "Severance")),
+                (article("s3", y, title="Y, edited"), ()),
+                (article("s4", "https://news.example/v", title="V"), ()),
+            ],
+            STREAMNOTES: [
+                (article("n1", x, title="X"), ()),
+                (article("n2", w, title="W, edited"), ()),
+            ],
+        },
+        {
+            TVWIRE: [
+                (article("t2", z, title="Y moved to Z"), ()),
+                (article("t5", y, title="Y back"), ()),
+            ],
+            SCREENBEAT: [(article("s3", y, title="Y, edited again"), ())],
+            STREAMNOTES: [
+                (article("n2", w, title="W, edited"), ()),
+                (article("n3", y, title="Y"), ()),
+            ],
+        },
+    ]
+    urls = {"batched": new_database(), "alone": new_database()}
+    stores = {name: open_store(url) for name, url in urls.items()}
+    saved: dict[str, list[SaveResult]] = {name: [] for name in stores}
+    for number, polls in enumerate(rounds):
+        at = NOW + timedelta(hours=number)
+        validators = Validators(f'"{number}"')
+        for name, store in stores.items():
+            if number == 2:
+                # Retention in between: the unmatched articles go, their entries are kept.
+                store.prune(unmatched_before=at, matched_before=None, at=at)
+            made = [
+                intent(store, feed, pairs, at=at, validators=validators)
+                for feed, pairs in polls.items()
+            ]
+            if name == "batched":
+                records = store.record_polls(made)
+            else:
+                records = [store.record_poll(poll) for poll in made]
+            saved[name].extend(record.saved for record in records)
+    assert saved["batched"] == saved["alone"]
+    assert saved["batched"][:3] == [
+        SaveResult(new=3),
+        SaveResult(new=1, updated=1, unchanged=1),
+        SaveResult(new=1, unchanged=1),
+    ]
+    assert stored_rows(urls["batched"]) == stored_rows(urls["alone"])
+
+
+def test_a_batch_whose_articles_the_database_refuses_stores_nothing(tmp_path: Path) -> None:
+    """One intent's articles refused: the batch is refused whole; on its own each other one
+    is stored (as Pipeline._record then writes them)."""
+    url = f"sqlite:///{tmp_path / 'feedwatch.db'}"
+    store = Store.open(url)
+    try:
+        with sqlite3.connect(tmp_path / "feedwatch.db") as db:
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN new.title = 'Refused'"
+                " BEGIN SELECT RAISE(ABORT, 'value refused'); END"
+            )
+        made = [
+            intent(store, feed, [(article(f"{number}", f"{feed}/{number}", title=title), ())])
+            for number, (feed, title) in enumerate(
+                [(TVWIRE, "Fine"), (SCREENBEAT, "Refused"), (STREAMNOTES, "Fine too")]
+            )
+        ]
+        with pytest.raises(StoreError, match="value refused"):
+            store.record_polls(made)
+        assert reports(store) == {}
+        assert store.record_poll(made[0]).saved == SaveResult(new=1)
+        with pytest.raises(StoreError, match="value refused"):
+            store.record_poll(made[1])
+        assert store.record_poll(made[2]).saved == SaveResult(new=1)
+        assert reports(store) == {TVWIRE: 1, STREAMNOTES: 1}
+    finally:
+        store.close()
+
+
+# The second poll's articles, or the feeds' rows once every article is written.
+@pytest.mark.parametrize("failing", ["saving.Saver.save", "repository._write_feeds"])
+def test_a_batch_that_fails_part_way_stores_nothing_of_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    from feedwatch.store import repository, saving
+
+    owner_name, name = failing.rsplit(".", 1)
+    owner = {"saving.Saver": saving.Saver, "repository": repository}[owner_name]
+    real = getattr(owner, name)
     calls = []
 
-    def failing_second(*args, **kwargs):
+    def failing_last(*args, **kwargs):
         calls.append(args)
-        if len(calls) == 2:
+        result = real(*args, **kwargs)
+        if len(calls) == 2 or name == "_write_feeds":
             raise SQLAlchemyError("disk I/O error")
-        return save(*args, **kwargs)
+        return result
 
-    monkeypatch.setattr(saving, "save", failing_second)
+    monkeypatch.setattr(owner, name, failing_last)
     first = intent(
         store,
         TVWIRE,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     and_,
     bindparam,
@@ -101,7 +102,20 @@ class PruneReport:
 
 
 # Statements that every poll runs, built once: building one costs more than running it.
-_FEEDS = select(FeedRow).where(FeedRow.url.in_(bindparam("urls", expanding=True)))
+_FEED_TABLE = FeedRow.__table__
+# What writing a poll reads of its feed's row (see _Feed), and the writes: by Core, for one
+# ORM object a feed costs more than the statements.
+_FEED_ROWS = select(
+    _FEED_TABLE.c.id,
+    _FEED_TABLE.c.url,
+    _FEED_TABLE.c.recent_published,
+    _FEED_TABLE.c.next_poll,
+    _FEED_TABLE.c.error_count,
+    _FEED_TABLE.c.retry_after,
+    _FEED_TABLE.c.gone_since,
+).where(_FEED_TABLE.c.url.in_(bindparam("urls", expanding=True)))
+_ADD_FEEDS = insert(_FEED_TABLE)
+_UPDATE_FEED = update(_FEED_TABLE).where(_FEED_TABLE.c.id == bindparam("feed"))
 _FEED_CACHES = select(FeedRow.id, FeedRow.url, FeedRow.recent_published).where(
     FeedRow.url.in_(bindparam("urls", expanding=True))
 )
@@ -294,8 +308,22 @@ class Store:
         """
 
         def write(session: Session) -> list[PollRecord]:
-            rows = _feeds(session, [intent.url for intent in intents])
-            return [_apply(session, rows[intent.url], intent) for intent in intents]
+            connection = session.connection()
+            feeds = _feeds(connection, [intent.url for intent in intents])
+            saver = saving.Saver(session, [(feeds[i.url].id, i.entries) for i in intents])
+            saved = [
+                saver.save(feeds[i.url].id, i.url, i.entries, i.at, i.pages)
+                if i.entries
+                else SaveResult()
+                for i in intents
+            ]
+            saver.finish()
+            records = [
+                _apply(feeds[intent.url], intent, done, feeds[intent.url].id in saver.cleared)
+                for intent, done in zip(intents, saved, strict=True)
+            ]
+            _write_feeds(connection, feeds.values())
+            return records
 
         return self._write(write) if intents else []
 
@@ -746,34 +774,64 @@ def _newest_publish_times(
     return {feed_id: tuple(times) for feed_id, times in found.items()}
 
 
-def _apply(session: Session, row: FeedRow, intent: PollIntent) -> PollRecord:
-    """Write one poll's intent to its feed's row, with its entries."""
-    saved = SaveResult()
-    if intent.entries:
-        saved = saving.save(session, row, intent.entries, intent.at, intent.pages)
+@dataclass(slots=True)
+class _Feed:
+    """A feed's row as a batch of polls writes it: what _apply reads of it, as it stands,
+    and the columns changed (written together at the end)."""
+
+    id: int
+    url: str
+    recent_published: dict[str, Any] | None
+    schedule: Schedule
+    changes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _apply(feed: _Feed, intent: PollIntent, saved: SaveResult, cleared: bool) -> PollRecord:
+    """Write one poll's intent to its feed's row; `saved`: what saving its entries did;
+    `cleared`: the batch changed what the feed's recent publish times are read from."""
     saved = dataclasses.replace(saved, unchanged=saved.unchanged + intent.unchanged)
-    row.last_fetched, row.last_status, row.last_error = intent.at, intent.status, intent.error
+    changes: dict[str, Any] = {
+        "last_fetched": intent.at,
+        "last_status": intent.status,
+        "last_error": intent.error,
+    }
     if intent.validators is not None:
-        row.etag, row.last_modified = intent.validators.etag, intent.validators.last_modified
-    feed = intent.feed
-    if feed is not None:
-        row.feed_title = feed.title or row.feed_title
-        row.ttl_seconds = _seconds(feed.ttl)
-        row.update_period_seconds = _seconds(feed.update_period)
-        row.last_skipped = feed.skipped + feed.truncated
+        changes["etag"] = intent.validators.etag
+        changes["last_modified"] = intent.validators.last_modified
+    parsed = intent.feed
+    if parsed is not None:
+        if parsed.title:
+            changes["feed_title"] = parsed.title
+        changes["ttl_seconds"] = _seconds(parsed.ttl)
+        changes["update_period_seconds"] = _seconds(parsed.update_period)
+        changes["last_skipped"] = parsed.skipped + parsed.truncated
     kept = intent.schedule
     if kept is not None:
-        row.next_poll, row.error_count = kept.next_poll, kept.errors
-        row.retry_after, row.gone_since = kept.retry_after, kept.gone_since
+        feed.schedule = kept
+        changes["next_poll"], changes["error_count"] = kept.next_poll, kept.errors
+        changes["retry_after"], changes["gone_since"] = kept.retry_after, kept.gone_since
     if intent.moved_to is not None:
-        row.fetch_url = None if intent.moved_to == row.url else intent.moved_to
-    if intent.published is not None and row.recent_published is None and not intent.entries:
+        changes["fetch_url"] = None if intent.moved_to == feed.url else intent.moved_to
+    if cleared:
+        feed.recent_published = changes["recent_published"] = None
+    elif intent.published is not None and feed.recent_published is None and not intent.entries:
         # Stored dates are never after when the article was first seen, so none is due.
         times = _PublishTimes(intent.at, None, PUBLISH_TIMES_KEPT, intent.published)
-        row.recent_published = times.dump()
-    return PollRecord(
-        saved, Schedule(row.next_poll, row.error_count, row.retry_after, row.gone_since)
-    )
+        feed.recent_published = changes["recent_published"] = times.dump()
+    feed.changes.update(changes)
+    return PollRecord(saved, feed.schedule)
+
+
+def _write_feeds(connection: Connection, feeds: Iterable[_Feed]) -> None:
+    """Write the feeds' changed columns: one statement for each set of columns changed."""
+    alike: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for feed in feeds:
+        if feed.changes:
+            alike.setdefault(tuple(sorted(feed.changes)), []).append(
+                {"feed": feed.id, **feed.changes}
+            )
+    for rows in alike.values():
+        connection.execute(_UPDATE_FEED, rows)
 
 
 def _stories(session: Session, limit: int | None, settings: str | None) -> list[StoredStory]:
@@ -940,14 +998,20 @@ def _duration(seconds: int | None) -> timedelta | None:
     return None if seconds is None else timedelta(seconds=seconds)
 
 
-def _feeds(session: Session, urls: Sequence[str]) -> dict[str, FeedRow]:
+def _feeds(connection: Connection, urls: Sequence[str]) -> dict[str, _Feed]:
     """The feeds stored under `urls`, those not there yet added."""
-    rows: dict[str, FeedRow] = {}
-    for chunk in saving.chunks(urls):
-        rows.update((row.url, row) for row in session.scalars(_FEEDS, {"urls": chunk}))
-    missing = [FeedRow(url=url) for url in dict.fromkeys(urls) if url not in rows]
+
+    def read(wanted: Iterable[str]) -> dict[str, _Feed]:
+        found = {}
+        for chunk in saving.chunks(wanted):
+            for row in connection.execute(_FEED_ROWS, {"urls": chunk}):
+                schedule = Schedule(row.next_poll, row.error_count, row.retry_after, row.gone_since)
+                found[row.url] = _Feed(row.id, row.url, row.recent_published, schedule)
+        return found
+
+    feeds = read(urls)
+    missing = [url for url in dict.fromkeys(urls) if url not in feeds]
     if missing:
-        session.add_all(missing)
-        session.flush()
-        rows.update((row.url, row) for row in missing)
-    return rows
+        connection.execute(_ADD_FEEDS, [{"url": url} for url in missing])
+        feeds.update(read(missing))
+    return feeds

@@ -1,15 +1,16 @@
-"""Saving one feed's articles: deduplication by entry id within a feed and by URL across feeds."""
+"""Saving polls' articles: deduplication by entry id within a feed and by URL across feeds."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Select, bindparam, insert, select, tuple_, update
+from sqlalchemy.orm import Session, selectinload
 
 from feedwatch.models import Article, ChangedEntry, Page, ShowMatch
 from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, ForgottenEntryRow, MatchRow
@@ -17,30 +18,72 @@ from feedwatch.store.schema import ArticleRow, EntryRow, FeedRow, ForgottenEntry
 # Keeps IN (...) lists well under every database's limit on bound parameters.
 CHUNK = 500
 K = TypeVar("K", str, int)
-# Statements that every poll runs, built once: building one costs more than running it.
-_VERSIONS = select(EntryRow.feed_id, EntryRow.entry_id, EntryRow.version).where(
-    EntryRow.feed_id.in_(bindparam("feed_ids", expanding=True)),
-    EntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
-)
-_FORGOTTEN_VERSIONS = select(ForgottenEntryRow.entry_id, ForgottenEntryRow.version).where(
-    ForgottenEntryRow.feed_id == bindparam("feed_id"),
-    ForgottenEntryRow.entry_id.in_(bindparam("entry_ids", expanding=True)),
-)
-_FEEDS_OWN_ARTICLES = select(EntryRow.article_id).where(
-    EntryRow.feed_id == bindparam("feed_id"),
-    EntryRow.article_id.in_(bindparam("ids", expanding=True)),
-)
-_TAKEN_GUIDS = select(ArticleRow.guid).where(
-    ArticleRow.guid.in_(bindparam("guids", expanding=True))
-)
-_ARTICLE_IDS = select(ArticleRow.url, ArticleRow.id).where(
-    ArticleRow.url.in_(bindparam("urls", expanding=True))
-)
-# New rows are inserted into the tables, past the ORM, whose bulk inserts cost twice as much.
+T = TypeVar("T")
+# The batch's own statements run on its connection as Core, past the ORM's execution (which
+# costs more than most of them), built once: building one costs more than running it.
 _ARTICLES = ArticleRow.__table__
-_INSERT_ARTICLES = insert(_ARTICLES).returning(_ARTICLES.c.id, sort_by_parameter_order=True)
-_INSERT_ENTRIES = insert(EntryRow.__table__)
+_ENTRIES = EntryRow.__table__
+_FORGOTTEN = ForgottenEntryRow.__table__
+_VERSIONS = select(_ENTRIES.c.feed_id, _ENTRIES.c.entry_id, _ENTRIES.c.version).where(
+    _ENTRIES.c.feed_id.in_(bindparam("feed_ids", expanding=True)),
+    _ENTRIES.c.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_FORGOTTEN_VERSIONS = select(
+    _FORGOTTEN.c.feed_id, _FORGOTTEN.c.entry_id, _FORGOTTEN.c.version
+).where(
+    _FORGOTTEN.c.feed_id.in_(bindparam("feed_ids", expanding=True)),
+    _FORGOTTEN.c.entry_id.in_(bindparam("entry_ids", expanding=True)),
+)
+_FORGETTING_FEEDS = (
+    select(_FORGOTTEN.c.feed_id)
+    .where(_FORGOTTEN.c.feed_id.in_(bindparam("feed_ids", expanding=True)))
+    .distinct()
+)
+_KEEP_FORGOTTEN = (
+    update(_FORGOTTEN)
+    .where(
+        _FORGOTTEN.c.feed_id == bindparam("forgotten_feed"),
+        _FORGOTTEN.c.entry_id == bindparam("forgotten_entry"),
+    )
+    .values(version=bindparam("version"), seen=bindparam("seen"))
+)
+_FEEDS_OWN_ARTICLES = select(_ENTRIES.c.feed_id, _ENTRIES.c.article_id).where(
+    _ENTRIES.c.feed_id.in_(bindparam("feed_ids", expanding=True)),
+    _ENTRIES.c.article_id.in_(bindparam("ids", expanding=True)),
+)
+_TAKEN_GUIDS = select(_ARTICLES.c.guid).where(
+    _ARTICLES.c.guid.in_(bindparam("guids", expanding=True))
+)
+_NEW_IDS = select(_ARTICLES.c.guid, _ARTICLES.c.id).where(
+    _ARTICLES.c.guid.in_(bindparam("guids", expanding=True))
+)
+_SHARING_FEEDS = (
+    select(_ENTRIES.c.feed_id)
+    .where(_ENTRIES.c.article_id == bindparam("id"), _ENTRIES.c.feed_id != bindparam("feed_id"))
+    .distinct()
+)
+_FORGET_PUBLISH_TIMES = (
+    update(FeedRow.__table__)
+    .where(FeedRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(recent_published=None)
+)
+# Without RETURNING: SQLite can only give inserted ids back in order one row at a time, so
+# they are read back by guid instead.
+_INSERT_ARTICLES = insert(_ARTICLES)
+_INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_MATCHES = insert(MatchRow.__table__)
+# The ORM rows that changed entries and entries joining a stored article need (articles by
+# URL), each kind read in one query a chunk rather than one row at a time.
+_ARTICLE_ROWS = (
+    select(ArticleRow)
+    .where(ArticleRow.url.in_(bindparam("urls", expanding=True)))
+    .options(selectinload(ArticleRow.matches))
+)
+_ENTRY_ROWS = (
+    select(EntryRow)
+    .where(tuple_(EntryRow.feed_id, EntryRow.entry_id).in_(bindparam("keys", expanding=True)))
+    .options(selectinload(EntryRow.article).selectinload(ArticleRow.matches))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,132 +114,171 @@ def guid_for(feed_url: str, article: Article, attempt: int = 0) -> str:
     return "urn:feedwatch:" + hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def save(
-    session: Session,
-    feed: FeedRow,
-    entries: Sequence[ChangedEntry],
-    at: datetime,
-    pages: Mapping[str, Page] | None = None,
-) -> SaveResult:
-    """Store `entries`, the new and changed ones a poll of `feed` delivered (decide.py); see
-    Store.record_polls. Each counts as new, updated or unchanged (a forgotten entry, or one
-    that joins an article without adding a show).
-
-    Clears the feed's recent publish times (FeedRow.recent_published) when its articles
-    change, and those of every other feed sharing an article whose date changed.
-    """
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
-    # Flushes happen where _Saver says, not whenever a lazy load would trigger one.
-    with session.no_autoflush:
-        saver = _Saver(session, feed, at, entries, pages or {})
-        for entry in entries:
-            counts[saver.save(entry)] += 1
-        saver.insert_new()
-    if saver.changed:
-        feed.recent_published = None
-    return SaveResult(**counts)
-
-
 @dataclass(slots=True)
 class _New:
     """An article first seen in this batch: inserted with the others in one statement."""
 
     values: dict[str, Any]  # its ArticleRow columns
     article: Article
-    entry_id: str
-    version: str
-    shows: tuple[ShowMatch, ...]
+    feed_url: str  # of the feed that delivered it first
+    shows: list[ShowMatch]
+    # The feeds delivering it through an entry: the first one, and those that joined it.
+    feeds: set[int] = field(default_factory=set)
+    id: int | None = None  # once inserted
 
 
-class _Saver:
-    """Saves one poll's new and changed entries, one by one, as if each were written before
-    the next is read.
+class Saver:
+    """Saves the new and changed entries (decide.changed_entries) of a batch of polls, poll
+    after poll and entry after entry, as if each were written before the next is read; see
+    Store.record_polls.
 
-    Unchanged entries never get here (decide.changed_entries). Most of the rest are new
-    articles, inserted together at the end without ORM objects. The ORM (loaded on demand)
-    handles the others: changed entries, and entries that join an article stored already or
-    new in this batch.
+    What the batch's entries need of the database is read up front, in a few queries for
+    the whole batch. Most entries are new articles, or join an article new in this batch:
+    they are inserted together when the batch ends (finish), without ORM objects. The ORM
+    handles the others: changed entries, and entries that join an article stored already.
     """
 
     def __init__(
-        self,
-        session: Session,
-        feed: FeedRow,
-        at: datetime,
-        entries: Sequence[ChangedEntry],
-        pages: Mapping[str, Page],
+        self, session: Session, polls: Sequence[tuple[int, Sequence[ChangedEntry]]]
     ) -> None:
+        """`polls`: each poll's feed id and entries, in the order they will be saved."""
         self.session = session
-        self.feed = feed
-        self.at = at
-        self.pages = pages
-        self.changed = False  # an entry was new or changed: the feed's articles may differ
+        self.connection = session.connection()
+        # Feeds whose recent publish times (FeedRow.recent_published) no longer hold: their
+        # articles changed, or the date of an article they share did.
+        self.cleared: set[int] = set()
+        feed_ids = {feed_id for feed_id, _ in polls}
         # Entries whose articles retention deleted: known, so never stored again as new.
-        self.forgotten: dict[str, str] = {}
-        unknown = {e.article.entry_id for e in entries if e.stored is None}
-        for chunk in chunks(unknown):
-            found = session.execute(_FORGOTTEN_VERSIONS, {"feed_id": feed.id, "entry_ids": chunk})
-            self.forgotten.update((entry_id, version) for entry_id, version in found)
-        self.entries: dict[str, EntryRow] = {}  # ORM rows of entries, loaded when needed
+        # Looked up only for feeds that have some (most entries are of feeds that have none).
+        forgetting: set[int] = set()
+        for chunk in chunks(feed_ids):
+            forgetting.update(self.connection.scalars(_FORGETTING_FEEDS, {"feed_ids": chunk}))
+        unknown = {
+            (feed_id, e.article.entry_id)
+            for feed_id, entries in polls
+            for e in entries
+            if e.stored is None and feed_id in forgetting
+        }
+        self.forgotten = {
+            (feed_id, entry_id): version
+            for feed_id, entry_id, version in _pairs(self.connection, _FORGOTTEN_VERSIONS, unknown)
+        }
+        self._kept_forgotten: dict[tuple[int, str], dict[str, Any]] = {}
         self._new: list[_New] = []
-        # What each URL the batch may give an article belongs to: a stored article (its id
-        # until its row is needed), or one new in this batch. Only the articles of new and
-        # changed entries can take a URL, so only theirs are looked up.
+        # Entries of new articles, by (feed id, entry id): their version and article.
+        self._new_entries: dict[tuple[int, str], tuple[str, _New]] = {}
+        # What each URL the batch may give an article belongs to: a stored article (its ORM
+        # row, or its id once inserted here), or one new in this batch. Only the articles of
+        # new and changed entries can take a URL, so only theirs are looked up.
         self.by_url: dict[str, int | ArticleRow | _New] = {}
-        urls = {e.article.key for e in entries if e.article.key}
+        urls = {e.article.key for _, entries in polls for e in entries if e.article.key}
         for chunk in chunks(urls):
-            found = session.execute(_ARTICLE_IDS, {"urls": chunk})
-            self.by_url.update((url, row_id) for url, row_id in found if url)
-        # Articles this feed delivers through an entry, as stored and as saved so far: a URL
-        # one of them holds is shared by two entries of the feed, so it makes no other entry
-        # that article.
-        self.own: set[int] = set()
-        ids = [row_id for row_id in self.by_url.values() if isinstance(row_id, int)]
-        for chunk in chunks(ids):
-            found_ids = session.scalars(_FEEDS_OWN_ARTICLES, {"feed_id": feed.id, "ids": chunk})
-            self.own.update(found_ids)
+            self.by_url.update(
+                (row.url, row) for row in session.scalars(_ARTICLE_ROWS, {"urls": chunk}) if row.url
+            )
+        # Articles each feed delivers through an entry, as (feed id, article id), as stored
+        # and as saved so far: a URL one of them holds is shared by two entries of the feed,
+        # so it makes no other entry of that feed that article.
+        self.own: set[tuple[int, int]] = set()
+        found = [row.id for row in self.by_url.values() if isinstance(row, ArticleRow)]
+        for feed_chunk in chunks(feed_ids):
+            for chunk in chunks(found):
+                rows = self.connection.execute(
+                    _FEEDS_OWN_ARTICLES, {"feed_ids": feed_chunk, "ids": chunk}
+                )
+                self.own.update((feed_id, row_id) for feed_id, row_id in rows)
+        # The ORM rows of stored entries, loaded with their articles and matches for those
+        # whose entries changed, and then when needed (kept here, as the session's are not).
+        self.entries: dict[tuple[int, str], EntryRow] = {}
+        changed = [
+            (feed_id, e.article.entry_id)
+            for feed_id, entries in polls
+            for e in entries
+            if e.stored is not None
+        ]
+        for keys in _slices(sorted(set(changed))):
+            for row in session.scalars(_ENTRY_ROWS, {"keys": keys}):
+                self.entries[row.feed_id, row.entry_id] = row
         # URLs that unflushed changes took off an article. A flush orders its statements by
         # table, not as we made the changes: before a freed URL is given to another article,
         # the change that freed it must reach the database, or the unique key fails.
         self._freed: set[str] = set()
+        # The poll being saved (save).
+        self.feed_id = 0
+        self.feed_url = ""
+        self.at = datetime.min
+        self.pages: Mapping[str, Page] = {}
 
-    def save(self, entry: ChangedEntry) -> str:
+    def save(
+        self,
+        feed_id: int,
+        feed_url: str,
+        entries: Sequence[ChangedEntry],
+        at: datetime,
+        pages: Mapping[str, Page] | None = None,
+    ) -> SaveResult:
+        """Store `entries`, the new and changed ones a poll of the feed delivered at `at`.
+        Each counts as new, updated or unchanged (a forgotten entry, or one that joins an
+        article without adding a show)."""
+        self.feed_id, self.feed_url, self.at, self.pages = feed_id, feed_url, at, pages or {}
+        counts: Counter[str] = Counter()
+        # Flushes happen where the saver says, not whenever a lazy load would trigger one.
+        with self.session.no_autoflush:
+            for entry in entries:
+                counts[self._save(entry)] += 1
+        return SaveResult(**counts)
+
+    def finish(self) -> None:
+        """Write what the batch holds back: its new articles, and forgotten entries seen."""
+        with self.session.no_autoflush:
+            self.insert_new()
+        if self._kept_forgotten:
+            self.connection.execute(_KEEP_FORGOTTEN, list(self._kept_forgotten.values()))
+            self._kept_forgotten.clear()
+
+    def _save(self, entry: ChangedEntry) -> str:
         article, shows, version = entry.article, entry.shows, entry.version
-        if article.entry_id in self.forgotten:
+        key = (self.feed_id, article.entry_id)
+        if key in self.forgotten:
             # Past retention: still listed, so kept forgotten; a new version of it is not news.
-            self.forgotten[article.entry_id] = version
-            self.session.execute(
-                update(ForgottenEntryRow)
-                .where(
-                    ForgottenEntryRow.feed_id == self.feed.id,
-                    ForgottenEntryRow.entry_id == article.entry_id,
-                )
-                .values(version=version, seen=self.at)
-            )
+            self.forgotten[key] = version
+            self._kept_forgotten[key] = {
+                "forgotten_feed": self.feed_id,
+                "forgotten_entry": article.entry_id,
+                "version": version,
+                "seen": self.at,
+            }
             return "unchanged"
-        self.changed = True
+        self.cleared.add(self.feed_id)
         if entry.stored is not None:
             row = self._entry(article.entry_id)
             row.version = version
             return self._changed_entry(row, article, version, shows)
         joined = self._joinable(article.key)
+        if isinstance(joined, _New):
+            self._new_entries[key] = (version, joined)
+            joined.feeds.add(self.feed_id)
+            return "updated" if _add_new_shows(joined, shows) else "unchanged"
         if joined is not None:
             self._add_entry(article.entry_id, version, joined)
             return "updated" if _add_shows(joined, shows) else "unchanged"
         self._create(article, version, shows)
         return "new"
 
-    def _joinable(self, key: str | None) -> ArticleRow | None:
-        """The stored article another feed delivered at `key`, which this entry joins.
+    def _joinable(self, key: str | None) -> ArticleRow | _New | None:
+        """The article another feed delivered at `key` (stored, or new in this batch), which
+        this entry joins.
 
         None when there is none, or when this feed delivered it already through another
         entry (or earlier in this batch): then `key` is a link the feed's entries share, and
         this entry is an article of its own.
         """
         found = self.by_url.get(key) if key is not None else None
-        if found is None or isinstance(found, _New):
+        if found is None:
             return None
-        if (found if isinstance(found, int) else found.id) in self.own:
+        if isinstance(found, _New):
+            return None if self.feed_id in found.feeds else found
+        if (self.feed_id, found if isinstance(found, int) else found.id) in self.own:
             return None
         return self._article(key)
 
@@ -205,59 +287,64 @@ class _Saver:
         if not self._new:
             return
         self._unique_guids()
-        ids = self.session.scalars(_INSERT_ARTICLES, [new.values for new in self._new]).all()
+        self.connection.execute(_INSERT_ARTICLES, [new.values for new in self._new])
+        ids: dict[str, int] = {}
+        for chunk in chunks(new.values["guid"] for new in self._new):
+            ids.update(
+                (guid, row_id)
+                for guid, row_id in self.connection.execute(_NEW_IDS, {"guids": chunk})
+            )
+        for new in self._new:
+            new.id = ids[new.values["guid"]]
         entries = [
-            {
-                "feed_id": self.feed.id,
-                "entry_id": new.entry_id,
-                "article_id": row_id,
-                "version": new.version,
-            }
-            for new, row_id in zip(self._new, ids, strict=True)
+            {"feed_id": feed_id, "entry_id": entry_id, "article_id": new.id, "version": version}
+            for (feed_id, entry_id), (version, new) in self._new_entries.items()
         ]
-        self.session.execute(_INSERT_ENTRIES, entries)
+        self.connection.execute(_INSERT_ENTRIES, entries)
         matches = [
             {
-                "article_id": row_id,
+                "article_id": new.id,
                 "show_name": match.show,
                 "position": position,
                 "phrase": match.phrase,
             }
-            for new, row_id in zip(self._new, ids, strict=True)
+            for new in self._new
             for position, match in enumerate(new.shows)
         ]
         if matches:
-            self.session.execute(_INSERT_MATCHES, matches)
-        for new, row_id in zip(self._new, ids, strict=True):
+            self.connection.execute(_INSERT_MATCHES, matches)
+        for new in self._new:
+            assert new.id is not None
             url = new.values["url"]
             if url and self.by_url.get(url) is new:
-                self.by_url[url] = row_id
-            self.own.add(row_id)
+                self.by_url[url] = new.id
+            self.own.update((feed_id, new.id) for feed_id in new.feeds)
         self._new.clear()
+        self._new_entries.clear()
 
     def _unique_guids(self) -> None:
         """Give each new article the first of its guid candidates no other article has."""
         taken: set[str] = set()
         for chunk in chunks(new.values["guid"] for new in self._new):
-            taken.update(self.session.scalars(_TAKEN_GUIDS, {"guids": chunk}))
+            taken.update(self.connection.scalars(_TAKEN_GUIDS, {"guids": chunk}))
         for new in self._new:
             attempt = 0
             while new.values["guid"] in taken:
                 attempt += 1
-                guid = guid_for(self.feed.url, new.article, attempt)
+                guid = guid_for(new.feed_url, new.article, attempt)
                 new.values["guid"] = guid
-                if self.session.scalar(_TAKEN_GUIDS, {"guids": [guid]}) is not None:
+                if self.connection.scalar(_TAKEN_GUIDS, {"guids": [guid]}) is not None:
                     taken.add(guid)
             taken.add(new.values["guid"])
 
     def _entry(self, entry_id: str) -> EntryRow:
-        """The ORM row of an entry stored already or saved earlier in the batch."""
-        entry = self.entries.get(entry_id)
+        """The ORM row of an entry of the feed stored already or saved earlier in the batch."""
+        key = (self.feed_id, entry_id)
+        entry = self.entries.get(key)
         if entry is None:
-            if any(new.entry_id == entry_id for new in self._new):
+            if key in self._new_entries:
                 self.insert_new()
-            entry = self.session.get_one(EntryRow, (self.feed.id, entry_id))
-            self.entries[entry_id] = entry
+            entry = self.entries[key] = self.session.get_one(EntryRow, key)
         return entry
 
     def _article(self, url: str | None) -> ArticleRow | None:
@@ -276,11 +363,11 @@ class _Saver:
         self, entry: EntryRow, article: Article, version: str, shows: tuple[ShowMatch, ...]
     ) -> str:
         row = entry.article
-        self.own.add(row.id)
+        self.own.add((self.feed_id, row.id))
         other = self._article(article.key)
-        if other is not None and other is not row and other.id not in self.own:
+        if other is not None and other is not row and (self.feed_id, other.id) not in self.own:
             # The entry now links to an article another entry delivered: follow the link.
-            self.own.add(other.id)
+            self.own.add((self.feed_id, other.id))
             entry.article = other
             _add_shows(other, shows)
             self._flush()  # so that row.entries is read back without this entry
@@ -316,8 +403,8 @@ class _Saver:
         self._claim(article.key)
         page = self.pages.get(article.url) if article.url else None
         values = {
-            "feed_id": self.feed.id,
-            "guid": guid_for(self.feed.url, article),
+            "feed_id": self.feed_id,
+            "guid": guid_for(self.feed_url, article),
             "url": article.key,
             "link": article.url,
             "title": article.title,
@@ -333,16 +420,17 @@ class _Saver:
             "page_fetched": page.fetched_at if page else None,
             **_details(article),
         }
-        new = _New(values, article, article.entry_id, version, shows)
+        new = _New(values, article, self.feed_url, list(shows), {self.feed_id})
         self._new.append(new)
+        self._new_entries[self.feed_id, article.entry_id] = (version, new)
         if article.key:
             self.by_url[article.key] = new
 
     def _add_entry(self, entry_id: str, version: str, row: ArticleRow) -> None:
-        entry = EntryRow(feed_id=self.feed.id, entry_id=entry_id, version=version, article=row)
-        self.own.add(row.id)
+        entry = EntryRow(feed_id=self.feed_id, entry_id=entry_id, version=version, article=row)
+        self.own.add((self.feed_id, row.id))
         self.session.add(entry)
-        self.entries[entry_id] = entry
+        self.entries[self.feed_id, entry_id] = entry
 
     def _forget(self, row: ArticleRow) -> None:
         self._release(row)
@@ -352,14 +440,14 @@ class _Saver:
 
     def _forget_publish_times(self, row: ArticleRow) -> None:
         """`row`'s date is about to change: so may the recent publish times of every feed
-        that delivered it (this one's are cleared anyway)."""
-        sharing = select(EntryRow.feed_id).where(
-            EntryRow.article_id == row.id, EntryRow.feed_id != self.feed.id
+        that delivered it (this one's are cleared anyway), in this batch or not."""
+        self._flush()  # entries that joined it in this batch count
+        sharing = list(
+            self.connection.scalars(_SHARING_FEEDS, {"id": row.id, "feed_id": self.feed_id})
         )
-        self.session.execute(
-            update(FeedRow).where(FeedRow.id.in_(sharing)).values(recent_published=None),
-            execution_options={"synchronize_session": False},
-        )
+        if sharing:
+            self.connection.execute(_FORGET_PUBLISH_TIMES, {"ids": sharing})
+            self.cleared.update(sharing)
 
     def _release(self, row: ArticleRow) -> None:
         """`row` is about to lose its URL (changed or deleted)."""
@@ -381,13 +469,9 @@ def versions_of(session: Session, wanted: Mapping[int, set[str]]) -> dict[int, d
     """For each feed id, the version each entry id `wanted` names for it last delivered from
     that feed; unknown ids are left out."""
     found: dict[int, dict[str, str]] = {}
-    ids = set().union(*wanted.values()) if wanted else set()
-    for feed_chunk in chunks(wanted):
-        for chunk in chunks(ids):
-            rows = session.execute(_VERSIONS, {"feed_ids": feed_chunk, "entry_ids": chunk})
-            for feed_id, entry_id, version in rows:
-                if entry_id in wanted[feed_id]:
-                    found.setdefault(feed_id, {})[entry_id] = version
+    pairs = {(feed_id, entry_id) for feed_id, ids in wanted.items() for entry_id in ids}
+    for feed_id, entry_id, version in _pairs(session.connection(), _VERSIONS, pairs):
+        found.setdefault(feed_id, {})[entry_id] = version
     return found
 
 
@@ -428,6 +512,14 @@ def _set_page(row: ArticleRow, page: Page | None) -> None:
     row.page_fetched = page.fetched_at if page else None
 
 
+def _add_new_shows(new: _New, shows: Iterable[ShowMatch]) -> bool:
+    """_add_shows of an article not inserted yet."""
+    known = {match.show for match in new.shows}
+    added = [match for match in shows if match.show not in known]
+    new.shows.extend(added)
+    return bool(added)
+
+
 def _add_shows(row: ArticleRow, shows: Iterable[ShowMatch]) -> bool:
     """Record shows not yet matched, after the ones already there; True when any was new."""
     known = {match.show_name for match in row.matches}
@@ -450,6 +542,28 @@ def _set_shows(row: ArticleRow, shows: Sequence[ShowMatch]) -> None:
         MatchRow(show_name=show, position=position, phrase=phrase)
         for show, (position, phrase) in wanted.items()
     ]
+
+
+def _pairs(
+    connection: Connection, query: Select[Any], wanted: Collection[tuple[int, str]]
+) -> Iterator[Row[Any]]:
+    """The rows `query` (feed_id, entry_id, ...) finds for the (feed id, entry id) pairs
+    `wanted`: asked by feed ids and entry ids, in chunks of each."""
+    by_feed: dict[int, set[str]] = {}
+    for feed_id, entry_id in wanted:
+        by_feed.setdefault(feed_id, set()).add(entry_id)
+    for feed_chunk in chunks(by_feed):
+        ids = set().union(*(by_feed[feed_id] for feed_id in feed_chunk))
+        for chunk in chunks(ids):
+            for row in connection.execute(query, {"feed_ids": feed_chunk, "entry_ids": chunk}):
+                if row[1] in by_feed[row[0]]:
+                    yield row
+
+
+def _slices(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in lists short enough for one IN (...) each."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def chunks(values: Iterable[K]) -> Iterable[list[K]]:
