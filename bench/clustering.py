@@ -7,7 +7,7 @@ Workloads, each clustered in one stories.assign call as Pipeline._assign_stories
 article has a story yet, in the order stored):
   - entertainment: the articles of `bench/poll.py --profile entertainment` that mention
     Daredevil (one in 20: 1,250 of 1,000 feeds x 25 entries), parsed by the poller's parser
-    and pipeline.to_articles and cut as Store.story_context cuts them, feed after feed;
+    and reading.to_articles and cut as Store.story_context cuts them, feed after feed;
   - headlines, headlines shuffled: the news-stories corpus of bench/stories.py (4,178 bare
     headlines) in publish order and in a random order (seed 1), when it is there.
 Prints each one's articles, stories and the least CPU seconds of --repeat runs (the machine
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feedwatch.models import StoryArticle
-from feedwatch.pipeline import to_articles
 from feedwatch.poll import parser
+from feedwatch.poll.reading import to_articles
 from feedwatch.store.repository import TEXT_CHARS
 from feedwatch.stories import assign
 
