@@ -39,7 +39,7 @@ from feedwatch.models import (
     StoredPoll,
     Validators,
 )
-from feedwatch.store import SaveResult, Store
+from feedwatch.store import SaveResult, Store, database
 from feedwatch.store.schema import Base, UTCDateTime, include_name
 from feedwatch.stories import digest_item, ranked
 
@@ -1194,6 +1194,26 @@ def test_a_database_from_a_newer_feedwatch_is_refused_cleanly(
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match=r"cannot upgrade its schema: .*'9999'"):
         Store.open(database_url)
+
+
+def test_the_head_revision_read_from_file_names_is_alembics() -> None:
+    config = Config(MIGRATIONS / "alembic.ini")
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert database.head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_opening_a_database_at_the_head_revision_leaves_alembic_unloaded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'feedwatch.db'}"
+    Store.open(url).close()
+    opened = (
+        "import sys; from feedwatch.store import Store\n"
+        f"Store.open({url!r}).close()\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'mako'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", opened], check=False, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "[]", done.stderr
 
 
 def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
