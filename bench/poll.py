@@ -303,6 +303,8 @@ class WorkerPeaks(threading.Thread):
             for worker in multiprocessing.active_children():
                 with contextlib.suppress(OSError):
                     status = Path(f"/proc/{worker.pid}/status").read_text()
+                    if "VmHWM:" not in status:  # exiting: its memory is gone
+                        continue
                     kb = int(status.split("VmHWM:", 1)[1].split()[0])
                     self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), kb / 1024)
 

@@ -109,3 +109,20 @@ def test_once_over_long_feeds_stores_and_publishes_what_they_say(server, tmp_pat
     digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
     titles = sorted(entry.title for entry in digest.entries)
     assert titles == ["Daredevil news 0", "Daredevil news 1", "Daredevil news 2"]
+
+
+def test_when_no_process_can_be_started_feeds_are_read_here(monkeypatch, caplog):
+    def refused(process: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
+    body = long_feed()
+    expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    with closing(Readers(processes=2)) as readers, caplog.at_level(logging.WARNING):
+        assert read_by(readers, body) == expected
+        assert read_by(readers, body) == expected
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning == (
+        f"{URL}: no process to read feeds can be started "
+        "([Errno 11] Resource temporarily unavailable): read here from now on"
+    )

@@ -14,11 +14,12 @@ decides when they stop, by close().
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, CancelledError
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
+
+_ENDED = "a process reading feeds ended unexpectedly; read here instead"
 
 # Below this a body is read in the calling thread: a 16 KB feed parses in about 2 ms, and
 # the trip to a worker and back costs a tenth of that, so only larger ones gain.
@@ -69,24 +72,30 @@ class Readers:
 
         Raises ParseError as reading.read does, and AbandonedError once close() is called.
         """
-        here = {"max_entries": max_entries, "now": now}
+        here = functools.partial(
+            reading.read, content, dict(headers), url, max_entries=max_entries, now=now
+        )
         pool = self._started() if len(content) >= SMALL_BODY else None
         if pool is None:
-            return reading.read(content, headers, url, **here)
+            return here()
         try:
-            return pool.submit(reading.read, content, dict(headers), url, **here).result()
-        except CancelledError:  # still queued when close() came
-            raise AbandonedError(url) from None
+            future = pool.submit(here)
         except BrokenExecutor:
-            if self._closed:
-                raise AbandonedError(url) from None
-            log.warning("%s: a process reading feeds ended unexpectedly; read here instead", url)
-            self._discard(pool)
-            return reading.read(content, headers, url, **here)
+            return self._instead(pool, url, here, _ENDED)
+        except OSError as exc:  # no process can be started (a limit on processes, memory)
+            self.processes = 0
+            why = f"no process to read feeds can be started ({exc}): read here from now on"
+            return self._instead(pool, url, here, why)
         except RuntimeError:
             if self._closed:  # submitted after close() shut the pool down
                 raise AbandonedError(url) from None
             raise
+        try:
+            return future.result()
+        except CancelledError:  # still queued when close() came
+            raise AbandonedError(url) from None
+        except BrokenExecutor:
+            return self._instead(pool, url, here, _ENDED)
 
     def close(self) -> None:
         """Stop the workers; reads waiting for one end in AbandonedError."""
@@ -116,11 +125,18 @@ class Readers:
                 )
             return self._pool
 
-    def _discard(self, broken: ProcessPoolExecutor) -> None:
+    def _instead(
+        self, broken: ProcessPoolExecutor, url: str, here: Callable[[], Reading], why: str
+    ) -> Reading:
+        """Read in this thread what the pool could not, and let the pool go."""
+        if self._closed:
+            raise AbandonedError(url)
+        log.warning("%s: %s", url, why)
         with self._lock:
             if self._pool is broken:
                 self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
+        return here()
 
 
 def _ignore_stop_signals() -> None:
