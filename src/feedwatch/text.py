@@ -80,6 +80,10 @@ def xml_safe(text: str) -> str:
     """`text` without the characters XML 1.0 forbids (NUL and the other C0 controls but tab,
     LF and CR; lone surrogates; U+FFFE, U+FFFF). Those that are whitespace (form feed, vertical
     tab, U+001C-U+001F) become a space, so the words either side stay apart."""
+    # Every one of them is unprintable, and nearly every text is printable but for its line
+    # breaks and tabs: str.isprintable answers that in C, ten times faster than the expression.
+    if text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+        return text
     return _NOT_XML_CHARS.sub(_xml_replacement, text)
 
 
