@@ -288,6 +288,24 @@ def test_a_link_given_up_by_one_entry_can_go_to_another_in_the_same_batch(
     assert reports(store)[TVWIRE] == 2
 
 
+def test_an_entry_whose_link_moves_to_another_entry_of_its_feed_keeps_its_own_article(
+    store: Store,
+) -> None:
+    first = article("e1", "https://tvwire.example/a", title="First")
+    second = article("e2", "https://tvwire.example/b", title="Second")
+    save_poll(store, TVWIRE, [(first, ()), (second, ())], at=NOW)
+    # A CMS re-pointing one teaser at the other's page: two entries, two articles, as when
+    # two entries of one feed share a link from the start.
+    moved = article("e2", "https://tvwire.example/a", title="Second, now linking to a")
+    assert save_poll(store, TVWIRE, [(first, ()), (moved, matched("Severance"))], at=NOW) == (
+        SaveResult(updated=1, unchanged=1)
+    )
+    assert reports(store)[TVWIRE] == 2
+    summarise_all(store)
+    [item] = digest(store, 10)
+    assert (item.title, item.url) == ("Second, now linking to a", "https://tvwire.example/a")
+
+
 # --- updates and summaries ------------------------------------------------------------------
 
 

@@ -375,8 +375,11 @@ class Saver:
                 self._forget(row)
             return "updated"
         key = article.key
-        if key is not None and key != row.url and isinstance(self.by_url.get(key), _New):
-            key = None  # taken by an entry new in this batch: shared within the feed
+        # Held by another of this feed's entries (stored, or new in this batch): the link
+        # is shared within the feed, and each entry keeps its own article.
+        taken = other is not None and other is not row
+        if key is not None and key != row.url and (taken or isinstance(self.by_url.get(key), _New)):
+            key = None
         if row.url != key:
             self._release(row)
             self._claim(key)
