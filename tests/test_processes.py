@@ -7,6 +7,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from contextlib import closing
 from datetime import UTC, datetime
 
@@ -126,3 +128,39 @@ def test_when_no_process_can_be_started_feeds_are_read_here(monkeypatch, caplog)
         f"{URL}: no process to read feeds can be started "
         "([Errno 11] Resource temporarily unavailable): read here from now on"
     )
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
+    script = tmp_path / "reads.py"
+    script.write_text(
+        "import multiprocessing, sys, time\n"
+        "from datetime import datetime, UTC\n"
+        "from feedwatch.poll.processes import Readers\n"
+        "if __name__ == '__main__':\n"
+        "    readers = Readers(processes=1)\n"
+        "    body = sys.stdin.buffer.read()\n"
+        "    readers.read(body, {}, 'https://tvwire.example/rss', max_entries=100,"
+        " now=datetime.now(UTC))\n"
+        "    print(*[worker.pid for worker in multiprocessing.active_children()], flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    started = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    started.stdin.write(long_feed())
+    started.stdin.close()
+    [worker] = [int(pid) for pid in started.stdout.readline().split()]
+    started.kill()  # -9: it closes nothing
+    started.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, timeout=10)

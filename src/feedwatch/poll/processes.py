@@ -9,7 +9,7 @@ with the first large body, so a cycle of 304s never pays for it.
 A worker that dies (killed, out of memory) costs only its document, which is read in the
 calling thread instead; the next large body starts a new pool. Workers ignore SIGINT and
 SIGTERM, which a terminal or a service manager sends the whole process group: the daemon
-decides when they stop, by close().
+decides when they stop, by close(), or they end within a second of its death.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, CancelledError
 from datetime import datetime
@@ -121,7 +122,8 @@ class Readers:
                 self._pool = ProcessPoolExecutor(
                     self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_ignore_stop_signals,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
@@ -139,6 +141,15 @@ class Readers:
         return here()
 
 
-def _ignore_stop_signals() -> None:
+def _start_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker once the process that started it is gone: killed with -9, that
+    process closes nothing, and the worker's own end of its queue keeps it waiting forever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
