@@ -341,8 +341,8 @@ def _once(args: argparse.Namespace) -> int:
     with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher, closing(Readers()) as readers:
         pipeline = Pipeline(cfg, store, fetcher, readers=readers)
         if args.roundup:
-            pipeline.note_roundup(datetime.now(UTC))
-        report = pipeline.run_cycle(pipeline.due(datetime.now(UTC)) if args.due else None)
+            pipeline.note_roundup(pipeline.clock())
+        report = pipeline.run_cycle(pipeline.due(pipeline.clock()) if args.due else None)
         _new_database_line(store)
     skipped = len(cfg.feeds) - len(report.polls)
     why = "not due, gone or told to wait" if args.due else "gone or told to wait"
@@ -364,7 +364,7 @@ def _prune(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     with _open_store(cfg) as store, _fetcher(cfg) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher)
-        report = pipeline.prune(datetime.now(UTC))
+        report = pipeline.prune(pipeline.clock())
         # Matched articles past retention leave the digest at once.
         items = pipeline.publish()[1] if report.matched else None
     print(

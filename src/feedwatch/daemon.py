@@ -215,7 +215,7 @@ class Daemon:
 
     def _roundup(self) -> None:
         try:
-            self.pipeline.note_roundup(datetime.now(UTC))
+            self.pipeline.note_roundup(self._clock())
         except FeedwatchError as exc:
             log.error("cannot note the daily roundup: %s", exc)
             return

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -417,7 +417,7 @@ class Pipeline:
         """
         times = [policy.due_at(state) for _, state in self._states() if state.gone_since is None]
         if not times:
-            return datetime.now(UTC) + self.config.poll.max_interval
+            return self.clock() + self.config.poll.max_interval
         return None if None in times else min(times)  # type: ignore[type-var]
 
     def _states(
