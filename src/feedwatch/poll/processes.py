@@ -41,7 +41,7 @@ _ENDED = "a process reading feeds ended unexpectedly; read here instead"
 SMALL_BODY = 16 * 1024
 
 
-def usable_cores() -> int:
+def _usable_cores() -> int:
     """How many cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -54,7 +54,7 @@ class Readers:
     on a machine with one), safe to share between polling threads."""
 
     def __init__(self, processes: int | None = None) -> None:
-        cores = usable_cores()
+        cores = _usable_cores()
         self.processes = (cores if cores > 1 else 0) if processes is None else processes
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
