@@ -95,6 +95,43 @@ def test_an_edited_or_deleted_article_is_searched_as_it_is_now(store: Store) -> 
     assert titles(store, "colleen") == []
 
 
+def ids_of(store: Store) -> dict[str, int]:
+    """Each stored article's id, by its title."""
+    return {a.title: row_id for batch in store.stored_articles() for row_id, a, _ in batch}
+
+
+def test_search_follows_an_article_into_and_out_of_the_shows(store: Store) -> None:
+    save(store, "a", "Weather", "Rain all week over the studio lot.")  # matches no show
+    save(store, "b", "Iron Fist", "Danny Rand trains in the rain.", "Iron Fist")
+    assert titles(store, "rain") == ["Iron Fist"]
+    ids = ids_of(store)
+    # Re-judged: the weather story is about a show now, Iron Fist about none.
+    store.replace_matches({ids["Weather"]: matched("Weather Watch"), ids["Iron Fist"]: ()})
+    assert titles(store, "rain") == ["Weather"]
+    store.replace_matches({ids["Iron Fist"]: matched("Iron Fist", "Defenders")})
+    assert titles(store, "danny") == ["Iron Fist"]
+    # Edited while matched, then while not: searched as it is each time it matters.
+    save(store, "b", "Iron Fist", "Colleen Wing takes the fist.", "Iron Fist")
+    assert titles(store, "colleen") == ["Iron Fist"] and titles(store, "danny") == []
+
+
+def test_the_sqlite_index_holds_the_matched_articles_only(
+    store: Store, database_url: str, engine: Engine
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL indexes an expression over every article")
+    for n in range(5):
+        save(store, f"u{n}", f"Weather {n}", "Rain all week.")
+    save(store, "m", "Iron Fist", "Danny Rand trains.", "Iron Fist")
+    with engine.connect() as connection:
+        indexed = connection.exec_driver_sql("SELECT rowid FROM articles_search").scalars()
+        assert list(indexed) == [ids_of(store)["Iron Fist"]]
+        # FTS5's own check of the index against the text it holds.
+        connection.exec_driver_sql(
+            "INSERT INTO articles_search(articles_search, rank) VALUES ('integrity-check', 1)"
+        )
+
+
 def test_accents_and_case_are_ignored_on_sqlite(store: Store, database_url: str) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL's 'simple' configuration keeps accents")

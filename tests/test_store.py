@@ -1193,7 +1193,7 @@ def test_reopening_keeps_data_and_migrates_nothing(
 ) -> None:
     caplog.set_level(logging.INFO, logger="feedwatch.store")
     first = open_store(database_url)
-    assert "schema upgraded from empty to 0009" in caplog.text
+    assert "schema upgraded from empty to 0010" in caplog.text
     save_poll(first, TVWIRE, [(article("e1", None), matched("Severance"))], at=NOW)
     first.close()
 
@@ -1245,7 +1245,7 @@ def test_developers_can_generate_the_next_migration(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_current_head() == "0099"
     new = script.get_revision("0099")
-    assert new is not None and new.down_revision == "0009"
+    assert new is not None and new.down_revision == "0010"
     # The models and the migrations agree, so there is nothing to do yet.
     assert "op." not in Path(new.path).read_text(encoding="utf-8")
 
