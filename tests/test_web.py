@@ -3,9 +3,12 @@ favicon, 404 and 503 pages; and the phrase highlighting they use, exactly."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import signal
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -268,6 +271,41 @@ def test_serve_shows_the_pages_and_without_its_database_still_the_feeds(tmp_path
         assert web.get("/healthz")[0] == 200
     finally:
         process.kill()
+
+
+def test_serve_waits_out_a_database_that_never_answers_once_not_at_every_request(
+    tmp_path, server
+):
+    config, _ = fill_site(tmp_path, server)
+    # Accepts connections and never says a word, as a server behind a dropped route.
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(silent.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    database = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("sqlite:///state/feedwatch.db", f"{database}?connect_timeout=1"), "utf-8"
+    )
+    process = Feedwatch(config, "serve")
+    try:
+        web = Client(process.url())
+        assert web.get("/")[0] == 503
+        tried = len(held)
+        for path in ("/", "/feed.xml", "/feed.atom", "/healthz", "/"):
+            web.get(path)
+        assert web.get("/feed.xml")[0] == 200
+        assert tried and len(held) == tried
+    finally:
+        process.kill()
+        silent.close()
+        for connection in held:
+            connection.close()
 
 
 def test_run_serves_the_pages_of_its_own_store(tmp_path, server):

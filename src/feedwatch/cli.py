@@ -38,6 +38,8 @@ MAX_LIMIT = 1_000_000  # articles listed at most
 # Seconds `once` waits for another `once` on the same SQLite database; a daemon holds it for
 # good, so `once` beside `run` fails after this, saying so.
 ONCE_WAIT = 3.0
+# Seconds `serve` answers from the files, without trying again, after the database failed.
+STORE_RETRY_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -658,8 +660,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import threading
+    import time
 
     from feedwatch.daemon import Signals, log_reload_failure
+    from feedwatch.errors import StoreError
     from feedwatch.metrics import Metrics
     from feedwatch.publish import web as server
     from feedwatch.store import Store
@@ -676,18 +680,28 @@ def _serve(args: argparse.Namespace) -> int:
 
     # The pages and feeds read the store; it is opened at the first asked for, and again after
     # a failure, so that the feeds (from their files) and /healthz are served whether or not
-    # the database can be.
+    # the database can be. Not at every request while it fails: each would wait out the
+    # connect timeout of a server that does not answer, the others queued behind it.
     opened: dict[str, Store] = {}
+    failed: dict[str, tuple[float, str]] = {}  # by database: when it last failed, and why
     opening = threading.Lock()
 
     def store() -> Store:
         database = current[0].database
         with opening:
             if database not in opened:
+                when, why = failed.get(database, (-STORE_RETRY_SECONDS, ""))
+                if time.monotonic() - when < STORE_RETRY_SECONDS:
+                    raise StoreError(why)
                 for stale in opened.values():
                     stale.close()
                 opened.clear()
-                opened[database] = Store.open(database)
+                try:
+                    opened[database] = Store.open(database)
+                except StoreError as exc:
+                    failed[database] = (time.monotonic(), str(exc))
+                    raise
+                failed.pop(database, None)
             return opened[database]
 
     cfg = current[0]
