@@ -267,8 +267,7 @@ class App:
             log.warning("feed %s: %s", request.path, exc)
             from_file = self._read_feed(path)
             if from_file is None:
-                headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
-                return 503, headers, b"the digest cannot be read from the database just now\n"
+                return _unavailable(b"the digest cannot be read from the database just now\n")
             return self._feed(request.environ, from_file, file_type)
         if stored is None:  # no publish since the database was made or upgraded: the file
             return self._feed(request.environ, self._read_feed(path), file_type)
@@ -328,8 +327,7 @@ class App:
         self, environ: Mapping[str, Any], digest: _Digest | None, content_type: str
     ) -> Answer:
         if digest is None:
-            headers = [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))]
-            return 503, headers, b"the digest has not been written yet\n"
+            return _unavailable(b"the digest has not been written yet\n")
         use_gzip = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         headers = [
             ("ETag", f'"{digest.etag}-gzip"' if use_gzip else f'"{digest.etag}"'),
@@ -387,7 +385,7 @@ class App:
         found = self._store().published_feed(name, cached.etag if cached else None)
         if found is None:
             return None
-        if found.body is None:  # the version cached
+        if found.not_modified:  # the version cached
             assert cached is not None
             return cached, found.media_type
         digest = _Digest.of(None, found.body, found.updated.timestamp())
@@ -454,6 +452,11 @@ def accepts_gzip(accept_encoding: str) -> bool:
         if name in weights:
             return weights[name] > 0
     return weights.get("*", 0.0) > 0
+
+
+def _unavailable(message: bytes) -> Answer:
+    """503 with a plain-text reason, to be asked again in RETRY_SECONDS."""
+    return 503, [("Content-Type", "text/plain"), ("Retry-After", str(RETRY_SECONDS))], message
 
 
 def _not_modified(environ: Mapping[str, Any], digest: _Digest) -> bool:

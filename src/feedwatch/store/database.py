@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,8 +158,9 @@ def migrate(engine: Engine) -> str | None:
     return before
 
 
+@functools.cache  # the migrations shipped do not change while the process runs
 def head_revision() -> str:
-    """The newest migration's revision, which its file name starts with (0009_...)."""
+    """The newest migration's revision, which its file name starts with (0010_...)."""
     return max(path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("*_*.py"))
 
 

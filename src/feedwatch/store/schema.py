@@ -250,10 +250,11 @@ class PublishedFeedRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# Full-text search (migration 0007) is made by hand, as neither database's kind of index can be
-# declared here: on SQLite the FTS5 table SEARCH_TABLE (and the shadow tables FTS5 keeps beside
-# it, named SEARCH_TABLE + "_..."), on PostgreSQL the expression index SEARCH_INDEX on
-# POSTGRES_SEARCH_DOCUMENT, which queries must repeat exactly for the index to be used.
+# Full-text search (migrations 0007 and 0010) is made by hand, as neither database's kind of
+# index can be declared here: on SQLite the FTS5 table SEARCH_TABLE (and the shadow tables FTS5
+# keeps beside it, named SEARCH_TABLE + "_..."), on PostgreSQL the expression index
+# SEARCH_INDEX on POSTGRES_SEARCH_DOCUMENT, which queries must repeat exactly for the index to
+# be used.
 SEARCH_TABLE = "articles_search"
 SEARCH_INDEX = "ix_articles_search"
 POSTGRES_SEARCH_DOCUMENT = (
