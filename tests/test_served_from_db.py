@@ -91,6 +91,18 @@ def other_process(cfg: Config, tmp_path: Path) -> Iterator[Client]:
         yield web
 
 
+@contextmanager
+def published_and_served(
+    server, tmp_path: Path, database_url: str
+) -> Iterator[tuple[Publisher, Client]]:
+    """One feed about Daredevil, published at PUBLISHED, and another process serving it."""
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    with publisher(tmp_path, url, database_url) as published:
+        published.publish(PUBLISHED)
+        with other_process(published.config, tmp_path) as web:
+            yield published, web
+
+
 def http_date(moment: datetime) -> str:
     return formatdate(moment.timestamp(), usegmt=True)
 
@@ -100,40 +112,37 @@ def test_a_process_that_does_not_publish_serves_what_the_publisher_saved(
     tmp_path,
     database,  # noqa: F811
 ):
-    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
-    with publisher(tmp_path, url, database) as published:
-        published.publish(PUBLISHED)
-        with other_process(published.config, tmp_path) as web:
-            status, headers, body = web.get("/feed.xml")
-            assert status == 200
-            assert body == published.file("feed.xml")
-            assert headers["content-type"] == RSS_TYPE
-            assert headers["last-modified"] == http_date(PUBLISHED)
-            status, again, empty = web.get("/feed.xml", {"If-None-Match": headers["etag"]})
-            assert (status, empty, again["etag"]) == (304, b"", headers["etag"])
-            for name, media_type in [
-                ("feed.atom", "application/atom+xml"),
-                ("feed.json", "application/feed+json"),
-                ("shows/daredevil/feed.xml", "application/rss+xml"),
-            ]:
-                status, other, body = web.get(f"/{name}")
-                assert (status, body) == (200, published.file(name)), name
-                assert other["content-type"] == f"{media_type}; charset=utf-8"
-            health = json.loads(web.get("/healthz")[2])
-            assert health["digest_updated"] == PUBLISHED.isoformat()
+    with published_and_served(server, tmp_path, database) as (published, web):
+        status, headers, body = web.get("/feed.xml")
+        assert status == 200
+        assert body == published.file("feed.xml")
+        assert headers["content-type"] == RSS_TYPE
+        assert headers["last-modified"] == http_date(PUBLISHED)
+        status, again, empty = web.get("/feed.xml", {"If-None-Match": headers["etag"]})
+        assert (status, empty, again["etag"]) == (304, b"", headers["etag"])
+        for name, media_type in [
+            ("feed.atom", "application/atom+xml"),
+            ("feed.json", "application/feed+json"),
+            ("shows/daredevil/feed.xml", "application/rss+xml"),
+        ]:
+            status, other, body = web.get(f"/{name}")
+            assert (status, body) == (200, published.file(name)), name
+            assert other["content-type"] == f"{media_type}; charset=utf-8"
+        health = json.loads(web.get("/healthz")[2])
+        assert health["digest_updated"] == PUBLISHED.isoformat()
 
-            later = PUBLISHED + timedelta(hours=1)
-            news = [story("Daredevil", "a trailer"), story("Daredevil", "a release date")]
-            server.serve("/news.rss", rss("news", news))
-            published.publish(later)
-            status, newer, body = web.get("/feed.xml", {"If-None-Match": headers["etag"]})
-            assert status == 200
-            assert body == published.file("feed.xml")
-            assert b"Daredevil a release date" in body
-            assert newer["etag"] != headers["etag"]
-            assert newer["last-modified"] == http_date(later)
-            assert json.loads(web.get("/healthz")[2])["digest_updated"] == later.isoformat()
-        assert not (tmp_path / "worker").exists()
+        later = PUBLISHED + timedelta(hours=1)
+        news = [story("Daredevil", "a trailer"), story("Daredevil", "a release date")]
+        server.serve("/news.rss", rss("news", news))
+        published.publish(later)
+        status, newer, body = web.get("/feed.xml", {"If-None-Match": headers["etag"]})
+        assert status == 200
+        assert body == published.file("feed.xml")
+        assert b"Daredevil a release date" in body
+        assert newer["etag"] != headers["etag"]
+        assert newer["last-modified"] == http_date(later)
+        assert json.loads(web.get("/healthz")[2])["digest_updated"] == later.isoformat()
+    assert not (tmp_path / "worker").exists()
 
 
 def test_a_publish_that_found_nothing_new_leaves_the_served_feed_as_it_was(
@@ -141,16 +150,13 @@ def test_a_publish_that_found_nothing_new_leaves_the_served_feed_as_it_was(
     tmp_path,
     database,  # noqa: F811
 ):
-    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
-    with publisher(tmp_path, url, database) as published:
-        published.publish(PUBLISHED)
-        with other_process(published.config, tmp_path) as web:
-            _, headers, body = web.get("/feed.atom")
-            published.publish(PUBLISHED + timedelta(hours=1))
-            status, _, _ = web.get("/feed.atom", {"If-None-Match": headers["etag"]})
-            assert status == 304
-            _, again, same = web.get("/feed.atom")
-            assert (again["last-modified"], same) == (headers["last-modified"], body)
+    with published_and_served(server, tmp_path, database) as (published, web):
+        _, headers, body = web.get("/feed.atom")
+        published.publish(PUBLISHED + timedelta(hours=1))
+        status, _, _ = web.get("/feed.atom", {"If-None-Match": headers["etag"]})
+        assert status == 304
+        _, again, same = web.get("/feed.atom")
+        assert (again["last-modified"], same) == (headers["last-modified"], body)
 
 
 def test_a_database_no_publish_reached_is_served_from_the_files(server, tmp_path):
