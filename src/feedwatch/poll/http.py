@@ -471,8 +471,10 @@ class _HostPools:
     def of(self, url: httpx.URL) -> httpcore.ConnectionPool:
         origin = (url.raw_scheme, url.raw_host, url.port)
         with self._lock:
-            pool = self._pools.pop(origin, None) or httpcore.ConnectionPool(**self._options)
-            self._pools[origin] = pool
+            pool = self._pools.pop(origin, None)
+            if pool is None:
+                pool = httpcore.ConnectionPool(**self._options)
+            self._pools[origin] = pool  # the most recently asked for, last
             evicted = []
             if (surplus := len(self._pools) - MAX_HOST_POOLS) > 0:
                 idle = [key for key in list(self._pools)[:-1] if _idle(self._pools[key])]
