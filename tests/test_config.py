@@ -153,9 +153,43 @@ def test_yaml_anchors_and_aliases_are_refused(tmp_path, extra):
     )
 
 
-def test_deep_nesting_is_refused(tmp_path):
-    message = error_of(MINIMAL + "x: " + "[" * 5000 + "]" * 5000 + "\n", tmp_path)
-    assert message == f"{tmp_path / 'feeds.yaml'}:6: nested more than 32 levels deep"
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_deep_nesting_is_refused(tmp_path, depth):
+    message = error_of(MINIMAL + "x: " + "[" * depth + "]" * depth + "\n", tmp_path)
+    # Past libyaml's own limit (1,000 levels), its parser refuses first, in its words.
+    assert message in (
+        f"{tmp_path / 'feeds.yaml'}:6: nested more than 32 levels deep",
+        f"{tmp_path / 'feeds.yaml'}:6: not valid YAML: exceeded maximum nesting depth",
+    )
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_parser(request, monkeypatch):
+    """Both of the YAML parsers config.py may read with."""
+    if request.param == "python":
+        monkeypatch.setattr(config, "_Loader", config._PythonLoader)
+    elif config._Loader is config._PythonLoader:
+        pytest.skip("this PyYAML was built without libyaml")
+    return request.param
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        ("a: [1, 2\nb: 3\n", 7),  # an unclosed flow sequence, seen where the next key starts
+        ("digest: {title: x\n", 7),
+        ("x: " + "[" * 40 + "]" * 40 + "\n", 6),
+        ("a: &a [*a]\n", 6),
+    ],
+)
+def test_either_yaml_parser_names_the_line(tmp_path, yaml_parser, extra, line):
+    message = error_of(MINIMAL + extra, tmp_path)
+    assert message.startswith(f"{tmp_path / 'feeds.yaml'}:{line}: ")
+
+
+def test_either_yaml_parser_reads_the_bundled_config(yaml_parser):
+    bundled = config.load(Path(__file__).parents[1] / "config" / "feeds.yaml")
+    assert bundled.feeds and bundled.shows
 
 
 @pytest.mark.parametrize(
