@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Row,
     and_,
     bindparam,
     case,
@@ -74,7 +75,9 @@ PUBLISH_TIMES_KEPT = 20
 # A write that lost a race runs again; each retry sees what the winner committed.
 WRITE_ATTEMPTS = 10
 
-_is_matched = exists().where(MatchRow.article_id == ArticleRow.id)
+# IN, not EXISTS: SQLite then reads the few matched articles by their keys, where EXISTS had it
+# scan every stored article (the digest's query, 25,000 articles: 2 ms, not 19).
+_is_matched = ArticleRow.id.in_(select(MatchRow.article_id))
 # What the digest is ordered by: the article's date, else when it was first seen.
 _DATE = func.coalesce(ArticleRow.published, ArticleRow.first_seen)
 # What clustering is given of an article's text: it reads only the opening words.
@@ -236,9 +239,12 @@ class Store:
         after a sync without it, is polled again.
         """
 
+        configured = dict(feeds)
+        if not self._sync_changes(configured, fingerprints):
+            return  # as at every start but the first: read, without a write transaction
+
         def write(session: Session) -> None:
             stored = {row.url: row for row in session.scalars(select(FeedRow))}
-            configured = dict(feeds)
             for url, title in configured.items():
                 row = stored.get(url)
                 if row is None:
@@ -255,6 +261,23 @@ class Store:
 
         self._write(write)
 
+    def _sync_changes(
+        self, configured: Mapping[str, str | None], fingerprints: Mapping[str, str] | None
+    ) -> bool:
+        """Whether sync_feeds(configured, fingerprints) has anything to write."""
+        query = select(FeedRow.url, FeedRow.config_title, FeedRow.config_hash)
+        with self._session() as session:
+            stored = {url: (title, hash_) for url, title, hash_ in session.execute(query)}
+        wanted = {url: (title, (fingerprints or {}).get(url)) for url, title in configured.items()}
+        for url, (title, fingerprint) in wanted.items():
+            if url not in stored or stored[url][0] != title:
+                return True
+            if fingerprint is not None and stored[url][1] != fingerprint:
+                return True
+        if fingerprints is None:
+            return False
+        return any(hash_ is not None for url, (_, hash_) in stored.items() if url not in wanted)
+
     def feed_state(self, feed_url: str) -> FeedState:
         """How the feed is polled; a feed never stored is due at once at its own URL."""
         with self._session() as session:
@@ -264,7 +287,9 @@ class Store:
     def feed_states(self) -> dict[str, FeedState]:
         """Every stored feed's state, by URL."""
         with self._session() as session:
-            return {feed.url: _state(feed) for feed in session.scalars(select(FeedRow))}
+            # Columns, not ORM objects: read at every cycle and dispatcher tick.
+            rows = session.execute(select(FeedRow.__table__))
+            return {row.url: _state(row) for row in rows}
 
     def stored_polls(
         self, wanted: Mapping[str, Collection[str]], *, until: datetime
@@ -976,7 +1001,7 @@ def _note_config(row: FeedRow, fingerprint: str) -> None:
     row.config_hash = fingerprint
 
 
-def _state(row: FeedRow) -> FeedState:
+def _state(row: FeedRow | Row[Any]) -> FeedState:
     return FeedState(
         url=row.url,
         fetch_url=row.fetch_url or row.url,
