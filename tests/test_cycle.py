@@ -15,6 +15,7 @@ import pytest
 from feedwatch.cli import main
 from feedwatch.poll import parser
 from feedwatch.poll.reading import to_articles
+from feedwatch.publish import feeds as digest
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 
@@ -152,6 +153,35 @@ def test_second_cycle_is_conditional_and_changes_nothing(three_feeds, server, tm
         (e.id, e.title, e.summary) for e in first.entries
     ]
     assert "0 new and 0 updated" in capsys.readouterr().out
+
+
+def test_an_unchanged_digest_is_not_rendered_again_but_a_missing_or_restyled_one_is(
+    three_feeds, tmp_path, monkeypatch
+):
+    config, _ = three_feeds
+    assert main(["-c", str(config), "once"]) == 0
+    out = tmp_path / "out"
+    written = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    renders = []
+    real_render_all = digest.render_all
+    monkeypatch.setattr(
+        digest, "render_all", lambda *a, **k: renders.append(1) or real_render_all(*a, **k)
+    )
+
+    assert main(["-c", str(config), "once"]) == 0  # all 304: nothing to render
+    assert renders == []
+    assert {path: path.read_bytes() for path in written} == written
+
+    show_feed = out / "shows" / "daredevil.json"
+    show_feed.unlink()  # a file gone is written again
+    assert main(["-c", str(config), "once"]) == 0
+    assert renders == [1]
+    assert show_feed.read_bytes() == written[show_feed]
+
+    config.write_text(config.read_text().replace("title: Test digest", "title: Renamed"))
+    assert main(["-c", str(config), "once"]) == 0  # a setting changed: rendered again
+    assert renders == [1, 1]
+    assert feedparser.parse((out / "digest.xml").read_bytes()).feed.title == "Renamed"
 
 
 def test_changed_entry_is_updated_not_duplicated(three_feeds, server, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -332,19 +333,26 @@ class Pipeline:
                 settings.zone,
                 lambda show: digest.Channel.of(settings, show).page,
             )
-        rendered = digest.render_all(
-            items,
-            settings,
-            built=built,
-            formats=settings.formats,
-            per_show=settings.per_show,
-            shows=shows,
-            roundups=roundups,
-        )
+        arguments = {
+            "formats": settings.formats,
+            "per_show": settings.per_show,
+            "shows": shows,
+            "roundups": roundups,
+        }
+        inputs = digest.inputs_version(items, settings, **arguments)
+        # Per machine: after a publisher on another one, this one's files are its own older
+        # ones. Unchanged (as after a cycle of 304s), the feeds are left as they are.
+        published = f"published {socket.gethostname()} {settings.path.resolve()}"
+        if self.store.setting(published) == inputs and digest.files_present(
+            settings, settings.formats, settings.per_show, shows, roundup=roundups is not None
+        ):
+            return
+        rendered = digest.render_all(items, settings, built=built, **arguments)
         # The store first: every process serves the feeds from there, the publisher's files
         # are for readers pointed at them.
         self.store.save_published(rendered.values(), built)
         digest.write(rendered)
+        self.store.set_setting(published, inputs)
 
     def note_roundup(self, now: datetime) -> None:
         """A daily roundup is due at `now` (digest.roundup, or `once --roundup`): the next

@@ -210,6 +210,34 @@ def render_all(
     return rendered
 
 
+def inputs_version(
+    items: Sequence[DigestItem],
+    settings: DigestSettings,
+    *,
+    formats: Sequence[str] = FORMATS,
+    per_show: bool = True,
+    shows: Sequence[str] = (),
+    roundups: Sequence[DigestItem] | None = None,
+) -> str:
+    """What render_all renders from, as one hash: the same version, the same feeds but for
+    their build dates, so a publish that finds it unchanged has nothing to render."""
+    inputs = (__version__, settings, tuple(formats), per_show, tuple(shows), tuple(items))
+    return hashlib.sha256(repr((*inputs, roundups and tuple(roundups))).encode()).hexdigest()
+
+
+def files_present(
+    settings: DigestSettings,
+    formats: Sequence[str] = FORMATS,
+    per_show: bool = True,
+    shows: Sequence[str] = (),
+    *,
+    roundup: bool = False,
+) -> bool:
+    """Whether every file render_all writes with these arguments is there."""
+    served = served_files(settings.path, formats, per_show, shows, roundup=roundup)
+    return all(path.is_file() for path, _ in served.values())
+
+
 def write(rendered: Mapping[Path, RenderedFeed]) -> None:
     """Write each feed `render_all` rendered to its file, replaced in one step, and only when
     its content changed: a file that differs in its build date alone is left as it is."""
