@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 
-from daemonkit import SHOWS, Feedwatch, replace_text, rss, story, wait_until, write_config
+from daemonkit import (
+    SHOWS,
+    Concurrency,
+    Feedwatch,
+    replace_text,
+    rss,
+    story,
+    wait_until,
+    write_config,
+)
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.daemon import Daemon
@@ -143,6 +152,69 @@ def test_new_matches_are_published_served_and_counted_after_one_poll(server, tmp
     health = health_of(app)
     assert health["feeds"] == 1
     assert health["feeds_failing"] == 0
+
+
+def test_a_burst_of_new_articles_is_published_a_few_times_not_after_each_poll(
+    server, tmp_path, running, feedwatch_log
+):
+    # Twelve feeds answering one after another, 0.1 s apart: a second and a bit of new
+    # articles, each poll's published at once were there no gap between publishes.
+    urls = [
+        server.serve(
+            f"/news{n}.rss",
+            b"",
+            handler=Concurrency(rss(f"news{n}", [story("Daredevil", f"scoop {n}")]), n / 10),
+        )
+        for n in range(12)
+    ]
+    app = Running(
+        write_config(tmp_path, urls, poll={"concurrency": 12, "per_host": 12}), tick=0.05
+    )
+    running.append(app.start())
+
+    expected = {f"Daredevil scoop {n}" for n in range(12)}
+    wait_until(lambda: digest_titles(app.digest) == expected)
+    polls = [r for r in feedwatch_log if "HTTP 200, 1 new" in r.getMessage()]
+    publishes = [r for r in feedwatch_log if r.getMessage().startswith("digest: ")]
+    assert len(polls) == 12
+    # PUBLISH_GAP (2 s) apart: the first poll's article at once, the rest together after.
+    assert len(publishes) <= 3
+
+
+def test_polls_that_finish_while_one_is_written_are_written_together(
+    server, tmp_path, monkeypatch
+):
+    urls = [
+        server.serve(f"/news{n}.rss", rss(f"news{n}", [story("Daredevil", f"scoop {n}")]))
+        for n in range(6)
+    ]
+    cfg = config.load(write_config(tmp_path, urls))
+    with closing(Store.open(cfg.database)) as store, Fetcher(timeout=5) as fetcher:
+        pipeline = Pipeline(cfg, store, fetcher)
+        batches = []
+        record_polls = store.record_polls
+
+        def slow_first_write(intents):
+            batches.append(len(intents))
+            if len(batches) == 1:  # the other five are fetched and waiting meanwhile
+                wait_until(lambda: len(server.requests) == 6)
+                time.sleep(0.5)
+            return record_polls(intents)
+
+        monkeypatch.setattr(store, "record_polls", slow_first_write)
+        outcomes = []
+        threads = [
+            threading.Thread(target=lambda feed=feed: outcomes.append(pipeline.poll(feed)))
+            for feed in cfg.feeds
+        ]
+        threads[0].start()
+        wait_until(lambda: batches)  # its write has begun: the others are polled now
+        for thread in threads[1:]:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert sorted(outcome.new for outcome in outcomes) == [1] * 6
+    assert batches == [1, 5]
 
 
 def test_unchanged_feeds_are_revalidated_and_failures_counted(server, tmp_path, running):

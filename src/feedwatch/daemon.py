@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import queue
 import secrets
@@ -68,6 +69,10 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 10.0  # seconds running polls get to finish after SIGTERM/SIGINT
 FINAL_PUBLISH_GRACE = 10.0  # seconds the last digest rewrite gets after that
 TICK = 1.0
+# Seconds from one publish's start to the next at least: a burst of polls storing new articles
+# (a start, a reload, every feed due) is published every few seconds, not after each poll, whose
+# writes then no longer wait behind the publisher's.
+PUBLISH_GAP = 2.0
 MAX_SLEEP = timedelta(seconds=30)  # how long a schedule that could not be read is left alone
 # The setting a worker that does not publish changes when it stored something new.
 CHANGES_SETTING = "digest.changes"
@@ -111,6 +116,7 @@ class Daemon:
         publish_grace: float = FINAL_PUBLISH_GRACE,
         tick: float = TICK,
         watch_every: float = WATCH_EVERY,
+        publish_gap: float = PUBLISH_GAP,
         clock: Callable[[], datetime] = policy.utc_now,
     ) -> None:
         """`clock` gives the time schedules and leases are read at (aware UTC datetimes)."""
@@ -120,6 +126,7 @@ class Daemon:
         self.publish_grace = publish_grace
         self._tick = tick
         self._watch_every = watch_every
+        self._publish_gap = publish_gap
         poll = pipeline.config.poll
         self._pool = HostPool(poll.concurrency, poll.per_host)
         self.metrics.track_in_flight(lambda: self._pool.running)
@@ -534,12 +541,17 @@ class Daemon:
             self._publish.notify_all()
 
     def _publish_loop(self) -> None:
+        started = -math.inf
         while True:
             with self._publish:
                 self._publish.wait_for(lambda: self._publish_wanted or self._publisher_done)
                 if not self._publish_wanted:
                     return
+                # The last rewrite, at stop, waits for no gap.
+                gap = started + self._publish_gap - time.monotonic()
+                self._publish.wait_for(lambda: self._publisher_done, timeout=max(gap, 0))
                 self._publish_wanted = False
+            started = time.monotonic()
             self._publish_now()
 
     def _publish_now(self) -> None:

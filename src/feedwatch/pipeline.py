@@ -139,6 +139,83 @@ class _Fetched:
         return [a.entry_id for a in self.download.articles] if self.download else []
 
 
+class _GroupWriter:
+    """Records the polls that threads hand it together, a batch per transaction: while one
+    batch is being written, the polls that finish meanwhile queue up and go in the next, so
+    a lone poll is written at once and a burst of them (a daemon's start, every feed due) in
+    a few transactions rather than one each.
+
+    The thread that finds no batch being written writes the queue's first WRITE_BATCH_FEEDS
+    polls, or about WRITE_BATCH_ENTRIES entries (its own poll among them, or in a later batch
+    it also writes); the others wait for theirs.
+    """
+
+    def __init__(
+        self, write: Callable[[Sequence[_Fetched]], list[PollOutcome | StoreError]]
+    ) -> None:
+        self._write = write
+        self._queue: list[_Pending] = []
+        self._writing = False
+        self._changed = threading.Condition()
+
+    def record(self, fetched: _Fetched) -> PollOutcome | StoreError:
+        """Raises what writing the batch raised (a bug: StoreError comes back as a value)."""
+        pending = _Pending(fetched)
+        with self._changed:
+            self._queue.append(pending)
+            while not pending.done:
+                if self._writing:
+                    self._changed.wait()
+                    continue
+                self._writing = True
+                batch = _first_batch(self._queue)
+                del self._queue[: len(batch)]
+                self._changed.release()
+                try:
+                    _write_pending(self._write, batch)
+                finally:
+                    self._changed.acquire()
+                    self._writing = False
+                    self._changed.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.outcome is not None
+        return pending.outcome
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A poll waiting in _GroupWriter's queue, then what writing it gave."""
+
+    fetched: _Fetched
+    done: bool = False
+    outcome: PollOutcome | StoreError | None = None
+    error: Exception | None = None
+
+
+def _first_batch(queue: Sequence[_Pending]) -> Sequence[_Pending]:
+    entries = 0
+    for size, pending in enumerate(queue[:WRITE_BATCH_FEEDS], start=1):
+        entries += len(pending.fetched.entry_ids)
+        if entries >= WRITE_BATCH_ENTRIES:
+            return queue[:size]
+    return queue[:WRITE_BATCH_FEEDS]
+
+
+def _write_pending(
+    write: Callable[[Sequence[_Fetched]], list[PollOutcome | StoreError]],
+    batch: Sequence[_Pending],
+) -> None:
+    try:
+        outcomes = write([pending.fetched for pending in batch])
+    except Exception as exc:
+        for pending in batch:
+            pending.error, pending.done = exc, True
+        return
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        pending.outcome, pending.done = outcome, True
+
+
 class Pipeline:
     """Long-lived pieces of one running feedwatch, shared by every poll.
 
@@ -165,6 +242,8 @@ class Pipeline:
         # Summarising and publishing touch shared state (sumy objects, the digest file); polls
         # may run in several threads, so those two steps run one at a time.
         self._publish_lock = threading.Lock()
+        # Polls from the daemon's threads, written together when they finish together.
+        self._writer = _GroupWriter(self._record)
         store.sync_feeds(
             [(feed.url, feed.title) for feed in config.feeds], policy.fingerprints(config.feeds)
         )
@@ -181,11 +260,13 @@ class Pipeline:
         failure (the database refusing this feed's articles included) is recorded against
         the feed and scheduled for a retry, never raised; StoreError is raised only when the
         poll could not be recorded at all.
-        Logs one line per poll. Several feeds may be polled at once from different threads.
-        A poll cut short by closing the fetcher (shutdown) records nothing: AbandonedError.
+        Logs one line per poll. Several feeds may be polled at once from different threads;
+        those that finish while others are being written are written together, in one
+        transaction (_GroupWriter). A poll cut short by closing the fetcher (shutdown)
+        records nothing: AbandonedError.
         """
         fetched = self._fetch(feed, self.store.feed_state(feed.url), self._downloads())
-        [outcome] = self._record([fetched])
+        outcome = self._writer.record(fetched)
         if isinstance(outcome, StoreError):
             raise outcome
         _log(outcome)
