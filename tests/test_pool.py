@@ -260,9 +260,9 @@ def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_p
     pipeline.due = due_read_while_the_poll_runs
     poll = pipeline.poll
 
-    def poll_and_say_so(feed):
+    def poll_and_say_so(feed, state=None):
         try:
-            return poll(feed)
+            return poll(feed, state)
         finally:
             finished.set()
 

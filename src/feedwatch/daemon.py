@@ -45,7 +45,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,12 +56,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch import config, logs, policy
+from feedwatch.batching import GroupWriter
 from feedwatch.errors import AbandonedError, ConfigError, FeedwatchError, StoreError
 from feedwatch.metrics import Metrics
 from feedwatch.poll.pool import HostPool, host_of
 
 if TYPE_CHECKING:
     from feedwatch.config import Config, FeedSettings
+    from feedwatch.models import FeedState
     from feedwatch.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,10 @@ class Daemon:
         self._publish_wanted = False
         self._publisher_done = False
         self._publisher = threading.Thread(target=self._publish_loop, name="publish", daemon=True)
+        # The leases of polls that end while others' are being freed go in one transaction.
+        self._releases: GroupWriter[tuple[str, datetime | None], None] = GroupWriter(
+            self._release_together
+        )
 
     @property
     def config(self) -> Config:
@@ -370,7 +376,7 @@ class Daemon:
                 # A feed moved for good (301/308) is fetched from, so counts against its new
                 # host. A pool shut down since (stop() from another thread) takes no more.
                 try:
-                    self._pool.submit(host_of(state.fetch_url), self._poll, state.url, cycle)
+                    self._pool.submit(host_of(state.fetch_url), self._poll, state, cycle)
                 except RuntimeError:
                     with self._lock:
                         self._in_flight.pop(state.url, None)
@@ -395,7 +401,8 @@ class Daemon:
                 if url in self._in_flight:
                     self._in_flight[url] = now + lease
 
-    def _poll(self, url: str, cycle: _Cycle) -> None:
+    def _poll(self, state: FeedState, cycle: _Cycle) -> None:
+        url = state.url
         keep_until: datetime | None = None  # the lease is kept this long after a failure
         try:
             # The config of the moment: a reload since dispatch may have changed or removed it.
@@ -404,7 +411,7 @@ class Daemon:
             if feed is None or self._stopping.is_set() or not self._store_file_ok():
                 return
             try:
-                outcome = pipeline.poll(feed)
+                outcome = pipeline.poll(feed, state)
             except AbandonedError:
                 # Closed under it at shutdown: no news of the feed, so nothing is recorded
                 # and the feed is simply polled again at the next start.
@@ -443,11 +450,20 @@ class Daemon:
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
                 more = self._backlog and len(self._in_flight) <= self.config.poll.concurrency // 2
-            self._release([url], until=keep_until)
+            self._releases.write((url, keep_until))
             if more and not self._stopping.is_set():
                 self._claim(self._clock())
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _release_together(self, leases: Sequence[tuple[str, datetime | None]]) -> list[None]:
+        """Free (or keep until when said) the leases of polls that ended together."""
+        until_urls: dict[datetime | None, list[str]] = {}
+        for url, until in leases:
+            until_urls.setdefault(until, []).append(url)
+        for until, urls in until_urls.items():
+            self._release(urls, until=until)
+        return [None] * len(leases)
 
     def _release(self, urls: list[str] | None = None, *, until: datetime | None = None) -> None:
         """Free this worker's leases on `urls` (None: all), or keep them until `until`."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from feedwatch import decide, language, matcher, policy, roundup, stories
+from feedwatch.batching import GroupWriter
 from feedwatch.config import Config, FeedSettings, ShowSettings
 from feedwatch.errors import FetchError, ParseError, StoreError
 from feedwatch.matcher import Matcher
@@ -139,81 +140,15 @@ class _Fetched:
         return [a.entry_id for a in self.download.articles] if self.download else []
 
 
-class _GroupWriter:
-    """Records the polls that threads hand it together, a batch per transaction: while one
-    batch is being written, the polls that finish meanwhile queue up and go in the next, so
-    a lone poll is written at once and a burst of them (a daemon's start, every feed due) in
-    a few transactions rather than one each.
-
-    The thread that finds no batch being written writes the queue's first WRITE_BATCH_FEEDS
-    polls, or about WRITE_BATCH_ENTRIES entries (its own poll among them, or in a later batch
-    it also writes); the others wait for theirs.
-    """
-
-    def __init__(
-        self, write: Callable[[Sequence[_Fetched]], list[PollOutcome | StoreError]]
-    ) -> None:
-        self._write = write
-        self._queue: list[_Pending] = []
-        self._writing = False
-        self._changed = threading.Condition()
-
-    def record(self, fetched: _Fetched) -> PollOutcome | StoreError:
-        """Raises what writing the batch raised (a bug: StoreError comes back as a value)."""
-        pending = _Pending(fetched)
-        with self._changed:
-            self._queue.append(pending)
-            while not pending.done:
-                if self._writing:
-                    self._changed.wait()
-                    continue
-                self._writing = True
-                batch = _first_batch(self._queue)
-                del self._queue[: len(batch)]
-                self._changed.release()
-                try:
-                    _write_pending(self._write, batch)
-                finally:
-                    self._changed.acquire()
-                    self._writing = False
-                    self._changed.notify_all()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.outcome is not None
-        return pending.outcome
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A poll waiting in _GroupWriter's queue, then what writing it gave."""
-
-    fetched: _Fetched
-    done: bool = False
-    outcome: PollOutcome | StoreError | None = None
-    error: Exception | None = None
-
-
-def _first_batch(queue: Sequence[_Pending]) -> Sequence[_Pending]:
+def _batch_size(queue: Sequence[_Fetched]) -> int:
+    """How many of the first polls queued are written together: WRITE_BATCH_FEEDS, or fewer
+    with about WRITE_BATCH_ENTRIES entries between them."""
     entries = 0
-    for size, pending in enumerate(queue[:WRITE_BATCH_FEEDS], start=1):
-        entries += len(pending.fetched.entry_ids)
+    for size, fetched in enumerate(queue[:WRITE_BATCH_FEEDS], start=1):
+        entries += len(fetched.entry_ids)
         if entries >= WRITE_BATCH_ENTRIES:
-            return queue[:size]
-    return queue[:WRITE_BATCH_FEEDS]
-
-
-def _write_pending(
-    write: Callable[[Sequence[_Fetched]], list[PollOutcome | StoreError]],
-    batch: Sequence[_Pending],
-) -> None:
-    try:
-        outcomes = write([pending.fetched for pending in batch])
-    except Exception as exc:
-        for pending in batch:
-            pending.error, pending.done = exc, True
-        return
-    for pending, outcome in zip(batch, outcomes, strict=True):
-        pending.outcome, pending.done = outcome, True
+            return size
+    return min(len(queue), WRITE_BATCH_FEEDS)
 
 
 class Pipeline:
@@ -243,7 +178,9 @@ class Pipeline:
         # may run in several threads, so those two steps run one at a time.
         self._publish_lock = threading.Lock()
         # Polls from the daemon's threads, written together when they finish together.
-        self._writer = _GroupWriter(self._record)
+        self._writer: GroupWriter[_Fetched, PollOutcome | StoreError] = GroupWriter(
+            self._record, _batch_size
+        )
         store.sync_feeds(
             [(feed.url, feed.title) for feed in config.feeds], policy.fingerprints(config.feeds)
         )
@@ -253,8 +190,10 @@ class Pipeline:
         # whichever pool or thread asks. Set last, so a reload that fails keeps the old one.
         fetcher.limit_per_host(config.poll.per_host)
 
-    def poll(self, feed: FeedSettings) -> PollOutcome:
+    def poll(self, feed: FeedSettings, state: FeedState | None = None) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
+
+        `state`: the feed's, as read under its lease (Store.claim_due); else it is read here.
 
         Polls whatever the schedule says: due() and pollable() choose the feeds. A per-feed
         failure (the database refusing this feed's articles included) is recorded against
@@ -262,11 +201,12 @@ class Pipeline:
         poll could not be recorded at all.
         Logs one line per poll. Several feeds may be polled at once from different threads;
         those that finish while others are being written are written together, in one
-        transaction (_GroupWriter). A poll cut short by closing the fetcher (shutdown)
+        transaction (batching.GroupWriter). A poll cut short by closing the fetcher (shutdown)
         records nothing: AbandonedError.
         """
-        fetched = self._fetch(feed, self.store.feed_state(feed.url), self._downloads())
-        outcome = self._writer.record(fetched)
+        state = state or self.store.feed_state(feed.url)
+        fetched = self._fetch(feed, state, self._downloads())
+        outcome = self._writer.write(fetched)
         if isinstance(outcome, StoreError):
             raise outcome
         _log(outcome)
