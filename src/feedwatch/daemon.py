@@ -149,6 +149,7 @@ class Daemon:
         self._publish_lock = pipeline.store.publish_lock()
         self._publishing = False  # held the publish lock at the last look
         self._changes_seen: str | None = None  # CHANGES_SETTING at the last look
+        self._changes_untold = False  # stored something new the publisher is not told of yet
         self._publish = threading.Condition()
         self._publish_wanted = False
         self._publisher_done = False
@@ -254,6 +255,8 @@ class Daemon:
             )
         # Polls dropped from the queue, or abandoned: their feeds go to the other workers now.
         self._release()
+        if self._store_file_ok():
+            self._tell_publisher()  # what the last polls stored
         with self._publish:
             self._publisher_done = True
             self._publish.notify_all()
@@ -324,6 +327,7 @@ class Daemon:
     def _dispatch(self) -> None:
         if self._stopping.is_set() or not self._store_file_ok():
             return
+        self._tell_publisher()
         now = self._clock()
         with self._lock:
             if not self._wake_now and now < self._wake_at:
@@ -519,14 +523,26 @@ class Daemon:
         return hold
 
     def _changed(self) -> None:
-        """Something new was stored: publish it, or have the publishing worker do so."""
+        """Something new was stored: publish it, or have the publishing worker do so (told
+        at the next tick, once for all the polls since: a write each would cost more)."""
         if self._publishing:
             self._request_publish()
             return
+        with self._lock:
+            self._changes_untold = True
+
+    def _tell_publisher(self) -> None:
+        """Tell the publishing worker that this one stored something new since the last time."""
+        with self._lock:
+            if not self._changes_untold:
+                return
+            self._changes_untold = False
         try:
             self.pipeline.store.set_setting(CHANGES_SETTING, secrets.token_hex(8))
         except FeedwatchError as exc:
             log.error("cannot tell the publishing worker of new articles: %s", exc)
+            with self._lock:
+                self._changes_untold = True  # again at the next tick
 
     def _watch_publisher(self) -> None:
         """Take over publishing once the worker that did is gone; as the publisher, publish
