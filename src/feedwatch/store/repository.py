@@ -329,7 +329,8 @@ class Store:
         simply polled again, never one whose validators vouch for articles not stored.
 
         A feed polled for the first time is added. The publish times an intent carries are
-        kept on the feed's row when its poll changed no article (see _PublishTimes).
+        kept on the feed's row when its poll changed no article, and read again when it did
+        (see _PublishTimes).
         """
 
         def write(session: Session) -> list[PollRecord]:
@@ -343,8 +344,13 @@ class Store:
                 for i in intents
             ]
             saver.finish()
+            recent = _recent_publish_times(
+                session,
+                [feed.id for feed in feeds.values() if feed.id in saver.cleared],
+                max(intent.at for intent in intents),
+            )
             records = [
-                _apply(feeds[intent.url], intent, done, feeds[intent.url].id in saver.cleared)
+                _apply(feeds[intent.url], intent, done, recent.get(feeds[intent.url].id))
                 for intent, done in zip(intents, saved, strict=True)
             ]
             _write_feeds(connection, feeds.values())
@@ -750,8 +756,9 @@ class _PublishTimes:
     """A feed's newest publish times as read at `read`: `times`, up to `limit` of them.
 
     Kept on the feed's row (FeedRow.recent_published), they stand until its articles change
-    (saving clears them) or until `due`, the first publish time after `read`: an article
-    dated in the future then counts.
+    (the batch of polls that changes them reads them again; a date changed through an article
+    another feed shares clears them) or until `due`, the first publish time after `read`: an
+    article dated in the future then counts.
     """
 
     read: datetime
@@ -787,6 +794,20 @@ class _PublishTimes:
         )
 
 
+def _recent_publish_times(
+    session: Session, feed_ids: Sequence[int], at: datetime
+) -> dict[int, dict[str, Any]]:
+    """The recent publish times (_PublishTimes, dumped) of `feed_ids`, whose articles the
+    batch being written, polled until `at`, changed: read again in its transaction rather
+    than at each feed's next poll. No stored date is after `at`: each is at most when its
+    article was first seen."""
+    times = _newest_publish_times(session, feed_ids, at)
+    return {
+        feed_id: _PublishTimes(at, None, PUBLISH_TIMES_KEPT, newest).dump()
+        for feed_id, newest in times.items()
+    }
+
+
 def _newest_publish_times(
     session: Session, feed_ids: Sequence[int], until: datetime
 ) -> dict[int, tuple[datetime, ...]]:
@@ -811,9 +832,11 @@ class _Feed:
     changes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def _apply(feed: _Feed, intent: PollIntent, saved: SaveResult, cleared: bool) -> PollRecord:
+def _apply(
+    feed: _Feed, intent: PollIntent, saved: SaveResult, recent: dict[str, Any] | None
+) -> PollRecord:
     """Write one poll's intent to its feed's row; `saved`: what saving its entries did;
-    `cleared`: the batch changed what the feed's recent publish times are read from."""
+    `recent`: the feed's recent publish times read again, as the batch changed them."""
     saved = dataclasses.replace(saved, unchanged=saved.unchanged + intent.unchanged)
     changes: dict[str, Any] = {
         "last_fetched": intent.at,
@@ -837,8 +860,8 @@ def _apply(feed: _Feed, intent: PollIntent, saved: SaveResult, cleared: bool) ->
         changes["retry_after"], changes["gone_since"] = kept.retry_after, kept.gone_since
     if intent.moved_to is not None:
         changes["fetch_url"] = None if intent.moved_to == feed.url else intent.moved_to
-    if cleared:
-        feed.recent_published = changes["recent_published"] = None
+    if recent is not None:
+        feed.recent_published = changes["recent_published"] = recent
     elif intent.published is not None and feed.recent_published is None and not intent.entries:
         # Stored dates are never after when the article was first seen, so none is due.
         times = _PublishTimes(intent.at, None, PUBLISH_TIMES_KEPT, intent.published)
