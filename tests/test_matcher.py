@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedwatch.config import ShowSettings
 from feedwatch.matcher import Explanation, Matcher, Verdict
@@ -289,6 +291,13 @@ def test_no_match_across_fields(title, summary, body):
 )
 def test_normalize_gives_one_comparison_form(one, other):
     assert normalize(one) == normalize(other)
+
+
+@given(st.text(alphabet="aB \n\t\r\x0b\x0c\x1c\x1f\x85\xa0\u2003\u2028`é", max_size=30))
+def test_normalize_makes_each_whitespace_run_one_space_as_split_does(text):
+    folded = normalize(text)
+    assert folded == " ".join(folded.split())
+    assert normalize(text.replace("\n", "\t")) == folded  # the fast path and the other agree
 
 
 def test_each_match_names_the_configured_phrase_found_first() -> None:
