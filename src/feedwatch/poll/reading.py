@@ -67,7 +67,7 @@ def to_articles(
         canonical_url(entry.link, base=feed_url, keep_fragment=True) if entry.link else None
         for entry in entries
     ]
-    return tuple(
+    articles = tuple(
         Article(
             entry_id=entry.id,
             # The fragment only where it tells the feed's entries apart (a live blog's
@@ -85,3 +85,6 @@ def to_articles(
         )
         for entry, link, key in zip(entries, links, identity_keys(links), strict=True)
     )
+    for article in articles:
+        article.version  # noqa: B018 - worked out here, off the storing thread (models.py)
+    return articles
