@@ -219,6 +219,29 @@ def test_polls_that_finish_while_one_is_written_are_written_together(
     assert batches == [1, 5]
 
 
+def test_in_a_burst_each_poll_fetches_its_pages_while_the_others_fetch_theirs(
+    server, tmp_path, running
+):
+    page = (Path(__file__).parent / "data" / "pages" / "lantern-keepers-finale.html").read_bytes()
+    pages = Concurrency(page, 0.3)
+    feeds = []
+    for n in range(6):
+        page_url = server.serve(f"/page{n}.html", b"", handler=pages)
+        teaser = rss(f"news{n}", [story("Daredevil", f"teaser {n}")]).replace(
+            f"https://news{n}.example/story/0".encode(), page_url.encode()
+        )
+        feeds.append(server.serve(f"/news{n}.rss", teaser))
+    path = write_config(tmp_path, feeds, poll={"concurrency": 6, "per_host": 12})
+    path.write_text(path.read_text() + "fetch:\n  full_text: true\n  allow_private: true\n")
+    app = Running(path, tick=0.05)
+    running.append(app.start())
+
+    wait_until(lambda: all(server.hits(f"/page{n}.html") for n in range(6)))
+    # Fetched by each poll in its own thread, not one after another by whichever thread
+    # writes the burst's polls together.
+    assert pages.peak_total >= 3
+
+
 def test_unchanged_feeds_are_revalidated_and_failures_counted(server, tmp_path, running):
     good = server.serve("/good.rss", rss("good", [story("Luke Cage", "a reunion")]))
     bad = server.serve("/bad.rss", b"down", status=500, content_type="text/plain")

@@ -134,6 +134,7 @@ class _Fetched:
     started: float  # time.monotonic() then
     download: Download | None = None
     error: FetchError | ParseError | None = None
+    pages: fulltext.Pages | None = None  # fetched ahead (Pipeline.poll); None: when deciding
 
     @property
     def entry_ids(self) -> list[str]:
@@ -205,12 +206,27 @@ class Pipeline:
         records nothing: AbandonedError.
         """
         state = state or self.store.feed_state(feed.url)
-        fetched = self._fetch(feed, state, self._downloads())
+        fetched = self._with_pages(self._fetch(feed, state, self._downloads()))
         outcome = self._writer.write(fetched)
         if isinstance(outcome, StoreError):
             raise outcome
         _log(outcome)
         return outcome
+
+    def _with_pages(self, fetched: _Fetched) -> _Fetched:
+        """`fetched` with the pages its entries need (full text), fetched in the poll's own
+        thread: the one writing a batch would fetch each of its polls' pages in turn."""
+        download = fetched.download
+        if (
+            download is None
+            or not download.articles
+            or self.config.full_text_for(fetched.feed) is False
+        ):
+            return fetched
+        url = fetched.feed.url
+        stored = self.store.stored_polls({url: fetched.entry_ids}, until=fetched.at)[url]
+        pages = self.pages.fetch(fetched.feed, download.articles, stored.versions)
+        return dataclasses.replace(fetched, pages=pages)
 
     def _downloads(self) -> Downloads:
         return Downloads(self.fetcher, self.readers, self.config.poll.max_entries, self.clock)
@@ -286,7 +302,9 @@ class Pipeline:
             if download.parsed.warning:
                 log.info("%s: recovered from malformed feed: %s", feed.url, download.parsed.warning)
             # Teasers are matched, and later summarised, with their linked page's text.
-            pages = self.pages.fetch(feed, download.articles, stored.versions)
+            pages = fetched.pages
+            if pages is None:
+                pages = self.pages.fetch(feed, download.articles, stored.versions)
             pairs = [(a, self.matcher.match(pages.apply(a))) for a in download.articles]
         intent = decide.fetched(
             fetched.state,
