@@ -219,26 +219,38 @@ def test_polls_that_finish_while_one_is_written_are_written_together(
     assert batches == [1, 5]
 
 
-def test_in_a_burst_each_poll_fetches_its_pages_while_the_others_fetch_theirs(
-    server, tmp_path, running
-):
-    page = (Path(__file__).parent / "data" / "pages" / "lantern-keepers-finale.html").read_bytes()
-    pages = Concurrency(page, 0.3)
-    feeds = []
-    for n in range(6):
+def teaser_feeds(server, tmp_path, pages: Concurrency, feeds: int = 6) -> Path:
+    """A config of `feeds` feeds whose one entry each links to a page `pages` answers
+    (slowly): its text is fetched, full_text being true."""
+    urls = []
+    for n in range(feeds):
         page_url = server.serve(f"/page{n}.html", b"", handler=pages)
         teaser = rss(f"news{n}", [story("Daredevil", f"teaser {n}")]).replace(
             f"https://news{n}.example/story/0".encode(), page_url.encode()
         )
-        feeds.append(server.serve(f"/news{n}.rss", teaser))
-    path = write_config(tmp_path, feeds, poll={"concurrency": 6, "per_host": 12})
+        urls.append(server.serve(f"/news{n}.rss", teaser))
+    path = write_config(tmp_path, urls, poll={"concurrency": feeds, "per_host": 2 * feeds})
     path.write_text(path.read_text() + "fetch:\n  full_text: true\n  allow_private: true\n")
-    app = Running(path, tick=0.05)
+    return path
+
+
+PAGE = (Path(__file__).parent / "data" / "pages" / "lantern-keepers-finale.html").read_bytes()
+
+
+def test_in_a_burst_the_polls_pages_are_fetched_at_once(server, tmp_path, running):
+    pages = Concurrency(PAGE, 0.3)
+    app = Running(teaser_feeds(server, tmp_path, pages), tick=0.05)
     running.append(app.start())
 
     wait_until(lambda: all(server.hits(f"/page{n}.html") for n in range(6)))
-    # Fetched by each poll in its own thread, not one after another by whichever thread
-    # writes the burst's polls together.
+    # Not one after another by the thread that writes the burst's polls together.
+    assert pages.peak_total >= 3
+
+
+def test_once_fetches_the_pages_of_a_batchs_feeds_at_once(server, tmp_path):
+    pages = Concurrency(PAGE, 0.3)
+    assert main(["-c", str(teaser_feeds(server, tmp_path, pages)), "once"]) == 0
+    assert all(len(server.hits(f"/page{n}.html")) == 1 for n in range(6))
     assert pages.peak_total >= 3
 
 

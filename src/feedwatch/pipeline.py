@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,7 +134,6 @@ class _Fetched:
     started: float  # time.monotonic() then
     download: Download | None = None
     error: FetchError | ParseError | None = None
-    pages: fulltext.Pages | None = None  # fetched ahead (Pipeline.poll); None: when deciding
 
     @property
     def entry_ids(self) -> list[str]:
@@ -206,27 +205,12 @@ class Pipeline:
         records nothing: AbandonedError.
         """
         state = state or self.store.feed_state(feed.url)
-        fetched = self._with_pages(self._fetch(feed, state, self._downloads()))
+        fetched = self._fetch(feed, state, self._downloads())
         outcome = self._writer.write(fetched)
         if isinstance(outcome, StoreError):
             raise outcome
         _log(outcome)
         return outcome
-
-    def _with_pages(self, fetched: _Fetched) -> _Fetched:
-        """`fetched` with the pages its entries need (full text), fetched in the poll's own
-        thread: the one writing a batch would fetch each of its polls' pages in turn."""
-        download = fetched.download
-        if (
-            download is None
-            or not download.articles
-            or self.config.full_text_for(fetched.feed) is False
-        ):
-            return fetched
-        url = fetched.feed.url
-        stored = self.store.stored_polls({url: fetched.entry_ids}, until=fetched.at)[url]
-        pages = self.pages.fetch(fetched.feed, download.articles, stored.versions)
-        return dataclasses.replace(fetched, pages=pages)
 
     def _downloads(self) -> Downloads:
         return Downloads(self.fetcher, self.readers, self.config.poll.max_entries, self.clock)
@@ -256,7 +240,11 @@ class Pipeline:
             )
         except StoreError as exc:
             return [exc for _ in batch]
-        decided = [(fetched, *self._decide(fetched, stored[fetched.feed.url])) for fetched in batch]
+        pages = self._pages_for(batch, stored)
+        decided = [
+            (fetched, *self._decide(fetched, stored[fetched.feed.url], pages.get(fetched.feed.url)))
+            for fetched in batch
+        ]
         intents = [intent for _, intent, _ in decided]
         written: list[tuple[PollIntent, PollRecord] | StoreError]
         try:
@@ -289,22 +277,46 @@ class Pipeline:
             except StoreError as again:
                 return again
 
-    def _decide(self, fetched: _Fetched, stored: StoredPoll) -> tuple[PollIntent, int]:
-        """The poll's intent, and how many of its entries matched a show."""
+    def _pages_for(
+        self, batch: Sequence[_Fetched], stored: Mapping[str, StoredPoll]
+    ) -> dict[str, fulltext.Pages]:
+        """The pages (full text) each poll of `batch` that read a document goes by, by feed
+        URL; those of several polls fetched at once: one after another, a batch of teaser
+        feeds waited for each feed's pages in turn."""
+        read = [f for f in batch if f.download is not None and f.download.parsed is not None]
+
+        def pages_of(fetched: _Fetched) -> fulltext.Pages:
+            assert fetched.download is not None
+            versions = stored[fetched.feed.url].versions
+            return self.pages.fetch(fetched.feed, fetched.download.articles, versions)
+
+        fetching = [
+            fetched
+            for fetched in read
+            if fetched.entry_ids and self.config.full_text_for(fetched.feed) is not False
+        ]
+        if len(fetching) < 2:
+            return {fetched.feed.url: pages_of(fetched) for fetched in read}
+        threads = min(len(fetching), self.config.poll.concurrency)
+        with ThreadPoolExecutor(threads, thread_name_prefix="pages") as pool:
+            return dict(zip([f.feed.url for f in read], pool.map(pages_of, read), strict=True))
+
+    def _decide(
+        self, fetched: _Fetched, stored: StoredPoll, pages: fulltext.Pages | None
+    ) -> tuple[PollIntent, int]:
+        """The poll's intent, and how many of its entries matched a show; `pages`: those
+        _pages_for fetched for it."""
         feed, download, rules = fetched.feed, fetched.download, self._rules(fetched.feed)
         if download is None:
             assert fetched.error is not None
             intent = decide.failed(fetched.state, stored, fetched.error, at=fetched.at, **rules)
             return intent, 0
-        pages = fulltext.Pages()
+        pages = pages if pages is not None else fulltext.Pages()
         pairs: list[tuple[Article, tuple[ShowMatch, ...]]] = []
         if download.parsed is not None:
             if download.parsed.warning:
                 log.info("%s: recovered from malformed feed: %s", feed.url, download.parsed.warning)
             # Teasers are matched, and later summarised, with their linked page's text.
-            pages = fetched.pages
-            if pages is None:
-                pages = self.pages.fetch(feed, download.articles, stored.versions)
             pairs = [(a, self.matcher.match(pages.apply(a))) for a in download.articles]
         intent = decide.fetched(
             fetched.state,
