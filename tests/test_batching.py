@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from feedwatch.batching import GroupWriter
 
 
@@ -81,7 +83,7 @@ def test_take_bounds_a_batch_and_the_rest_follow():
     assert len(results) == 5
 
 
-def test_a_failed_write_is_raised_in_each_thread_of_its_batch_and_the_next_batch_is_written():
+def test_a_batch_that_fails_is_written_again_an_item_at_a_time_and_only_the_bad_one_fails():
     write = Recorder(fail_on="c")
     writer = GroupWriter(write, take=lambda queue: min(len(queue), 2))
     results: dict[str, object] = {}
@@ -92,6 +94,24 @@ def test_a_failed_write_is_raised_in_each_thread_of_its_batch_and_the_next_batch
     write.release.set()
     for thread in first + others:
         thread.join(5)
-    assert isinstance(results["b"], ValueError) and isinstance(results["c"], ValueError)
-    assert results["a"] == "A"
+    assert results["a"] == "A" and results["b"] == "B"
+    assert isinstance(results["c"], ValueError)
+    assert write.batches[1:] in ([["b", "c"], ["b"], ["c"]], [["c", "b"], ["c"], ["b"]])
     assert writer.write("d") == "D"  # the writer goes on
+
+
+def test_a_take_that_raises_leaves_the_writer_usable():
+    write = Recorder()
+    write.release.set()
+    calls = []
+
+    def take(queue):
+        calls.append(len(queue))
+        if len(calls) == 1:
+            raise ValueError("bad take")
+        return len(queue)
+
+    writer = GroupWriter(write, take=take)
+    with pytest.raises(ValueError, match="bad take"):
+        writer.write("a")
+    assert writer.write("b") == "B"

@@ -7,15 +7,19 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import feedparser
 import pytest
 
 from feedwatch.cli import main
+from feedwatch.config import load
+from feedwatch.pipeline import PUBLISHED_SETTING
 from feedwatch.poll import parser
 from feedwatch.poll.reading import to_articles
 from feedwatch.publish import feeds as digest
+from feedwatch.store import Store
 from feedwatch.summariser import Summariser
 from feedwatch.text import html_to_text
 
@@ -178,9 +182,16 @@ def test_an_unchanged_digest_is_not_rendered_again_but_a_missing_or_restyled_one
     assert renders == [1]
     assert show_feed.read_bytes() == written[show_feed]
 
+    # A publisher on another machine saved other feeds to the store since: this one's are
+    # saved again, though its own files are as it left them.
+    with closing(Store.open(load(config).database)) as store:
+        store.set_setting(PUBLISHED_SETTING, "another machine's")
+    assert main(["-c", str(config), "once"]) == 0
+    assert renders == [1, 1]
+
     config.write_text(config.read_text().replace("title: Test digest", "title: Renamed"))
     assert main(["-c", str(config), "once"]) == 0  # a setting changed: rendered again
-    assert renders == [1, 1]
+    assert renders == [1, 1, 1]
     assert feedparser.parse((out / "digest.xml").read_bytes()).feed.title == "Renamed"
 
 

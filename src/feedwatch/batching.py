@@ -23,7 +23,8 @@ class GroupWriter(Generic[T, R]):
     `write` takes a batch and returns one result per item, in order; `take` says how many of
     the queue's first items make a batch (at least one). The thread that finds no batch being
     written writes the next one, its own item in it or in one it writes after; the others
-    wait for theirs.
+    wait for theirs. A batch whose write raises is written again an item at a time, so that
+    what one item raises is raised for that item alone.
     """
 
     def __init__(
@@ -47,14 +48,16 @@ class GroupWriter(Generic[T, R]):
                     self._changed.wait()
                     continue
                 self._writing = True
-                size = max(1, self._take([queued.item for queued in self._queue]))
-                batch = self._queue[:size]
-                del self._queue[:size]
-                self._changed.release()
                 try:
-                    _write_batch(self._write, batch)
+                    size = max(1, self._take([queued.item for queued in self._queue]))
+                    batch = self._queue[:size]
+                    del self._queue[:size]
+                    self._changed.release()
+                    try:
+                        _write_batch(self._write, batch)
+                    finally:
+                        self._changed.acquire()
                 finally:
-                    self._changed.acquire()
                     self._writing = False
                     self._changed.notify_all()
         if pending.error is not None:
@@ -69,15 +72,25 @@ class _Pending(Generic[T, R]):
     item: T
     done: bool = False
     result: R | None = None
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 def _write_batch(write: Callable[[Sequence[T]], Sequence[R]], batch: list[_Pending[T, R]]) -> None:
+    """Write `batch`, and mark each of its items done, whatever happens."""
     try:
-        results = write([pending.item for pending in batch])
+        results = list(write([pending.item for pending in batch]))
+        if len(results) != len(batch):
+            raise RuntimeError(f"{len(results)} results written for {len(batch)} items")
     except Exception as exc:
+        if len(batch) == 1:
+            batch[0].error, batch[0].done = exc, True
+            return
+        for pending in batch:
+            _write_batch(write, [pending])
+        return
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: every waiter learns of it
         for pending in batch:
             pending.error, pending.done = exc, True
-        return
+        raise
     for pending, result in zip(batch, results, strict=True):
         pending.result, pending.done = result, True

@@ -530,6 +530,8 @@ class Daemon:
             return
         with self._lock:
             self._changes_untold = True
+        if self._stopping.is_set():  # no tick is coming to tell it: a poll that outran stop()
+            self._tell_publisher()
 
     def _tell_publisher(self) -> None:
         """Tell the publishing worker that this one stored something new since the last time."""

@@ -51,6 +51,7 @@ SUMMARY_BATCH = 20  # summaries saved per transaction
 WRITE_BATCH_FEEDS = 50
 WRITE_BATCH_ENTRIES = 2000
 SHOWS_SETTING = "shows"  # the store's name for the fingerprint its matches were made with
+PUBLISHED_SETTING = "published"  # digest.inputs_version of the feeds the store serves
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ class _Fetched:
     started: float  # time.monotonic() then
     download: Download | None = None
     error: FetchError | ParseError | None = None
+    pages: fulltext.Pages | None = None  # fetched ahead (Pipeline.poll), else by _pages_for
 
     @property
     def entry_ids(self) -> list[str]:
@@ -205,12 +207,26 @@ class Pipeline:
         records nothing: AbandonedError.
         """
         state = state or self.store.feed_state(feed.url)
-        fetched = self._fetch(feed, state, self._downloads())
+        fetched = self._with_pages(self._fetch(feed, state, self._downloads()))
         outcome = self._writer.write(fetched)
         if isinstance(outcome, StoreError):
             raise outcome
         _log(outcome)
         return outcome
+
+    def _with_pages(self, fetched: _Fetched) -> _Fetched:
+        """`fetched` with the pages its entries need, fetched in the poll's own thread: in
+        the batch writer, every poll waiting to be written would wait for them too."""
+        download = fetched.download
+        if download is None or not download.articles or not self._may_fetch_pages(fetched):
+            return fetched
+        url = fetched.feed.url
+        stored = self.store.stored_polls({url: fetched.entry_ids}, until=fetched.at)[url]
+        pages = self.pages.fetch(fetched.feed, download.articles, stored.versions)
+        return dataclasses.replace(fetched, pages=pages)
+
+    def _may_fetch_pages(self, fetched: _Fetched) -> bool:
+        return bool(fetched.entry_ids) and self.config.full_text_for(fetched.feed) is not False
 
     def _downloads(self) -> Downloads:
         return Downloads(self.fetcher, self.readers, self.config.poll.max_entries, self.clock)
@@ -281,20 +297,18 @@ class Pipeline:
         self, batch: Sequence[_Fetched], stored: Mapping[str, StoredPoll]
     ) -> dict[str, fulltext.Pages]:
         """The pages (full text) each poll of `batch` that read a document goes by, by feed
-        URL; those of several polls fetched at once: one after another, a batch of teaser
-        feeds waited for each feed's pages in turn."""
+        URL: those fetched ahead (Pipeline.poll), else fetched here, several polls' at once:
+        one after another, a batch of teaser feeds waited for each feed's pages in turn."""
         read = [f for f in batch if f.download is not None and f.download.parsed is not None]
 
         def pages_of(fetched: _Fetched) -> fulltext.Pages:
             assert fetched.download is not None
+            if fetched.pages is not None:
+                return fetched.pages
             versions = stored[fetched.feed.url].versions
             return self.pages.fetch(fetched.feed, fetched.download.articles, versions)
 
-        fetching = [
-            fetched
-            for fetched in read
-            if fetched.entry_ids and self.config.full_text_for(fetched.feed) is not False
-        ]
+        fetching = [f for f in read if f.pages is None and self._may_fetch_pages(f)]
         if len(fetching) < 2:
             return {fetched.feed.url: pages_of(fetched) for fetched in read}
         threads = min(len(fetching), self.config.poll.concurrency)
@@ -391,19 +405,25 @@ class Pipeline:
             "roundups": roundups,
         }
         inputs = digest.inputs_version(items, settings, **arguments)
-        # Per machine: after a publisher on another one, this one's files are its own older
-        # ones. Unchanged (as after a cycle of 304s), the feeds are left as they are.
-        published = f"published {socket.gethostname()} {settings.path.resolve()}"
-        if self.store.setting(published) == inputs and digest.files_present(
-            settings, settings.formats, settings.per_show, shows, roundup=roundups is not None
+        # What the store serves, and this machine's files: after a publisher on another
+        # machine, the store holds its feeds and the files here are this one's older ones.
+        # Both unchanged (as after a cycle of 304s), the feeds are left as they are.
+        files = f"{PUBLISHED_SETTING} {socket.gethostname()} {settings.path.resolve()}"
+        if (
+            self.store.setting(PUBLISHED_SETTING) == inputs
+            and self.store.setting(files) == inputs
+            and digest.files_present(
+                settings, settings.formats, settings.per_show, shows, roundup=roundups is not None
+            )
         ):
             return
         rendered = digest.render_all(items, settings, built=built, **arguments)
         # The store first: every process serves the feeds from there, the publisher's files
         # are for readers pointed at them.
         self.store.save_published(rendered.values(), built)
+        self.store.set_setting(PUBLISHED_SETTING, inputs)
         digest.write(rendered)
-        self.store.set_setting(published, inputs)
+        self.store.set_setting(files, inputs)
 
     def note_roundup(self, now: datetime) -> None:
         """A daily roundup is due at `now` (digest.roundup, or `once --roundup`): the next

@@ -85,7 +85,7 @@ def _speed_up_feedparser() -> None:
     def deepcopy(self: dict[str, Any], memo: dict[int, Any]) -> Any:
         copied = memo[id(self)] = parsed()
         for key, value in dict.items(self):
-            dict.__setitem__(copied, key, copy.deepcopy(value, memo))
+            copied[key] = copy.deepcopy(value, memo)  # through its renames, as pickling does
         return copied
 
     parsed.__getitem__ = getitem
