@@ -218,7 +218,7 @@ class Pipeline:
         """`fetched` with the pages its entries need, fetched in the poll's own thread: in
         the batch writer, every poll waiting to be written would wait for them too."""
         download = fetched.download
-        if download is None or not download.articles or not self._may_fetch_pages(fetched):
+        if download is None or not self._may_fetch_pages(fetched):
             return fetched
         url = fetched.feed.url
         stored = self.store.stored_polls({url: fetched.entry_ids}, until=fetched.at)[url]
@@ -226,6 +226,7 @@ class Pipeline:
         return dataclasses.replace(fetched, pages=pages)
 
     def _may_fetch_pages(self, fetched: _Fetched) -> bool:
+        """Whether the poll read entries whose pages its full_text setting may want."""
         return bool(fetched.entry_ids) and self.config.full_text_for(fetched.feed) is not False
 
     def _downloads(self) -> Downloads:
