@@ -44,6 +44,15 @@ def hand_over(writer, items, results):
     return threads
 
 
+def queued(writer, count):
+    """Wait until `count` items wait behind the batch being written (on a loaded machine a
+    thread may take a while to get there)."""
+    deadline = time.monotonic() + 5
+    while len(writer._queue) < count:
+        assert time.monotonic() < deadline, "the threads never queued"
+        time.sleep(0.01)
+
+
 def test_a_lone_item_is_written_at_once_and_gets_its_result():
     write = Recorder()
     write.release.set()
@@ -58,7 +67,7 @@ def test_items_handed_over_during_a_write_go_together_in_the_next_batch():
     first = hand_over(writer, ["a"], results)
     assert write.started.wait(5)
     others = hand_over(writer, ["b", "c", "d"], results)
-    time.sleep(0.2)  # all three queued behind the write of "a"
+    queued(writer, 3)  # all three behind the write of "a"
     write.release.set()
     for thread in first + others:
         thread.join(5)
@@ -74,7 +83,7 @@ def test_take_bounds_a_batch_and_the_rest_follow():
     first = hand_over(writer, ["a"], results)
     assert write.started.wait(5)
     others = hand_over(writer, ["b", "c", "d", "e"], results)
-    time.sleep(0.2)
+    queued(writer, 4)
     write.release.set()
     for thread in first + others:
         thread.join(5)
@@ -90,7 +99,7 @@ def test_a_batch_that_fails_is_written_again_an_item_at_a_time_and_only_the_bad_
     first = hand_over(writer, ["a"], results)
     assert write.started.wait(5)
     others = hand_over(writer, ["b", "c"], results)
-    time.sleep(0.2)
+    queued(writer, 2)
     write.release.set()
     for thread in first + others:
         thread.join(5)

@@ -199,8 +199,7 @@ def test_polls_that_finish_while_one_is_written_are_written_together(
         def slow_first_write(intents):
             batches.append(len(intents))
             if len(batches) == 1:  # the other five are fetched and waiting meanwhile
-                wait_until(lambda: len(server.requests) == 6)
-                time.sleep(0.5)
+                wait_until(lambda: len(pipeline._writer._queue) == 5)
             return record_polls(intents)
 
         monkeypatch.setattr(store, "record_polls", slow_first_write)
