@@ -21,7 +21,8 @@ tracked show.
 
 feedwatch polls with poll.concurrency = W and poll.per_host = ceil(W / hosts), so both sides
 have W requests in flight. Reported per run: feeds/s (wall clock), CPU seconds and the
-process's peak RSS (imports included; they are done before the clock starts), with the
+process's peak RSS (VmHWM, read from /proc, so Linux only; imports included, they are done
+before the clock starts), with the
 worker processes feedwatch reads long feeds in (poll/processes.py: their CPU is in the
 CPU column, each one's peak under "workers MB", and their sum in the memory ratio), then
 feedwatch/reader ratios. Needs the `bench` extra (reader).
@@ -287,12 +288,21 @@ def measure_reader(workdir: Path, urls: list[str], workers: int, hosts: int) -> 
     measured(run)
 
 
-class WorkerPeaks(threading.Thread):
-    """Samples the peak RSS (VmHWM) of this process's worker processes while they live.
+def peak_mb(pid: int | str = "self") -> float | None:
+    """A process's peak RSS in MB (VmHWM), or None once it is exiting.
 
-    Not their ru_maxrss: a worker starts as a fork of this process before it execs Python
-    afresh, and that count keeps the fork's size, this whole process's, for the worker.
+    Not ru_maxrss: Linux carries a process's count over exec from the process it was forked
+    from, so every run here would report at least the size of this script's feed server (as
+    big as its bodies: 125 MB on `entertainment`) and each worker the size of its parent.
     """
+    status = Path(f"/proc/{pid}/status").read_text()
+    if "VmHWM:" not in status:
+        return None
+    return int(status.split("VmHWM:", 1)[1].split()[0]) / 1024
+
+
+class WorkerPeaks(threading.Thread):
+    """Samples the peak RSS of this process's worker processes while they live."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -305,11 +315,9 @@ class WorkerPeaks(threading.Thread):
         while not self._done.wait(0.1):
             for worker in multiprocessing.active_children():
                 with contextlib.suppress(OSError):
-                    status = Path(f"/proc/{worker.pid}/status").read_text()
-                    if "VmHWM:" not in status:  # exiting: its memory is gone
-                        continue
-                    kb = int(status.split("VmHWM:", 1)[1].split()[0])
-                    self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), kb / 1024)
+                    peak = peak_mb(worker.pid)
+                    if peak is not None:
+                        self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), peak)
 
     def stop(self) -> None:
         self._done.set()
@@ -339,7 +347,7 @@ def measured(work):  # type: ignore[no-untyped-def]
     report = {
         "wall": wall,
         "cpu": cpu,
-        "peak_mb": after.ru_maxrss / 1024,
+        "peak_mb": peak_mb(),
         "worker_mb": sorted(peaks.peaks.values()),
     }
     print(json.dumps(report), file=sys.__stdout__, flush=True)
