@@ -11,6 +11,7 @@ import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 
 import feedparser
 import pytest
@@ -164,3 +165,29 @@ def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
         return False
 
     wait_until(gone, timeout=10)
+
+
+def test_the_feedwatch_commands_workers_do_not_load_its_command_line(tmp_path):
+    # A spawned worker runs its parent's main script again: the script pip writes for the
+    # `feedwatch` command, importing its entry point. Importing the CLI there would load its
+    # libraries (pydantic for the config, among them) into every worker, for nothing.
+    [command] = entry_points(group="console_scripts", name="feedwatch")
+    script = tmp_path / "feedwatch"
+    script.write_text(
+        f"from {command.module} import {command.attr}\n"
+        "import multiprocessing, sys\n"
+        "from datetime import datetime, UTC\n"
+        "from feedwatch.poll.processes import Readers\n"
+        "if __name__ == '__main__':\n"
+        "    readers = Readers(processes=1)\n"
+        "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
+        " max_entries=100, now=datetime.now(UTC))\n"
+        "    [worker] = multiprocessing.active_children()\n"
+        "    with open(f'/proc/{worker.pid}/maps') as maps:\n"
+        "        print('pydantic_core' in maps.read())\n"
+        "    readers.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], input=long_feed(), capture_output=True, check=True
+    )
+    assert done.stdout.split() == [b"False"]

@@ -949,11 +949,26 @@ def _member(row: ArticleRow, feeds: Sequence[tuple[str, str]]) -> StoryMember:
 def _story_context(
     session: Session, since: datetime, until: datetime
 ) -> list[tuple[int, int | None, StoryArticle]]:
+    # Columns, not ORM objects: a cold cycle's publish reads every match of the window, and
+    # the session would hold each whole article (its HTML body among them) until it closed.
     query = (
-        select(ArticleRow)
+        select(
+            ArticleRow.id,
+            ArticleRow.story,
+            ArticleRow.title,
+            ArticleRow.summary,
+            ArticleRow.body,
+            ArticleRow.page_text,
+            ArticleRow.link,
+            ArticleRow.published,
+            ArticleRow.first_seen,
+            FeedRow.config_title,
+            FeedRow.feed_title,
+            FeedRow.url,
+        )
+        .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
         .where(_is_matched, _DATE.between(since, until))
         .order_by(ArticleRow.id)
-        .options(selectinload(ArticleRow.feed))
     )
     return [
         (
@@ -965,11 +980,11 @@ def _story_context(
                 # Clustering reads the opening of a text only.
                 text=_text(row)[:TEXT_CHARS],
                 url=row.link,
-                source=row.feed.title or row.feed.url,
+                source=row.config_title or row.feed_title or row.url,  # as FeedRow.title
                 published=row.published or row.first_seen,
             ),
         )
-        for row in session.scalars(query)
+        for row in session.execute(query)
     ]
 
 
@@ -1009,7 +1024,7 @@ def _as_matched(
     return article.with_page(page_text)
 
 
-def _text(row: ArticleRow) -> str:
+def _text(row: ArticleRow | Row[Any]) -> str:
     """What is summarised: Article.text of the article as matched."""
     return _as_matched(row.title, row.summary, row.body, row.page_text).text
 
