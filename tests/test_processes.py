@@ -17,10 +17,15 @@ import feedparser
 import pytest
 
 from daemonkit import rss, story, wait_until, write_config
+from feedwatch import config
 from feedwatch.cli import main
+from feedwatch.daemon import Daemon
 from feedwatch.errors import ParseError
+from feedwatch.pipeline import Pipeline
 from feedwatch.poll import reading
+from feedwatch.poll.http import Fetcher
 from feedwatch.poll.processes import SMALL_BODY, Readers
+from feedwatch.store import Store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 URL = "https://tvwire.example/rss"
@@ -191,3 +196,43 @@ def test_the_feedwatch_commands_workers_do_not_load_its_command_line(tmp_path):
         [sys.executable, str(script)], input=long_feed(), capture_output=True, check=True
     )
     assert done.stdout.split() == [b"False"]
+
+
+def test_workers_left_unused_are_stopped_and_the_next_long_feed_starts_them_again():
+    now = [0.0]
+    body = long_feed()
+    expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    with closing(Readers(processes=1, idle_stop=300, clock=lambda: now[0])) as readers:
+        assert not readers.stop_if_idle()  # nothing to stop
+        read_by(readers, body)
+        [worker] = workers()
+        now[0] = 299.0
+        assert not readers.stop_if_idle() and workers() == [worker]
+        now[0] = 300.0
+        assert readers.stop_if_idle()
+        assert not workers()
+        assert read_by(readers, body) == expected
+        assert len(workers()) == 1 and workers() != [worker]
+
+
+def test_a_daemon_stops_its_workers_once_they_have_been_idle(server, tmp_path):
+    url = server.serve("/wire.rss", long_feed())
+    cfg = config.load(write_config(tmp_path, [url], full_text=False))
+    now = [0.0]
+    readers = Readers(processes=1, idle_stop=300, clock=lambda: now[0])
+    with (
+        closing(Store.open(cfg.database)) as store,
+        closing(Fetcher(timeout=5)) as fetcher,
+        closing(readers),
+    ):
+        daemon = Daemon(Pipeline(cfg, store, fetcher, readers=readers), tick=0.05)
+        daemon.start()
+        try:
+            [polled] = wait_until(lambda: [r for r in store.feed_reports() if r.articles])
+            assert polled.last_status == 200 and len(workers()) == 1  # read in a worker
+            now[0] = 300.0  # and no long feed came since
+            wait_until(lambda: not workers())
+        finally:
+            daemon.stop()
+    digest = feedparser.parse(cfg.digest.path.read_bytes())
+    assert [entry.title for entry in digest.entries] == ["Daredevil a new season"]

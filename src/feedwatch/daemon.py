@@ -328,6 +328,7 @@ class Daemon:
         if self._stopping.is_set() or not self._store_file_ok():
             return
         self._tell_publisher()
+        self.pipeline.readers.stop_if_idle()
         now = self._clock()
         with self._lock:
             if not self._wake_now and now < self._wake_at:

@@ -7,7 +7,9 @@ is read in the calling thread, as is every body on a machine with one core. The 
 with the first large body, so a cycle of 304s never pays for it.
 
 A worker that dies (killed, out of memory) costs only its document, which is read in the
-calling thread instead; the next large body starts a new pool. Workers ignore SIGINT and
+calling thread instead; the next large body starts a new pool. A pool left unused for
+IDLE_STOP seconds is stopped (Readers.stop_if_idle, which the daemon calls at each tick), so
+a daemon between bursts of long feeds does not keep their memory. Workers ignore SIGINT and
 SIGTERM, which a terminal or a service manager sends the whole process group: the daemon
 decides when they stop, by close(), or they end within a second of its death.
 """
@@ -40,6 +42,10 @@ _ENDED = "a process reading feeds ended unexpectedly; read here instead"
 # feeds (5 KB) cost 18% more CPU in all and polled no faster; its 100 KB ones poll 2.5x as fast.
 SMALL_BODY = 16 * 1024
 
+# A pool unused this long is stopped: 29 MB a worker, against about half a second of CPU to
+# start one again when the next burst of long feeds comes.
+IDLE_STOP = 300.0
+
 
 def _usable_cores() -> int:
     """How many cores this process may run on."""
@@ -53,12 +59,22 @@ class Readers:
     """Reads feed bodies in `processes` worker processes (default: one per usable core, none
     on a machine with one), safe to share between polling threads."""
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(
+        self,
+        processes: int | None = None,
+        *,
+        idle_stop: float = IDLE_STOP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         cores = _usable_cores()
         self.processes = (cores if cores > 1 else 0) if processes is None else processes
+        self.idle_stop = idle_stop
+        self._clock = clock
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        self._in_pool = 0  # reads sent to the pool and not answered yet
+        self._last_used = clock()
 
     def read(
         self,
@@ -79,6 +95,27 @@ class Readers:
         pool = self._started() if len(content) >= SMALL_BODY else None
         if pool is None:
             return here()
+        try:
+            return self._in(pool, url, here)
+        finally:
+            with self._lock:
+                self._in_pool -= 1
+                self._last_used = self._clock()
+
+    def stop_if_idle(self) -> bool:
+        """Stop the pool if no read has used it for idle_stop seconds; whether it was."""
+        with self._lock:
+            pool = self._pool
+            idle = self._clock() - self._last_used >= self.idle_stop
+            if pool is None or self._in_pool or not idle:
+                return False
+            self._pool = None
+        pool.shutdown(wait=True)
+        log.debug("stopped the processes reading feeds: unused for %.0f s", self.idle_stop)
+        return True
+
+    def _in(self, pool: ProcessPoolExecutor, url: str, here: Callable[[], Reading]) -> Reading:
+        """Read in `pool`, or here when it cannot."""
         try:
             future = pool.submit(here)
         except BrokenExecutor:
@@ -107,6 +144,7 @@ class Readers:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _started(self) -> ProcessPoolExecutor | None:
+        """The pool, started if need be, counting the read about to use it (_in_pool)."""
         if self.processes < 1:
             return None
         with self._lock:
@@ -125,6 +163,7 @@ class Readers:
                     initializer=_start_worker,
                     initargs=(os.getpid(),),
                 )
+            self._in_pool += 1
             return self._pool
 
     def _instead(
