@@ -324,6 +324,9 @@ def test_a_worker_that_does_not_publish_has_the_publisher_publish_what_it_stored
 # --- three `feedwatch run --no-serve` on one PostgreSQL --------------------------------------
 
 
+VICTIMS_LAST_REQUESTS = 0.25  # seconds
+
+
 class Counting:
     """Answers feeds[path] after `delay` seconds, noting when each path was asked for."""
 
@@ -383,11 +386,12 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
     workers = [Feedwatch(path, "run", "--no-serve") for _ in range(3)]
     try:
         wait_until(lambda: len(counting.times()) == feeds, timeout=40)
-        # A whole interval more: every feed polled again, by whichever worker claimed it.
+        # A whole interval more: every feed polled again, by whichever worker claimed it
+        # (a round of 300 polls can take several seconds beside the rest of the suite).
         first_round_over = time.time()
         wait_until(
             lambda: all(times[-1] > first_round_over for times in counting.times().values()),
-            timeout=20,
+            timeout=interval + 20,
         )
         publishers = [w for w in workers if w.logged("this worker publishes the digest")]
         assert len(publishers) == 1
@@ -426,7 +430,9 @@ def test_three_workers_poll_each_feed_once_per_interval_and_survive_a_kill(
     # A feed the killed worker had leased is polled again only once its lease is over.
     assert leases, "the killed worker held no lease"
     for feed_path, until in leases.items():
-        again = [when for when in hits[feed_path] if when > killed]
+        # A request the killed worker sent as it died can be noted a little after: this
+        # server's threads share one GIL with the test's. Others poll the feed later.
+        again = [when for when in hits[feed_path] if when > killed + VICTIMS_LAST_REQUESTS]
         assert again[0] >= until - 0.5, (feed_path, again[0] - killed)
     # Every other pair of polls of a feed is an interval apart, less its jitter (10%) and
     # the time a request waits for its turn on the one host (300 feeds, 16 at a time) on a
