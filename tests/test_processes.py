@@ -236,3 +236,24 @@ def test_a_daemon_stops_its_workers_once_they_have_been_idle(server, tmp_path):
             daemon.stop()
     digest = feedparser.parse(cfg.digest.path.read_bytes())
     assert [entry.title for entry in digest.entries] == ["Daredevil a new season"]
+
+
+@pytest.mark.parametrize(("processes", "started"), [(None, True), (0, False)])
+def test_poll_processes_0_reads_long_feeds_without_starting_a_process(
+    server, tmp_path, monkeypatch, processes, started
+):
+    spawned = []
+    start = multiprocessing.context.SpawnProcess.start
+    monkeypatch.setattr(
+        multiprocessing.context.SpawnProcess,
+        "start",
+        lambda process: (spawned.append(process), start(process)),
+    )
+    feeds = [server.serve(f"/{n}.rss", long_feed(f"wire{n}", f"news {n}")) for n in range(2)]
+    poll = {} if processes is None else {"processes": processes}
+    config = write_config(tmp_path, feeds, full_text=False, poll=poll)
+    assert main(["-c", str(config), "once"]) == 0
+    digest = feedparser.parse((tmp_path / "out" / "digest.xml").read_bytes())
+    titles = sorted(entry.title for entry in digest.entries)
+    assert titles == ["Daredevil news 0", "Daredevil news 1"]
+    assert bool(spawned) == started

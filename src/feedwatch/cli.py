@@ -340,7 +340,11 @@ def _once(args: argparse.Namespace) -> int:
     from feedwatch.poll.processes import Readers
 
     cfg = config.load(args.config)
-    with _open_store(cfg, "once") as store, _fetcher(cfg) as fetcher, closing(Readers()) as readers:
+    with (
+        _open_store(cfg, "once") as store,
+        _fetcher(cfg) as fetcher,
+        closing(Readers(cfg.poll.processes)) as readers,
+    ):
         pipeline = Pipeline(cfg, store, fetcher, readers=readers)
         if args.roundup:
             pipeline.note_roundup(pipeline.clock())
@@ -623,7 +627,11 @@ def _run(args: argparse.Namespace) -> int:
     from feedwatch.publish import web as server
 
     cfg = config.load(args.config)
-    with _open_store(cfg, "run") as store, _fetcher(cfg) as fetcher, closing(Readers()) as readers:
+    with (
+        _open_store(cfg, "run") as store,
+        _fetcher(cfg) as fetcher,
+        closing(Readers(cfg.poll.processes)) as readers,
+    ):
         metrics = Metrics()
         daemon = Daemon(Pipeline(cfg, store, fetcher, readers=readers), metrics)
         # Bound before polling starts, so a port in use stops the command at once.

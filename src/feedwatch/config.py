@@ -218,6 +218,8 @@ class PollSettings(_Section):
     max_entries: Count = Field(default=1000, ge=1, le=100_000)
     # How long a worker's claim on a due feed stands (store/claims.py); None: lease_time.
     lease: Duration | None = None
+    # Processes reading long feeds (poll/processes.py); None: one per usable core.
+    processes: Count | None = Field(default=None, ge=0, le=64)
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> PollSettings:

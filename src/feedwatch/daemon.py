@@ -80,7 +80,7 @@ MAX_SLEEP = timedelta(seconds=30)  # how long a schedule that could not be read 
 CHANGES_SETTING = "digest.changes"
 WATCH_EVERY = 2.0
 # Keys a reload cannot apply to a running process: the store, fetcher and server are kept.
-RESTART_KEYS = ("database", "server", "poll.timeout", "poll.max_bytes")
+RESTART_KEYS = ("database", "server", "poll.timeout", "poll.max_bytes", "poll.processes")
 
 
 @dataclass(eq=False)
