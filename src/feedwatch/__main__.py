@@ -1,7 +1,7 @@
 """The `feedwatch` command, and `python -m feedwatch`.
 
 The command's script imports this module, and so does every process poll/processes.py
-spawns, as it runs the parent's main script again: the CLI (and the libraries it loads, 9 MB
+spawns, as it runs the parent's main script again: the CLI (and the libraries it loads, 11 MB
 a worker) is imported only when main() is called.
 """
 
