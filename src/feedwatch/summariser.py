@@ -3,14 +3,14 @@
 One path builds the document for every summarizer: pysbd finds the sentences (with the rules of
 the text's language), cleaning.py drops the feed boilerplate among them, and the candidates go
 into sumy's document model, which a sumy summarizer ranks: feedwatch's own (the default, see
-CentralitySummarizer in _summarizer_classes) or one of sumy's six, each with sumy's stemmer and
-stop words for the language. sumy's stock tokenizer needs NLTK "punkt" data, which is a
+CentralitySummarizer) or one of sumy's six, each with sumy's stemmer and stop words for the
+language. sumy's stock tokenizer needs NLTK "punkt" data, which is a
 download, so sumy gets a tokenizer built on pysbd and a regex instead: nothing here reads NLTK
 data or touches the network.
 
-numpy, pysbd and sumy (which loads NLTK) are imported where first used, not with this module:
-together they cost tens of MB and a good part of a second, which a cycle with nothing to
-summarise does not need to pay.
+numpy, pysbd, sumy and NLTK (which sumy's stemmers import) are imported where first used, not
+with this module: together they cost tens of MB and a good part of a second, which a cycle with
+nothing to summarise does not need to pay.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -288,18 +288,17 @@ def _alike(words: frozenset[str], other: frozenset[str]) -> bool:
 @lru_cache(maxsize=len(ALGORITHMS) * len(SUPPORTED))
 def _summarizer(algorithm: str, code: str) -> Any:
     """The summarizer `algorithm` names, with sumy's stemmer and stop words for `code`."""
-    from sumy.nlp.stemmers import Stemmer, null_stemmer
-    from sumy.utils import get_stop_words
-
-    summarizer_class = _summarizer_classes()[algorithm]
     if algorithm == DEFAULT_ALGORITHM and code == "en":
         # What the default was tuned with on English: sumy's Snowball stemmer costs it 2 points
         # of ROUGE-2 on the BBC corpus (62.8 against 64.8 on entertainment, 55.8 against 57.1
-        # on politics), so English words are compared as written, as sumy does for languages
-        # without a stemmer.
-        summarizer = summarizer_class(null_stemmer)
+        # on politics), so English words are compared as written (lower-cased, as sumy's
+        # null_stemmer does for languages without a stemmer).
+        summarizer = CentralitySummarizer(str.lower)
         summarizer.stop_words = _FUNCTION_WORDS
         return summarizer
+    from sumy.nlp.stemmers import Stemmer
+    from sumy.utils import get_stop_words
+
     name = NAMES[code]
     if code == "pl":
         import pystempel.streams
@@ -308,71 +307,78 @@ def _summarizer(algorithm: str, code: str) -> Any:
         # land in the daemon's log.
         pystempel.streams.DISABLE_TQDM = True
     # Articles repeat their words; stemming each distinct word once saves most of the time.
-    summarizer = summarizer_class(lru_cache(maxsize=_STEM_CACHE)(Stemmer(name)))
+    summarizer = _summarizer_classes()[algorithm](lru_cache(maxsize=_STEM_CACHE)(Stemmer(name)))
     summarizer.stop_words = get_stop_words(name)
     return summarizer
+
+
+class CentralitySummarizer:
+    """feedwatch's ranking: how central a sentence is to the text, how long, how it opens.
+
+    Centrality is PageRank over the sentences linked by the cosine similarity of their
+    counts of content words, stemmed (but in English, see _summarizer). Cosine did better
+    than sumy TextRank's shared-word count, TF-IDF and Jaccard; a sentence's likeness to
+    the headline (its words shared with the title) made no measurable difference.
+
+    Built (with a stemmer) and called (with a sumy document) as sumy's summarizers are, but
+    not on their base class, AbstractSummarizer: its module imports NLTK's stemmers, 0.2 s
+    and 17 MB that the default on English, which stems nothing, would load for nothing.
+    """
+
+    def __init__(self, stemmer: Callable[[str], str]) -> None:
+        self._stemmer = stemmer
+        self._stop_words: frozenset[str] = frozenset()
+
+    @property
+    def stop_words(self) -> frozenset[str]:
+        return self._stop_words
+
+    @stop_words.setter
+    def stop_words(self, words: Iterable[str]) -> None:
+        self._stop_words = frozenset(word.lower() for word in words)
+
+    def __call__(self, document: Any, sentences_count: int) -> tuple[Any, ...]:
+        """The `sentences_count` best rated sentences, in document order; of two rated the
+        same, the earlier (as sumy's summarizers choose)."""
+        sentences = document.sentences
+        ratings = self.rate_sentences(sentences) if sentences else []
+        best = sorted(range(len(sentences)), key=ratings.__getitem__, reverse=True)
+        return tuple(sentences[index] for index in sorted(best[:sentences_count]))
+
+    def rate_sentences(self, sentences: Sequence[Any]) -> list[float]:
+        import numpy as np
+
+        words = [[word.lower() for word in s.words] for s in sentences]
+        columns: dict[str, int] = {}
+        cells: tuple[list[int], list[int]] = ([], [])
+        for row, sentence_words in enumerate(words):
+            for word in sentence_words:
+                if word not in self._stop_words:
+                    cells[0].append(row)
+                    cells[1].append(columns.setdefault(self._stemmer(word), len(columns)))
+        counts = np.zeros((len(sentences), max(len(columns), 1)))
+        np.add.at(counts, cells, 1)
+        norms = np.linalg.norm(counts, axis=1, keepdims=True)
+        unit = np.divide(counts, norms, out=np.zeros_like(counts), where=norms > 0)
+        similarity = unit @ unit.T
+        np.fill_diagonal(similarity, 0)
+        score = (
+            np.log(_pagerank(similarity) * len(sentences))
+            + _LENGTH_WEIGHT * np.log1p([len(sentence_words) for sentence_words in words])
+            - _QUOTE_PENALTY * np.array([str(s)[0] in _QUOTES for s in sentences])
+        )
+        return [float(value) for value in score]
 
 
 @lru_cache(maxsize=1)
 def _summarizer_classes() -> dict[str, Any]:
     """Each algorithm's sumy summarizer class, feedwatch's own among them."""
-    from sumy.summarizers._summarizer import AbstractSummarizer
     from sumy.summarizers.kl import KLSummarizer
     from sumy.summarizers.lex_rank import LexRankSummarizer
     from sumy.summarizers.lsa import LsaSummarizer
     from sumy.summarizers.luhn import LuhnSummarizer
     from sumy.summarizers.sum_basic import SumBasicSummarizer
     from sumy.summarizers.text_rank import TextRankSummarizer
-
-    class CentralitySummarizer(AbstractSummarizer):  # type: ignore[misc]
-        """feedwatch's ranking: how central a sentence is to the text, how long, how it opens.
-
-        Centrality is PageRank over the sentences linked by the cosine similarity of their
-        counts of content words, stemmed (but in English, see _summarizer). Cosine did better
-        than sumy TextRank's shared-word count, TF-IDF and Jaccard; a sentence's likeness to
-        the headline (its words shared with the title) made no measurable difference.
-        """
-
-        _stop_words: frozenset[str] = frozenset()
-
-        @property
-        def stop_words(self) -> frozenset[str]:
-            return self._stop_words
-
-        @stop_words.setter
-        def stop_words(self, words: Iterable[str]) -> None:
-            self._stop_words = frozenset(map(self.normalize_word, words))
-
-        def __call__(self, document: Any, sentences_count: int) -> tuple[Any, ...]:
-            sentences = document.sentences
-            if not sentences:
-                return ()
-            ratings = dict(zip(sentences, self.rate_sentences(sentences), strict=True))
-            return self._get_best_sentences(sentences, sentences_count, ratings)
-
-        def rate_sentences(self, sentences: Sequence[Any]) -> list[float]:
-            import numpy as np
-
-            words = [[self.normalize_word(word) for word in s.words] for s in sentences]
-            columns: dict[str, int] = {}
-            cells: tuple[list[int], list[int]] = ([], [])
-            for row, sentence_words in enumerate(words):
-                for word in sentence_words:
-                    if word not in self._stop_words:
-                        cells[0].append(row)
-                        cells[1].append(columns.setdefault(self._stemmer(word), len(columns)))
-            counts = np.zeros((len(sentences), max(len(columns), 1)))
-            np.add.at(counts, cells, 1)
-            norms = np.linalg.norm(counts, axis=1, keepdims=True)
-            unit = np.divide(counts, norms, out=np.zeros_like(counts), where=norms > 0)
-            similarity = unit @ unit.T
-            np.fill_diagonal(similarity, 0)
-            score = (
-                np.log(_pagerank(similarity) * len(sentences))
-                + _LENGTH_WEIGHT * np.log1p([len(sentence_words) for sentence_words in words])
-                - _QUOTE_PENALTY * np.array([str(s)[0] in _QUOTES for s in sentences])
-            )
-            return [float(value) for value in score]
 
     class StableLsaSummarizer(LsaSummarizer):  # type: ignore[misc]
         """sumy's LSA, picking the same sentences in every process."""
