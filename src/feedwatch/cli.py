@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedwatch import __version__, config, logs
+from feedwatch import __version__, collector, config, logs
 from feedwatch.errors import ConfigError, FeedwatchError
 from feedwatch.text import printable
 from feedwatch.urls import mask_password
@@ -339,6 +339,7 @@ def _once(args: argparse.Namespace) -> int:
     from feedwatch.pipeline import Pipeline
     from feedwatch.poll.processes import Readers
 
+    collector.tune()
     cfg = config.load(args.config)
     with (
         _open_store(cfg, "once") as store,
@@ -626,6 +627,7 @@ def _run(args: argparse.Namespace) -> int:
     from feedwatch.poll.processes import Readers
     from feedwatch.publish import web as server
 
+    collector.tune()
     cfg = config.load(args.config)
     with (
         _open_store(cfg, "run") as store,
