@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -149,3 +150,29 @@ def test_sighup_with_a_hostile_file_never_ends_the_process(feed_config, command)
     assert not [line for line in process.raw if "Traceback" in line or "internal error" in line]
     (error,) = process.logged("config reload (SIGHUP) failed")
     assert error["message"].endswith(": digest.path: NUL is not allowed")
+
+
+def test_stop_during_a_reload_by_the_config_watcher_does_not_hang(
+    make_daemon, feed_config, monkeypatch
+):
+    # stop() shuts the scheduler down and waits for its running jobs; the watcher's reload,
+    # one of them, then changes the scheduler's jobs (the roundup's), which must not wait
+    # for the shutdown in turn.
+    loading, go_on = threading.Event(), threading.Event()
+    load = config.load
+
+    def slow_load(path):
+        loading.set()
+        go_on.wait(10)
+        return load(path)
+
+    make_daemon.start()
+    monkeypatch.setattr(daemon.config, "load", slow_load)
+    replace_text(feed_config, feed_config.read_text().replace("Test digest", "Other digest"))
+    assert loading.wait(10)
+    stopping = threading.Thread(target=make_daemon.stop, daemon=True)
+    stopping.start()
+    time.sleep(0.3)  # stop() is in the scheduler's shutdown, waiting for the reload's job
+    go_on.set()
+    stopping.join(10)
+    assert not stopping.is_alive()

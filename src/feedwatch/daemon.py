@@ -143,6 +143,10 @@ class Daemon:
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
         self._stopping = threading.Event()
+        # Held by whatever changes the scheduler's jobs, and by stop() as it sets _stopping:
+        # its shutdown holds APScheduler's job store lock until every running job is done, so
+        # a job (the config watcher's reload) that asked for that lock after it would never be.
+        self._scheduling = threading.Lock()
         self._store_lost = threading.Event()  # the SQLite file opened is gone from its path
         self._reload_lock = threading.Lock()
         self._config_seen = _file_state(pipeline.config.source)
@@ -210,22 +214,25 @@ class Daemon:
     def _schedule_roundup(self) -> None:
         """The daily roundup job at digest.roundup in digest.timezone; none when it is off."""
         settings = self.config.digest
-        if settings.roundup is None:
-            if self._scheduler.get_job("roundup") is not None:
-                self._scheduler.remove_job("roundup")
-            return
-        trigger = CronTrigger(
-            hour=settings.roundup.hour, minute=settings.roundup.minute, timezone=settings.zone
-        )
-        self._scheduler.add_job(
-            self._roundup,
-            trigger,
-            id="roundup",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        with self._scheduling:
+            if self._stopping.is_set():
+                return
+            if settings.roundup is None:
+                if self._scheduler.get_job("roundup") is not None:
+                    self._scheduler.remove_job("roundup")
+                return
+            trigger = CronTrigger(
+                hour=settings.roundup.hour, minute=settings.roundup.minute, timezone=settings.zone
+            )
+            self._scheduler.add_job(
+                self._roundup,
+                trigger,
+                id="roundup",
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
 
     def _roundup(self) -> None:
         try:
@@ -239,7 +246,8 @@ class Daemon:
         """Stop polling within `grace` seconds, then give the last digest rewrite up to
         `publish_grace` seconds more. True when every running poll and that rewrite finished.
         """
-        self._stopping.set()
+        with self._scheduling:
+            self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         running = self._pool.running
