@@ -569,3 +569,23 @@ def test_an_error_page_does_not_cost_the_connection(server: FeedServer, fetcher:
         fetcher.fetch(missing)
     fetcher.fetch(url)
     assert len({request.client_port for request in server.requests}) == 1
+
+
+def test_the_ca_bundle_is_loaded_for_the_first_https_request_only(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = []
+    create = http_module.httpx.create_ssl_context
+    monkeypatch.setattr(
+        http_module.httpx, "create_ssl_context", lambda *a, **k: made.append(1) or create(*a, **k)
+    )
+    url = server.serve("/feed.xml", FEED)
+    with Fetcher(timeout=5) as fetcher:
+        fetcher.fetch(url)
+        assert made == []  # http:// feeds alone never pay for it
+        # The test server speaks plain HTTP, so each handshake fails; two hosts, one context.
+        secure = url.replace("http://", "https://")
+        for host in ("127.0.0.1", "localhost"):
+            with pytest.raises(NetworkError):
+                fetcher.fetch(secure.replace("127.0.0.1", host))
+        assert made == [1]

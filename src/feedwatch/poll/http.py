@@ -398,10 +398,8 @@ class _DeadlineTransport(httpx.BaseTransport):
     """
 
     def __init__(self, proxies: dict[str, str]) -> None:
-        ssl_context = httpx.create_ssl_context()
         limits = httpx.Limits()
         options: dict[str, Any] = {
-            "ssl_context": ssl_context,
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
@@ -418,7 +416,8 @@ class _DeadlineTransport(httpx.BaseTransport):
             if not address:
                 continue
             if address not in built:
-                built[address] = _proxy_pool(f"{named_by.upper()}_PROXY", address, options)
+                through = {**options, "ssl_context": self._direct.tls()}
+                built[address] = _proxy_pool(f"{named_by.upper()}_PROXY", address, through)
             self._via[scheme] = built[address]
         self._proxied = list(built.values())
 
@@ -467,13 +466,26 @@ class _HostPools:
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.ConnectionPool]
         self._pools = OrderedDict()
         self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._tls_lock = threading.Lock()
+
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context every https:// pool shares, made for the first: loading the CA
+        bundle takes 20 ms, which a config of http:// feeds never needs to pay."""
+        with self._tls_lock:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            return self._tls
 
     def of(self, url: httpx.URL) -> httpcore.ConnectionPool:
         origin = (url.raw_scheme, url.raw_host, url.port)
         with self._lock:
             pool = self._pools.pop(origin, None)
             if pool is None:
-                pool = httpcore.ConnectionPool(**self._options)
+                options = self._options
+                if url.raw_scheme == b"https":
+                    options = {**options, "ssl_context": self.tls()}
+                pool = httpcore.ConnectionPool(**options)
             self._pools[origin] = pool  # the most recently asked for, last
             evicted = []
             if (surplus := len(self._pools) - MAX_HOST_POOLS) > 0:
