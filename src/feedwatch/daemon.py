@@ -143,9 +143,10 @@ class Daemon:
         self._wake_at = datetime.min.replace(tzinfo=UTC)
         self._wake_now = True
         self._stopping = threading.Event()
-        # Held by whatever changes the scheduler's jobs, and by stop() as it sets _stopping:
-        # its shutdown holds APScheduler's job store lock until every running job is done, so
-        # a job (the config watcher's reload) that asked for that lock after it would never be.
+        # Held by whatever changes the scheduler's jobs, and by stop() as it sets _stopping.
+        # The scheduler's shutdown holds APScheduler's job store lock until its running jobs
+        # end, so a job that then asked for that lock (the config watcher's reload, moving the
+        # roundup) would wait for ever, and stop() with it.
         self._scheduling = threading.Lock()
         self._store_lost = threading.Event()  # the SQLite file opened is gone from its path
         self._reload_lock = threading.Lock()
