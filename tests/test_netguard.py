@@ -201,3 +201,23 @@ def test_a_redirect_between_allowed_addresses_is_followed(server: FeedServer) ->
     with Fetcher(timeout=5) as fetcher:
         assert fetcher.fetch(start, check_url=recording).content == PAGE
     assert seen == [start, final]
+
+
+def test_a_page_is_fetched_from_the_addresses_the_guard_checked(server: FeedServer) -> None:
+    # No DNS server knows an .invalid name (RFC 6761): only the guard's resolver answers it,
+    # so the page arrives only if the fetch connects where the guard looked, not where a
+    # second lookup (which a rebinding DNS server would answer otherwise) would send it.
+    port = server.url("/").split(":")[2].split("/")[0]
+    server.serve("/page.html", PAGE, content_type="text/html")
+    url = f"http://rebound.invalid:{port}/page.html"
+    # ::1 first, where the test server does not listen: the next address is tried.
+    guard = AddressGuard(
+        resolver({"rebound.invalid": ["::1", "127.0.0.1"]}),
+        allowed=lambda address: address.is_loopback,
+    )
+    with Fetcher(timeout=5) as fetcher:
+        assert fetcher.fetch(url, check_url=guard).content == PAGE
+    # The addresses held for that fetch only (a new fetcher: the first keeps its connection).
+    with Fetcher(timeout=5) as fetcher, pytest.raises(NetworkError, match="resolve"):
+        fetcher.fetch(url)
+    assert len(server.hits("/page.html")) == 1

@@ -17,8 +17,8 @@ import time
 import urllib.request
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -41,6 +41,9 @@ from feedwatch.models import FetchResult, Validators
 from feedwatch.poll.pool import HostSlots, host_of
 from feedwatch.text import printable
 
+# Fetcher.fetch's check_url: raises a FetchError for a URL not to be fetched; may return the
+# addresses its host may be connected to (netguard.AddressGuard does).
+CheckURL = Callable[[str], Sequence[str] | None]
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
@@ -110,7 +113,7 @@ class Fetcher:
         self,
         url: str,
         validators: Validators | None = None,
-        check_url: Callable[[str], None] | None = None,
+        check_url: CheckURL | None = None,
     ) -> FetchResult:
         """GET `url`, conditionally when `validators` are given, following up to 5 redirects.
 
@@ -119,8 +122,10 @@ class Fetcher:
         NetworkError for everything else, including running past `timeout` seconds in total
         (connecting, sending, waiting for headers and reading the body, over every hop).
         `check_url` is called with `url` and each redirect target before connecting to it;
-        a FetchError it raises ends the fetch. Waiting for a slot on the host (see
-        limit_per_host) does not count against `timeout` before the first request.
+        a FetchError it raises ends the fetch, and the addresses it returns, if any, are the
+        ones a new connection to that host is made to (no second lookup). Waiting for a slot
+        on the host (see limit_per_host) does not count against `timeout` before the first
+        request.
         Raises AbandonedError, whatever went wrong, once close() has been called.
         """
         sent = validators or Validators()
@@ -150,7 +155,7 @@ class Fetcher:
         url: str,
         headers: dict[str, str],
         sent: Validators,
-        check_url: Callable[[str], None] | None,
+        check_url: CheckURL | None,
     ) -> FetchResult:
         # The URL being fetched once a redirect has been followed, None before.
         hop: str | None = None
@@ -160,9 +165,8 @@ class Fetcher:
         try:
             current = httpx.URL(url)
             for _ in range(MAX_REDIRECTS + 1):
-                if check_url is not None:
-                    _check(check_url, str(current), url, hop)
-                with self._slots.hold(host_of(str(current))):
+                addresses = None if check_url is None else _check(check_url, str(current), url, hop)
+                with _pinning(current, addresses), self._slots.hold(host_of(str(current))):
                     if token is None:
                         token = _deadline.set(time.monotonic() + self.timeout)
                     # Conditional headers go to every hop: a redirect may lead to the resource
@@ -278,10 +282,13 @@ def _redirect_target(response: httpx.Response) -> httpx.URL:
     return target
 
 
-def _check(check_url: Callable[[str], None], current: str, url: str, hop: str | None) -> None:
-    """Fetcher.fetch's `check_url` on `current`; what it raises names the hop, if a redirect."""
+def _check(
+    check_url: CheckURL, current: str, url: str, hop: str | None
+) -> Sequence[str] | None:
+    """Fetcher.fetch's `check_url` on `current`, giving what it returns; what it raises names
+    the hop, if a redirect."""
     try:
-        check_url(current)
+        return check_url(current)
     except FetchError as exc:
         if hop is None:
             raise
@@ -290,6 +297,17 @@ def _check(check_url: Callable[[str], None], current: str, url: str, hop: str | 
         exc.args = (_at(str(exc), hop),)
         exc.url = url
         raise
+
+
+@contextmanager
+def _pinning(url: httpx.URL, addresses: Sequence[str] | None) -> Iterator[None]:
+    """While it lasts, connections to `url`'s host from this thread go to `addresses`."""
+    # As httpcore names the host to the network backend: IDNA-encoded, an IPv6 address bare.
+    token = _pinned.set((url.raw_host.decode("ascii"), tuple(addresses)) if addresses else None)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def _at(message: str, hop: str | None) -> str:
@@ -324,6 +342,11 @@ def _max_age(cache_control: str) -> timedelta | None:
 
 # The deadline of the fetch running in this thread (time.monotonic()), None outside one.
 _deadline: ContextVar[float | None] = ContextVar("feedwatch_fetch_deadline", default=None)
+# The host being fetched and the addresses its check_url approved: a connection to that host
+# goes to one of them, not to what a second lookup of its name might answer.
+_pinned: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar(
+    "feedwatch_fetch_pinned", default=None
+)
 
 
 def _within(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
@@ -380,6 +403,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        pinned = _pinned.get()
+        *first, last = pinned[1] if pinned is not None and pinned[0] == host else (host,)
+        # Each address in turn, as a lookup's would be: the last one's failure is the fetch's.
+        for address in first:
+            with suppress(httpcore.ConnectError):
+                return self._connect(address, port, timeout, local_address, socket_options)
+        return self._connect(last, port, timeout, local_address, socket_options)
+
+    def _connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
     ) -> httpcore.NetworkStream:
         timeout = _within(timeout, httpcore.ConnectTimeout)
         stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)

@@ -6,10 +6,11 @@ request http://127.0.0.1:8080/..., a router's admin page or a cloud metadata ser
 the first and one after every redirect, the host is resolved and the fetch is refused unless
 every address it resolves to is public.
 
-Residual risk: the check resolves the name, then the HTTP client resolves it again to
-connect. A DNS server that answers with a public address the first time and a private one
-the second ("DNS rebinding") can slip through that window. Closing it means connecting to
-the checked address itself, which the fetcher does not do; set-ups that must rule this out
+The fetcher then connects to those very addresses, not to what resolving the name again
+would give, so a DNS server answering with a public address for the check and a private one
+for the connection ("DNS rebinding") gets nowhere. Two paths remain: a connection kept open
+from an earlier request to the same host and port (a feed's, which no guard checks) is
+reused, and a proxy (HTTP_PROXY) resolves names itself. Set-ups that must rule those out
 should also deny private destinations at the network level (firewall or egress proxy).
 """
 
@@ -62,7 +63,8 @@ def resolve(host: str) -> list[str]:
 
 
 class AddressGuard:
-    """Fetcher.fetch's `check_url`: raises BlockedAddressError for URLs it must not reach.
+    """Fetcher.fetch's `check_url`: raises BlockedAddressError for URLs it must not reach, and
+    gives the addresses it checked for those it may.
 
     `resolver` and `allowed` are there for tests: a resolver that maps names to chosen
     addresses, and a rule that lets a test server on loopback through.
@@ -74,7 +76,8 @@ class AddressGuard:
         self._resolve = resolver
         self._allowed = allowed
 
-    def __call__(self, url: str) -> None:
+    def __call__(self, url: str) -> tuple[str, ...]:
+        """The addresses `url`'s host resolves to, all allowed, which the fetch connects to."""
         host = http_host(url)
         if host is None:
             raise BlockedAddressError(
@@ -100,6 +103,7 @@ class AddressGuard:
                     f"refused: {where} non-public address (set fetch.allow_private: true to allow)",
                     url,
                 )
+        return tuple(str(address) for address in addresses)
 
 
 def _same(host: str, address: IPAddress) -> bool:

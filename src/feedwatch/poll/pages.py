@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from feedwatch.config import Config, FeedSettings, FetchSettings
 from feedwatch.errors import AbandonedError, FetchError
 from feedwatch.models import Article, Page
 from feedwatch.poll import extractor
-from feedwatch.poll.http import Fetcher
+from feedwatch.poll.http import CheckURL, Fetcher
 from feedwatch.poll.netguard import AddressGuard
 from feedwatch.poll.pool import HostPool, host_of
 from feedwatch.store import Store
@@ -105,7 +105,7 @@ class PageFetcher:
         config: Config,
         fetcher: Fetcher,
         store: Store,
-        guard: Callable[[str], None] | None = None,
+        guard: CheckURL | None = None,
     ) -> None:
         self._config = config
         self._settings: FetchSettings = config.fetch
@@ -180,7 +180,7 @@ class PageFetcher:
         return pages
 
 
-def fetch_page(fetcher: Fetcher, url: str, guard: Callable[[str], None] | None = None) -> Page:
+def fetch_page(fetcher: Fetcher, url: str, guard: CheckURL | None = None) -> Page:
     """The article text of the page at `url`, or why there is none; never raises for the page.
 
     `guard` is Fetcher.fetch's `check_url` (see PageFetcher).
