@@ -4,9 +4,9 @@ One path builds the document for every summarizer: pysbd finds the sentences (wi
 the text's language), cleaning.py drops the feed boilerplate among them, and the candidates go
 into sumy's document model, which a sumy summarizer ranks: feedwatch's own (the default, see
 CentralitySummarizer) or one of sumy's six, each with sumy's stemmer and stop words for the
-language. sumy's stock tokenizer needs NLTK "punkt" data, which is a
-download, so sumy gets a tokenizer built on pysbd and a regex instead: nothing here reads NLTK
-data or touches the network.
+language. sumy's stock tokenizer needs NLTK "punkt" data, which is a download, so sumy gets a
+tokenizer built on pysbd and a regex instead: nothing here reads NLTK data or touches the
+network.
 
 numpy, pysbd, sumy and NLTK (which sumy's stemmers import) are imported where first used, not
 with this module: together they cost tens of MB and a good part of a second, which a cycle with
