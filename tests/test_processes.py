@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -20,11 +22,11 @@ from daemonkit import rss, story, wait_until, write_config
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.daemon import Daemon
-from feedwatch.errors import ParseError
+from feedwatch.errors import AbandonedError, ParseError
 from feedwatch.pipeline import Pipeline
-from feedwatch.poll import reading
+from feedwatch.poll import parser, reading
 from feedwatch.poll.http import Fetcher
-from feedwatch.poll.processes import SMALL_BODY, Readers
+from feedwatch.poll.processes import SMALL_BODY, Readers, sent_to_worker
 from feedwatch.store import Store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -66,6 +68,60 @@ def test_a_short_feed_is_read_here_without_starting_a_worker():
         [article] = read_by(readers, body).articles
         assert not workers()
     assert article.title == "Daredevil a new season"
+
+
+@pytest.mark.parametrize(
+    ("size", "busy", "sent"),
+    [(SMALL_BODY - 1, False, False), (SMALL_BODY, False, True), (100, True, True)],
+)
+def test_a_short_body_goes_to_a_worker_only_while_another_read_is_under_way(size, busy, sent):
+    assert sent_to_worker(size, busy) is sent
+
+
+def test_a_burst_of_short_feeds_is_read_in_the_workers_each_answer_for_its_own_read(
+    monkeypatch,
+):
+    weather = [(f"Weather {n}", "The studio confirmed the schedule. " * 4) for n in range(12)]
+    bodies = {
+        f"https://wire{n}.example/rss": rss(f"wire{n}", [story("Daredevil", f"news {n}"), *weather])
+        for n in range(48)
+    }
+    assert max(map(len, bodies.values())) < SMALL_BODY
+    expected = {
+        url: reading.read(body, HEADERS, url, max_entries=100, now=NOW)
+        for url, body in bodies.items()
+    }
+    here = []  # parsed in this process; the workers are spawned, without this patch
+    parse = parser.parse
+    monkeypatch.setattr(parser, "parse", lambda *a, **kw: (here.append(a[2]), parse(*a, **kw))[1])
+
+    def read(url: str) -> reading.Reading:
+        return readers.read(bodies[url], HEADERS, url, max_entries=100, now=NOW)
+
+    with closing(Readers(processes=2)) as readers, ThreadPoolExecutor(8) as threads:
+        found = dict(zip(bodies, threads.map(read, bodies), strict=True))
+        assert len(workers()) == 2
+    assert found == expected
+    assert len(here) < len(bodies) / 2
+
+
+def test_closing_abandons_the_reads_still_waiting_for_a_worker_at_once():
+    body = long_feed()
+    readers = Readers(processes=1)
+    with ThreadPoolExecutor(16) as threads:
+        reads = [
+            threads.submit(readers.read, body, HEADERS, URL, max_entries=100, now=NOW)
+            for _ in range(16)
+        ]
+        wait_until(workers)  # still starting: the reads sent so far wait in its pipe
+        started = time.monotonic()
+        readers.close()
+        assert time.monotonic() - started < 1
+        errors = [read.exception(timeout=5) for read in reads]
+    assert not workers()
+    # Those not sent yet were read here.
+    assert any(isinstance(error, AbandonedError) for error in errors)
+    assert all(error is None or isinstance(error, AbandonedError) for error in errors)
 
 
 def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():

@@ -1,50 +1,74 @@
-"""Feed bodies read (poll/reading.py) on every core, in a pool of worker processes.
+"""Feed bodies read (poll/reading.py) on every core, in worker processes.
 
 feedparser holds the GIL for the whole of a document, so polling threads parse one at a
-time and a cold cycle over hundreds of long feeds is bound by one core. A large body goes to
-a worker process instead; a small one, which costs less to read than to send there and back,
-is read in the calling thread, as is every body on a machine with one core. The pool starts
-with the first large body, so a cycle of 304s never pays for it.
+time and a cold cycle over hundreds of feeds is bound by one core. A body goes to a worker
+process when it is long, or when another body is being read already (a burst of polls, where
+the polling threads would queue for the GIL); a short one at a quiet moment, which costs less
+to read than to send there and back, is read in the calling thread, as is every body on a
+machine with one core. The workers start with the first body sent, so a cycle of 304s never
+pays for them.
 
-A worker that dies (killed, out of memory) costs only its document, which is read in the
-calling thread instead; the next large body starts a new pool. A pool left unused for
-IDLE_STOP seconds is stopped (Readers.stop_if_idle, which the daemon calls at each tick), so
-a daemon between bursts of long feeds does not keep their memory. Workers ignore SIGINT and
-SIGTERM, which a terminal or a service manager sends the whole process group: the daemon
-decides when they stop, by close(), or they end within a second of its death.
+Each worker has a pipe of its own. The polling thread pickles its read into the pipe of the
+worker with the fewest reads outstanding, and a thread per worker hands each answer to the
+read waiting for it. Reads queue in the pipe, so a worker goes from one document to the next
+without waiting for this process, whose threads may all be busy, to give it work: a pool
+with a shallow queue (concurrent.futures keeps one read ahead per process) leaves the
+workers idle for as long as the GIL takes to come round, about half of a cold cycle of short
+feeds.
+
+A worker that dies (killed, out of memory) costs only the documents it held, which are read
+in the calling threads instead; the next read sent starts a new one. Workers left unused for
+IDLE_STOP seconds are stopped (Readers.stop_if_idle, which the daemon calls at each tick), so
+a daemon between bursts does not keep their memory. Workers ignore SIGINT and SIGTERM, which
+a terminal or a service manager sends the whole process group: the daemon decides when they
+stop, by close(), or they end when their pipe does, at its death.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import BrokenExecutor, CancelledError
+from concurrent.futures import Future
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from feedwatch.errors import AbandonedError
+from feedwatch import logs
+from feedwatch.errors import AbandonedError, ParseError
 from feedwatch.poll import reading
 from feedwatch.poll.reading import Reading
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import SpawnContext, SpawnProcess
 
 log = logging.getLogger(__name__)
 
 _ENDED = "a process reading feeds ended unexpectedly; read here instead"
 
-# Below this a body is read in the calling thread: sent to workers, bench/poll.py's simple
-# feeds (5 KB) cost 18% more CPU in all and polled no faster; its 100 KB ones poll 2.5x as fast.
+# From this size a body is always read in a worker: bench/poll.py's 100 KB feeds poll 2.5x as
+# fast that way. A shorter one is read here unless a read is under way already.
 SMALL_BODY = 16 * 1024
 
-# A pool unused this long is stopped: 29 MB a worker, against about half a second of CPU to
-# start one again when the next burst of long feeds comes.
+# Workers unused this long are stopped: 29 MB each, against about half a second of CPU to
+# start one again when the next burst comes.
 IDLE_STOP = 300.0
+
+
+def sent_to_worker(size: int, busy: bool) -> bool:
+    """Whether a body of `size` bytes is read in a worker (when there are workers), `busy`
+    saying whether another read is under way already."""
+    return busy or size >= SMALL_BODY
+
+
+class _Ended(Exception):
+    """The worker died before answering."""
 
 
 def _usable_cores() -> int:
@@ -53,6 +77,99 @@ def _usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         return os.cpu_count() or 1
+
+
+class _Worker:
+    """One worker process, the pipe reads go to it through and the one answers come back by."""
+
+    def __init__(self, context: SpawnContext) -> None:
+        # A pipe each way, not one duplex: closing its end of the reads' pipe is how the
+        # worker is told to stop, while a thread here still waits on the answers' pipe.
+        reads, self._reads = context.Pipe(duplex=False)
+        self._answers, answers = context.Pipe(duplex=False)
+        self.process: SpawnProcess = context.Process(
+            target=_serve, args=(reads, answers), name="feedwatch-reader", daemon=True
+        )
+        try:
+            self.process.start()
+        except BaseException:
+            self._reads.close()
+            self._answers.close()
+            raise
+        finally:
+            reads.close()
+            answers.close()
+        # Two locks: a thread blocked sending into a full pipe must not keep the answers,
+        # which the worker has to send before it reads more, from being taken.
+        self._sending = threading.Lock()
+        self._lock = threading.Lock()  # _waiting and _ended
+        self._waiting: dict[int, Future[Reading]] = {}
+        self._numbers = itertools.count()
+        self._ended = False
+        threading.Thread(
+            target=self._receive, name=f"reader-{self.process.pid}", daemon=True
+        ).start()
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._waiting)
+
+    def submit(self, call: Callable[[], Reading]) -> Future[Reading]:
+        """Send `call` to the worker. The future, or this call, raises _Ended if the worker
+        dies or is stopped before it answers."""
+        future: Future[Reading] = Future()
+        with self._lock:
+            if self._ended:
+                raise _Ended
+            number = next(self._numbers)
+            self._waiting[number] = future
+        # Refused (OSError) once it has died or stop() closed the pipe: its future has been
+        # failed, or is about to be, by whichever noticed.
+        with self._sending, contextlib.suppress(OSError):
+            self._reads.send((number, call))
+        return future
+
+    def stop(self, *, wait: float) -> None:
+        """Stop the worker: reads still waiting end in _Ended, and it is killed at once if
+        it had any (their answers would go nowhere), else after `wait` seconds of not ending
+        by itself (it does when its reads' pipe closes)."""
+        with self._lock:
+            self._ended = True
+            waiting = bool(self._waiting)
+        self._fail()
+        with self._sending:
+            self._reads.close()
+        if not waiting:
+            self.process.join(wait)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                number, ok, value = self._answers.recv()
+            except (EOFError, OSError):  # the worker has ended
+                break
+            with self._lock:
+                future = self._waiting.pop(number, None)
+            if future is None:  # failed by stop() already
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        with self._lock:
+            self._ended = True
+        self._answers.close()
+        self._fail()
+
+    def _fail(self) -> None:
+        with self._lock:
+            futures = list(self._waiting.values())
+            self._waiting.clear()
+        for future in futures:
+            future.set_exception(_Ended())
 
 
 class Readers:
@@ -71,9 +188,9 @@ class Readers:
         self.idle_stop = idle_stop
         self._clock = clock
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers: list[_Worker] = []
         self._closed = False
-        self._in_pool = 0  # reads sent to the pool and not answered yet
+        self._reading = 0  # reads under way, here or in a worker
         self._last_used = clock()
 
     def read(
@@ -85,110 +202,103 @@ class Readers:
         max_entries: int,
         now: datetime,
     ) -> Reading:
-        """reading.read, in a worker process when the body is large enough to gain from it.
+        """reading.read, in a worker process when that gains (see the module's docstring).
 
         Raises ParseError as reading.read does, and AbandonedError once close() is called.
         """
         here = functools.partial(
             reading.read, content, dict(headers), url, max_entries=max_entries, now=now
         )
-        pool = self._started() if len(content) >= SMALL_BODY else None
-        if pool is None:
-            return here()
+        with self._lock:
+            busy = self._reading > 0
+            self._reading += 1
         try:
-            return self._in(pool, url, here)
+            worker = self._worker(url) if sent_to_worker(len(content), busy) else None
+            if worker is None:
+                return here()
+            return self._in(worker, url, here)
         finally:
             with self._lock:
-                self._in_pool -= 1
+                self._reading -= 1
                 self._last_used = self._clock()
 
     def stop_if_idle(self) -> bool:
-        """Stop the pool if no read has used it for idle_stop seconds; whether it was."""
+        """Stop the workers if no read has used them for idle_stop seconds; whether it did."""
         with self._lock:
-            pool = self._pool
             idle = self._clock() - self._last_used >= self.idle_stop
-            if pool is None or self._in_pool or not idle:
+            if not self._workers or self._reading or not idle:
                 return False
-            self._pool = None
-        pool.shutdown(wait=True)
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(wait=5)
         log.debug("stopped the processes reading feeds: unused for %.0f s", self.idle_stop)
         return True
-
-    def _in(self, pool: ProcessPoolExecutor, url: str, here: Callable[[], Reading]) -> Reading:
-        """Read in `pool`, or here when it cannot."""
-        try:
-            future = pool.submit(here)
-        except BrokenExecutor:
-            return self._instead(pool, url, here, _ENDED)
-        except OSError as exc:  # no process can be started (a limit on processes, memory)
-            self.processes = 0
-            why = f"no process to read feeds can be started ({exc}): read here from now on"
-            return self._instead(pool, url, here, why)
-        except RuntimeError:
-            if self._closed:  # submitted after close() shut the pool down
-                raise AbandonedError(url) from None
-            raise
-        try:
-            return future.result()
-        except CancelledError:  # still queued when close() came
-            raise AbandonedError(url) from None
-        except BrokenExecutor:
-            return self._instead(pool, url, here, _ENDED)
 
     def close(self) -> None:
         """Stop the workers; reads waiting for one end in AbandonedError."""
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(wait=1)
 
-    def _started(self) -> ProcessPoolExecutor | None:
-        """The pool, started if need be, counting the read about to use it (_in_pool)."""
-        if self.processes < 1:
-            return None
+    def _worker(self, url: str) -> _Worker | None:
+        """The worker with the fewest reads outstanding, the workers started if need be;
+        None when reads are not sent to workers."""
         with self._lock:
-            if self._closed:
+            if self.processes < 1 or self._closed:
                 return None
-            if self._pool is None:
-                # Imported here: a warm cycle, and a one-core machine, never need them.
+            if len(self._workers) < self.processes:
+                # Imported here: a warm cycle, and a one-core machine, never need it.
                 import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
 
                 # Spawned, not forked: the polling threads may hold locks at the moment of a
                 # fork, and a forked child would inherit them held.
-                self._pool = ProcessPoolExecutor(
-                    self.processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(os.getpid(),),
-                )
-            self._in_pool += 1
-            return self._pool
+                context = multiprocessing.get_context("spawn")
+                try:
+                    while len(self._workers) < self.processes:
+                        self._workers.append(_Worker(context))
+                except OSError as exc:  # no process can be started (a limit on them, memory)
+                    self.processes = 0
+                    why = f"no process to read feeds can be started ({exc}): read here from now on"
+                    log.warning("%s: %s", url, why)
+                    workers, self._workers = self._workers, []
+                    for worker in workers:
+                        worker.stop(wait=1)
+                    return None
+            return min(self._workers, key=lambda worker: worker.outstanding)
 
-    def _instead(
-        self, broken: ProcessPoolExecutor, url: str, here: Callable[[], Reading], why: str
-    ) -> Reading:
-        """Read in this thread what the pool could not, and let the pool go."""
-        if self._closed:
-            raise AbandonedError(url)
-        log.warning("%s: %s", url, why)
-        with self._lock:
-            if self._pool is broken:
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
-        return here()
+    def _in(self, worker: _Worker, url: str, here: Callable[[], Reading]) -> Reading:
+        """Read in `worker`, or here when it has died."""
+        try:
+            return worker.submit(here).result()
+        except _Ended:
+            if self._closed:
+                raise AbandonedError(url) from None
+            log.warning("%s: %s", url, _ENDED)
+            with self._lock:
+                if worker in self._workers:
+                    self._workers.remove(worker)
+            worker.stop(wait=1)  # reaps it
+            return here()
 
 
-def _start_worker(parent: int) -> None:
+def _serve(reads: Connection, answers: Connection) -> None:
+    """A worker's life: answer each read that comes through `reads`, until that pipe ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
-
-
-def _end_with(parent: int) -> None:
-    """End this worker once the process that started it is gone: killed with -9, that
-    process closes nothing, and the worker's own end of its queue keeps it waiting forever."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(0)
+    while True:
+        try:
+            number, call = reads.recv()
+        except (EOFError, OSError):  # closed by the daemon, or by its death
+            return
+        try:
+            answer: tuple[int, bool, Any] = (number, True, call())
+        except Exception as exc:
+            answer = (number, False, exc)
+        try:
+            answers.send(answer)
+        except OSError:
+            return
+        except Exception as exc:  # an error that does not pickle (a bug): the feed's alone
+            answers.send((number, False, ParseError(f"unreadable ({logs.described(exc)})")))
