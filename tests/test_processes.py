@@ -3,12 +3,14 @@ polling thread, and a worker's death costs nothing but a warning."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -26,7 +28,7 @@ from feedwatch.errors import AbandonedError, ParseError
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll import parser, reading
 from feedwatch.poll.http import Fetcher
-from feedwatch.poll.processes import SMALL_BODY, Readers, sent_to_worker
+from feedwatch.poll.processes import SMALL_BODY, Readers, _Worker, sent_to_worker
 from feedwatch.store import Store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -122,6 +124,49 @@ def test_closing_abandons_the_reads_still_waiting_for_a_worker_at_once():
     # Those not sent yet were read here.
     assert any(isinstance(error, AbandonedError) for error in errors)
     assert all(error is None or isinstance(error, AbandonedError) for error in errors)
+
+
+class _Unbuildable:
+    """Pickles in the worker; rebuilding it here raises."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse_to_build, ())
+
+
+def _refuse_to_build() -> None:
+    raise TypeError("cannot be rebuilt")
+
+
+def _answer_that_cannot_come_back() -> _Unbuildable:
+    return _Unbuildable()
+
+
+def _answer_that_cannot_leave() -> object:
+    return threading.Lock()
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (_answer_that_cannot_leave, "unreadable (TypeError: cannot pickle '_thread.lock' object)"),
+        (_answer_that_cannot_come_back, "unreadable (TypeError: cannot be rebuilt)"),
+    ],
+)
+def test_an_answer_that_cannot_make_the_trip_fails_its_own_read_and_the_worker_goes_on(
+    answer, error
+):
+    # Reads are reading.read, whose answers always pickle; these stand for a bug that made
+    # one that does not, which must not leave its read, or the next, waiting for ever.
+    body = long_feed()
+    worker = _Worker(multiprocessing.get_context("spawn"))
+    try:
+        with pytest.raises(ParseError) as raised:
+            worker.submit(answer).result(timeout=30)
+        assert str(raised.value) == error
+        read = functools.partial(reading.read, body, HEADERS, URL, max_entries=100, now=NOW)
+        assert worker.submit(read).result(timeout=30) == read()
+    finally:
+        worker.stop(wait=1)
 
 
 def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():

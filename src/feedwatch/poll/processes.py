@@ -31,13 +31,14 @@ import functools
 import itertools
 import logging
 import os
+import pickle
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feedwatch import logs
 from feedwatch.errors import AbandonedError, ParseError
@@ -148,13 +149,17 @@ class _Worker:
     def _receive(self) -> None:
         while True:
             try:
-                number, ok, value = self._answers.recv()
+                number, ok, pickled = self._answers.recv()
             except (EOFError, OSError):  # the worker has ended
                 break
             with self._lock:
                 future = self._waiting.pop(number, None)
             if future is None:  # failed by stop() already
                 continue
+            try:
+                value = pickle.loads(pickled)
+            except Exception as exc:  # a bug, but one feed's: this thread goes on
+                ok, value = False, _unreadable(exc)
             if ok:
                 future.set_result(value)
             else:
@@ -293,12 +298,21 @@ def _serve(reads: Connection, answers: Connection) -> None:
         except (EOFError, OSError):  # closed by the daemon, or by its death
             return
         try:
-            answer: tuple[int, bool, Any] = (number, True, call())
+            ok, value = True, call()
         except Exception as exc:
-            answer = (number, False, exc)
+            ok, value = False, exc
+        # Pickled apart from its number, so that an answer that cannot make the trip, either
+        # way, fails its own read and nothing else.
         try:
-            answers.send(answer)
+            pickled = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            ok, pickled = False, pickle.dumps(_unreadable(exc))
+        try:
+            answers.send((number, ok, pickled))
         except OSError:
             return
-        except Exception as exc:  # an error that does not pickle (a bug): the feed's alone
-            answers.send((number, False, ParseError(f"unreadable ({logs.described(exc)})")))
+
+
+def _unreadable(exc: Exception) -> ParseError:
+    """The error of a read whose answer could not be sent back: a bug, but one feed's."""
+    return ParseError(f"unreadable ({logs.described(exc)})")
