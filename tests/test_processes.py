@@ -169,6 +169,56 @@ def test_an_answer_that_cannot_make_the_trip_fails_its_own_read_and_the_worker_g
         worker.stop(wait=1)
 
 
+def test_stopping_a_worker_does_not_wait_for_a_thread_blocked_sending_it_more():
+    worker = _Worker(multiprocessing.get_context("spawn"))
+    busy = worker.submit(functools.partial(time.sleep, 30))
+    # Far more than the pipe holds: its sender waits for a worker that reads no more.
+    more = functools.partial(reading.read, b"x" * 4_000_000, HEADERS, URL, max_entries=1, now=NOW)
+    with ThreadPoolExecutor(1) as thread:
+        sending = thread.submit(worker.submit, more)
+        wait_until(lambda: worker.outstanding == 2)
+        started = time.monotonic()
+        worker.stop(wait=1)
+        assert time.monotonic() - started < 5
+        assert sending.result(timeout=5).exception(timeout=5) is not None
+    assert busy.exception(timeout=5) is not None
+    assert not workers()
+
+
+def test_a_read_that_cannot_be_sent_is_refused_and_counts_for_nothing():
+    worker = _Worker(multiprocessing.get_context("spawn"))
+    try:
+        with pytest.raises(AttributeError, match="Can't pickle local object"):
+            worker.submit(lambda: None)
+        assert worker.outstanding == 0
+        read = functools.partial(reading.read, long_feed(), HEADERS, URL, max_entries=100, now=NOW)
+        assert worker.submit(read).result(timeout=30) == read()
+    finally:
+        worker.stop(wait=1)
+
+
+def test_a_process_that_never_closes_its_readers_still_exits(tmp_path):
+    script = tmp_path / "reads.py"
+    script.write_text(
+        "import sys\n"
+        "from datetime import datetime, UTC\n"
+        "from feedwatch.poll.processes import Readers\n"
+        "if __name__ == '__main__':\n"
+        "    readers = Readers(processes=1)\n"
+        "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
+        " max_entries=100, now=datetime.now(UTC))\n"
+        "    print('read', flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        input=long_feed(),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout == b"read\n"
+
+
 def test_a_long_page_that_is_no_feed_is_the_same_parse_error_from_a_worker():
     page = (
         '<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" '
@@ -309,6 +359,8 @@ def test_workers_left_unused_are_stopped_and_the_next_long_feed_starts_them_agai
         [worker] = workers()
         now[0] = 299.0
         assert not readers.stop_if_idle() and workers() == [worker]
+        # A short feed read here meanwhile does not keep the worker.
+        read_by(readers, rss("tvwire", [story("Daredevil", "a new season")]))
         now[0] = 300.0
         assert readers.stop_if_idle()
         assert not workers()

@@ -27,7 +27,7 @@ stop, by close(), or they end when their pipe does, at its death.
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import functools
 import itertools
 import logging
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ENDED = "a process reading feeds ended unexpectedly; read here instead"
+_DIED = "a process reading feeds ended unexpectedly"
 
 # From this size a body is always read in a worker: bench/poll.py's 100 KB feeds poll 2.5x as
 # fast that way. A shorter one is read here unless a read is under way already.
@@ -101,13 +101,18 @@ class _Worker:
         finally:
             reads.close()
             answers.close()
+        # At exit, multiprocessing joins its children without a timeout, after a SIGTERM
+        # they ignore: a process that never called close() would wait for ever. Registered
+        # after multiprocessing's own hook, this runs first and ends the worker's pipe.
+        atexit.register(self._reads.close)
         # Two locks: a thread blocked sending into a full pipe must not keep the answers,
         # which the worker has to send before it reads more, from being taken.
         self._sending = threading.Lock()
-        self._lock = threading.Lock()  # _waiting and _ended
+        self._lock = threading.Lock()  # _waiting, _ended and _stopped
         self._waiting: dict[int, Future[Reading]] = {}
         self._numbers = itertools.count()
-        self._ended = False
+        self._ended = False  # it answers no more reads
+        self._stopped = False  # by stop(): its end was not unexpected
         threading.Thread(
             target=self._receive, name=f"reader-{self.process.pid}", daemon=True
         ).start()
@@ -115,6 +120,11 @@ class _Worker:
     @property
     def outstanding(self) -> int:
         return len(self._waiting)
+
+    @property
+    def died(self) -> bool:
+        """Whether it ended without being stopped (killed, out of memory)."""
+        return self._ended and not self._stopped
 
     def submit(self, call: Callable[[], Reading]) -> Future[Reading]:
         """Send `call` to the worker. The future, or this call, raises _Ended if the worker
@@ -125,27 +135,37 @@ class _Worker:
                 raise _Ended
             number = next(self._numbers)
             self._waiting[number] = future
-        # Refused (OSError) once it has died or stop() closed the pipe: its future has been
-        # failed, or is about to be, by whichever noticed.
-        with self._sending, contextlib.suppress(OSError):
-            self._reads.send((number, call))
+        try:
+            with self._sending:
+                self._reads.send((number, call))
+        except OSError:
+            pass  # it has died, or stop() came: the future is failed by whichever noticed
+        except BaseException:  # not sent (a call that does not pickle): no answer will come
+            with self._lock:
+                self._waiting.pop(number, None)
+            raise
         return future
 
     def stop(self, *, wait: float) -> None:
-        """Stop the worker: reads still waiting end in _Ended, and it is killed at once if
-        it had any (their answers would go nowhere), else after `wait` seconds of not ending
-        by itself (it does when its reads' pipe closes)."""
+        """Stop the worker, once, whichever threads ask: reads still waiting end in _Ended,
+        and it is killed at once if it had any (their answers would go nowhere, and a
+        thread may be blocked sending it more), else after `wait` seconds of not ending by
+        itself (it does when its reads' pipe closes)."""
         with self._lock:
-            self._ended = True
+            if self._stopped:
+                return
+            self._stopped = self._ended = True
             waiting = bool(self._waiting)
         self._fail()
+        if waiting:
+            self.process.kill()
         with self._sending:
             self._reads.close()
-        if not waiting:
-            self.process.join(wait)
+        atexit.unregister(self._reads.close)
+        self.process.join(wait)
         if self.process.is_alive():
             self.process.kill()
-        self.process.join()
+            self.process.join()
 
     def _receive(self) -> None:
         while True:
@@ -197,7 +217,7 @@ class Readers:
         self._workers: list[_Worker] = []
         self._closed = False
         self._reading = 0  # reads under way, here or in a worker
-        self._last_used = clock()
+        self._last_used = clock()  # when a read in a worker last ended
 
     def read(
         self,
@@ -218,6 +238,7 @@ class Readers:
         with self._lock:
             busy = self._reading > 0
             self._reading += 1
+        worker = None
         try:
             worker = self._worker(url) if sent_to_worker(len(content), busy) else None
             if worker is None:
@@ -226,7 +247,8 @@ class Readers:
         finally:
             with self._lock:
                 self._reading -= 1
-                self._last_used = self._clock()
+                if worker is not None:
+                    self._last_used = self._clock()
 
     def stop_if_idle(self) -> bool:
         """Stop the workers if no read has used them for idle_stop seconds; whether it did."""
@@ -254,6 +276,9 @@ class Readers:
         with self._lock:
             if self.processes < 1 or self._closed:
                 return None
+            died = [worker for worker in self._workers if worker.died]
+            self._workers = [worker for worker in self._workers if not worker.died]
+            refused = None
             if len(self._workers) < self.processes:
                 # Imported here: a warm cycle, and a one-core machine, never need it.
                 import multiprocessing
@@ -265,14 +290,18 @@ class Readers:
                     while len(self._workers) < self.processes:
                         self._workers.append(_Worker(context))
                 except OSError as exc:  # no process can be started (a limit on them, memory)
-                    self.processes = 0
-                    why = f"no process to read feeds can be started ({exc}): read here from now on"
-                    log.warning("%s: %s", url, why)
-                    workers, self._workers = self._workers, []
-                    for worker in workers:
-                        worker.stop(wait=1)
-                    return None
-            return min(self._workers, key=lambda worker: worker.outstanding)
+                    self.processes, refused = 0, exc
+                    died += self._workers
+                    self._workers = []
+            chosen = min(self._workers, key=lambda w: w.outstanding) if self._workers else None
+        for worker in died:
+            if worker.died:
+                log.warning("%s (pid %s); another is started", _DIED, worker.process.pid)
+            worker.stop(wait=1)
+        if refused is not None:
+            why = f"no process to read feeds can be started ({refused}): read here from now on"
+            log.warning("%s: %s", url, why)
+        return chosen
 
     def _in(self, worker: _Worker, url: str, here: Callable[[], Reading]) -> Reading:
         """Read in `worker`, or here when it has died."""
@@ -281,11 +310,7 @@ class Readers:
         except _Ended:
             if self._closed:
                 raise AbandonedError(url) from None
-            log.warning("%s: %s", url, _ENDED)
-            with self._lock:
-                if worker in self._workers:
-                    self._workers.remove(worker)
-            worker.stop(wait=1)  # reaps it
+            log.warning("%s: %s; read here instead", url, _DIED)
             return here()
 
 
