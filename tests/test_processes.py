@@ -208,6 +208,8 @@ def test_a_process_that_never_closes_its_readers_still_exits(tmp_path):
         "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
         " max_entries=100, now=datetime.now(UTC))\n"
         "    print('read', flush=True)\n"
+        # Moves multiprocessing's exit hook to run first, as a library's logging can.
+        "    import multiprocessing; multiprocessing.get_logger()\n"
     )
     done = subprocess.run(
         [sys.executable, str(script)],
@@ -285,6 +287,46 @@ def test_when_no_process_can_be_started_feeds_are_read_here(monkeypatch, caplog)
         f"{URL}: no process to read feeds can be started "
         "([Errno 11] Resource temporarily unavailable): read here from now on"
     )
+
+
+def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(
+    monkeypatch, caplog
+):
+    body = long_feed()
+    expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    with closing(Readers(processes=2)) as readers:
+        read_by(readers, body)
+        killed, kept = workers()
+        os.kill(killed.pid, signal.SIGKILL)
+        wait_until(lambda: not killed.is_alive())
+
+        def refused(process: object) -> None:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+
+        monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                assert read_by(readers, body) == expected
+        assert workers() == [kept]  # never stopped, nor its reads redone
+    assert "no more processes to read feeds can be started" in caplog.text
+    assert "reading in the 1 there are" in caplog.text
+
+
+def test_when_no_thread_can_be_started_for_a_worker_feeds_are_read_here(monkeypatch, caplog):
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if thread.name.startswith("reader-"):
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    body = long_feed()
+    expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
+    with closing(Readers(processes=1)) as readers, caplog.at_level(logging.WARNING):
+        assert read_by(readers, body) == expected
+        assert not workers()  # the one started for it is gone
+    assert "no process to read feeds can be started (can't start new thread)" in caplog.text
 
 
 def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):

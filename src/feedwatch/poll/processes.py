@@ -27,10 +27,10 @@ stop, by close(), or they end when their pipe does, at its death.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import itertools
 import logging
+import multiprocessing.util
 import os
 import pickle
 import signal
@@ -88,7 +88,12 @@ class _Worker:
         # A pipe each way, not one duplex: closing its end of the reads' pipe is how the
         # worker is told to stop, while a thread here still waits on the answers' pipe.
         reads, self._reads = context.Pipe(duplex=False)
-        self._answers, answers = context.Pipe(duplex=False)
+        try:
+            self._answers, answers = context.Pipe(duplex=False)
+        except BaseException:
+            reads.close()
+            self._reads.close()
+            raise
         self.process: SpawnProcess = context.Process(
             target=_serve, args=(reads, answers), name="feedwatch-reader", daemon=True
         )
@@ -101,10 +106,11 @@ class _Worker:
         finally:
             reads.close()
             answers.close()
-        # At exit, multiprocessing joins its children without a timeout, after a SIGTERM
-        # they ignore: a process that never called close() would wait for ever. Registered
-        # after multiprocessing's own hook, this runs first and ends the worker's pipe.
-        atexit.register(self._reads.close)
+        # At exit, multiprocessing signals its children (SIGTERM, which they ignore) and
+        # joins them without a timeout: a process that never called close() would wait for
+        # ever. Its finalizers of priority 0 and up run before that, whatever the order of
+        # atexit hooks: this one ends the worker's pipe, so the worker ends by itself.
+        self._close_reads = multiprocessing.util.Finalize(self, self._reads.close, exitpriority=0)
         # Two locks: a thread blocked sending into a full pipe must not keep the answers,
         # which the worker has to send before it reads more, from being taken.
         self._sending = threading.Lock()
@@ -113,9 +119,17 @@ class _Worker:
         self._numbers = itertools.count()
         self._ended = False  # it answers no more reads
         self._stopped = False  # by stop(): its end was not unexpected
-        threading.Thread(
+        receiver = threading.Thread(
             target=self._receive, name=f"reader-{self.process.pid}", daemon=True
-        ).start()
+        )
+        try:
+            receiver.start()
+        except BaseException:  # no thread can be started: nor can this worker be used
+            self._close_reads()
+            self.process.kill()
+            self.process.join()
+            self._answers.close()
+            raise
 
     @property
     def outstanding(self) -> int:
@@ -160,8 +174,7 @@ class _Worker:
         if waiting:
             self.process.kill()
         with self._sending:
-            self._reads.close()
-        atexit.unregister(self._reads.close)
+            self._close_reads()
         self.process.join(wait)
         if self.process.is_alive():
             self.process.kill()
@@ -276,31 +289,34 @@ class Readers:
         with self._lock:
             if self.processes < 1 or self._closed:
                 return None
-            died = [worker for worker in self._workers if worker.died]
-            self._workers = [worker for worker in self._workers if not worker.died]
+            died: list[_Worker] = []
+            live: list[_Worker] = []
+            for worker in self._workers:
+                (died if worker.died else live).append(worker)
+            self._workers = live
             refused = None
-            if len(self._workers) < self.processes:
-                # Imported here: a warm cycle, and a one-core machine, never need it.
-                import multiprocessing
-
+            if len(live) < self.processes:
                 # Spawned, not forked: the polling threads may hold locks at the moment of a
                 # fork, and a forked child would inherit them held.
                 context = multiprocessing.get_context("spawn")
                 try:
                     while len(self._workers) < self.processes:
                         self._workers.append(_Worker(context))
-                except OSError as exc:  # no process can be started (a limit on them, memory)
-                    self.processes, refused = 0, exc
-                    died += self._workers
-                    self._workers = []
+                # No process or thread can be started (a limit on them, memory): the
+                # workers there are go on, and no more are tried.
+                except (OSError, RuntimeError) as exc:
+                    self.processes, refused = len(self._workers), exc
             chosen = min(self._workers, key=lambda w: w.outstanding) if self._workers else None
         for worker in died:
-            if worker.died:
-                log.warning("%s (pid %s); another is started", _DIED, worker.process.pid)
+            log.warning("%s (pid %s)", _DIED, worker.process.pid)
             worker.stop(wait=1)
         if refused is not None:
-            why = f"no process to read feeds can be started ({refused}): read here from now on"
-            log.warning("%s: %s", url, why)
+            if self.processes:
+                why = f"no more processes to read feeds can be started ({refused})"
+                log.warning("%s: %s: reading in the %d there are", url, why, self.processes)
+            else:
+                why = f"no process to read feeds can be started ({refused})"
+                log.warning("%s: %s: read here from now on", url, why)
         return chosen
 
     def _in(self, worker: _Worker, url: str, here: Callable[[], Reading]) -> Reading:
