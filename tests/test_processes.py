@@ -64,6 +64,14 @@ def test_a_long_feed_is_read_in_a_worker_as_it_is_read_here():
     assert found.feed.title == "tvwire" and found.feed.entries == ()
 
 
+def test_long_feeds_read_one_at_a_time_keep_one_worker():
+    body = long_feed()
+    with closing(Readers(processes=2)) as readers:
+        for _ in range(3):
+            read_by(readers, body)
+        assert len(workers()) == 1
+
+
 def test_a_short_feed_is_read_here_without_starting_a_worker():
     body = rss("tvwire", [story("Daredevil", "a new season")])
     with closing(Readers(processes=2)) as readers:
@@ -295,7 +303,8 @@ def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(
     body = long_feed()
     expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
     with closing(Readers(processes=2)) as readers:
-        read_by(readers, body)
+        with ThreadPoolExecutor(8) as threads:  # a burst: both workers start
+            list(threads.map(lambda _: read_by(readers, body), range(16)))
         killed, kept = workers()
         os.kill(killed.pid, signal.SIGKILL)
         wait_until(lambda: not killed.is_alive())
@@ -304,9 +313,10 @@ def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(
             raise BlockingIOError(11, "Resource temporarily unavailable")
 
         monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
-        with caplog.at_level(logging.WARNING):
-            for _ in range(3):
-                assert read_by(readers, body) == expected
+        with caplog.at_level(logging.WARNING), ThreadPoolExecutor(8) as threads:
+            # Another burst: the kept worker has reads waiting, so another is asked for.
+            found = list(threads.map(lambda _: read_by(readers, body), range(16)))
+        assert found == [expected] * 16
         assert workers() == [kept]  # never stopped, nor its reads redone
     assert "no more processes to read feeds can be started" in caplog.text
     assert "reading in the 1 there are" in caplog.text

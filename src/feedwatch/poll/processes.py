@@ -5,8 +5,9 @@ time and a cold cycle over hundreds of feeds is bound by one core. A body goes t
 process when it is long, or when another body is being read already (a burst of polls, where
 the polling threads would queue for the GIL); a short one at a quiet moment, which costs less
 to read than to send there and back, is read in the calling thread, as is every body on a
-machine with one core. The workers start with the first body sent, so a cycle of 304s never
-pays for them.
+machine with one core. The first worker starts with the first body sent, so a cycle of 304s
+never pays for it, and another whenever every worker has reads waiting behind the one it is
+on, up to one per core.
 
 Each worker has a pipe of its own. The polling thread pickles its read into the pipe of the
 worker with the fewest reads outstanding, and a thread per worker hands each answer to the
@@ -57,6 +58,10 @@ _DIED = "a process reading feeds ended unexpectedly"
 # From this size a body is always read in a worker: bench/poll.py's 100 KB feeds poll 2.5x as
 # fast that way. A shorter one is read here unless a read is under way already.
 SMALL_BODY = 16 * 1024
+
+# Another worker is started, up to `processes`, when every one has this many reads waiting
+# (the one it is on and one behind it): reads that come one at a time keep one worker.
+QUEUED = 2
 
 # Workers unused this long are stopped: 29 MB each, against about half a second of CPU to
 # start one again when the next burst comes.
@@ -284,8 +289,8 @@ class Readers:
             worker.stop(wait=1)
 
     def _worker(self, url: str) -> _Worker | None:
-        """The worker with the fewest reads outstanding, the workers started if need be;
-        None when reads are not sent to workers."""
+        """The worker with the fewest reads outstanding, or a new one when every worker has
+        QUEUED (see there); None when reads are not sent to workers."""
         with self._lock:
             if self.processes < 1 or self._closed:
                 return None
@@ -295,18 +300,17 @@ class Readers:
                 (died if worker.died else live).append(worker)
             self._workers = live
             refused = None
-            if len(live) < self.processes:
+            chosen = min(live, key=lambda worker: worker.outstanding) if live else None
+            if len(live) < self.processes and (chosen is None or chosen.outstanding >= QUEUED):
                 # Spawned, not forked: the polling threads may hold locks at the moment of a
                 # fork, and a forked child would inherit them held.
-                context = multiprocessing.get_context("spawn")
                 try:
-                    while len(self._workers) < self.processes:
-                        self._workers.append(_Worker(context))
+                    chosen = _Worker(multiprocessing.get_context("spawn"))
+                    self._workers.append(chosen)
                 # No process or thread can be started (a limit on them, memory): the
                 # workers there are go on, and no more are tried.
                 except (OSError, RuntimeError) as exc:
-                    self.processes, refused = len(self._workers), exc
-            chosen = min(self._workers, key=lambda w: w.outstanding) if self._workers else None
+                    self.processes, refused = len(live), exc
         for worker in died:
             log.warning("%s (pid %s)", _DIED, worker.process.pid)
             worker.stop(wait=1)
