@@ -297,9 +297,7 @@ def test_when_no_process_can_be_started_feeds_are_read_here(monkeypatch, caplog)
     )
 
 
-def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(
-    monkeypatch, caplog
-):
+def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(monkeypatch, caplog):
     body = long_feed()
     expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
     with closing(Readers(processes=2)) as readers:
