@@ -75,7 +75,7 @@ def sent_to_worker(size: int, busy: bool) -> bool:
 
 
 class _Ended(Exception):
-    """The worker died before answering."""
+    """The worker died, or was stopped, before answering."""
 
 
 def _usable_cores() -> int:
