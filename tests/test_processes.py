@@ -12,10 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -51,6 +53,35 @@ def read_by(readers: Readers, body: bytes) -> reading.Reading:
 
 def workers() -> list[multiprocessing.Process]:
     return multiprocessing.active_children()
+
+
+def reading_script(path: Path, then: str, *, first: str = "") -> Path:
+    """A script at `path` that reads the feed on its stdin with Readers(processes=1), as a
+    program using feedwatch would (`first` at its top), then runs the lines `then`."""
+    path.write_text(
+        f"{first}"
+        "import multiprocessing, sys, time\n"
+        "from datetime import datetime, UTC\n"
+        "from feedwatch.poll.processes import Readers\n"
+        "if __name__ == '__main__':\n"
+        "    readers = Readers(processes=1)\n"
+        "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
+        " max_entries=100, now=datetime.now(UTC))\n"
+        + "".join(f"    {line}\n" for line in then.splitlines())
+    )
+    return path
+
+
+def no_process_starts(process: object) -> None:
+    """SpawnProcess.start on a machine at its limit of processes."""
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+
+
+@pytest.fixture
+def worker() -> Iterator[_Worker]:
+    started = _Worker(multiprocessing.get_context("spawn"))
+    yield started
+    started.stop(wait=1)
 
 
 def test_a_long_feed_is_read_in_a_worker_as_it_is_read_here():
@@ -161,24 +192,18 @@ def _answer_that_cannot_leave() -> object:
     ],
 )
 def test_an_answer_that_cannot_make_the_trip_fails_its_own_read_and_the_worker_goes_on(
-    answer, error
+    worker, answer, error
 ):
     # Reads are reading.read, whose answers always pickle; these stand for a bug that made
     # one that does not, which must not leave its read, or the next, waiting for ever.
-    body = long_feed()
-    worker = _Worker(multiprocessing.get_context("spawn"))
-    try:
-        with pytest.raises(ParseError) as raised:
-            worker.submit(answer).result(timeout=30)
-        assert str(raised.value) == error
-        read = functools.partial(reading.read, body, HEADERS, URL, max_entries=100, now=NOW)
-        assert worker.submit(read).result(timeout=30) == read()
-    finally:
-        worker.stop(wait=1)
+    with pytest.raises(ParseError) as raised:
+        worker.submit(answer).result(timeout=30)
+    assert str(raised.value) == error
+    read = functools.partial(reading.read, long_feed(), HEADERS, URL, max_entries=100, now=NOW)
+    assert worker.submit(read).result(timeout=30) == read()
 
 
-def test_stopping_a_worker_does_not_wait_for_a_thread_blocked_sending_it_more():
-    worker = _Worker(multiprocessing.get_context("spawn"))
+def test_stopping_a_worker_does_not_wait_for_a_thread_blocked_sending_it_more(worker):
     busy = worker.submit(functools.partial(time.sleep, 30))
     # Far more than the pipe holds: its sender waits for a worker that reads no more.
     more = functools.partial(reading.read, b"x" * 4_000_000, HEADERS, URL, max_entries=1, now=NOW)
@@ -193,31 +218,20 @@ def test_stopping_a_worker_does_not_wait_for_a_thread_blocked_sending_it_more():
     assert not workers()
 
 
-def test_a_read_that_cannot_be_sent_is_refused_and_counts_for_nothing():
-    worker = _Worker(multiprocessing.get_context("spawn"))
-    try:
-        with pytest.raises(AttributeError, match="Can't pickle local object"):
-            worker.submit(lambda: None)
-        assert worker.outstanding == 0
-        read = functools.partial(reading.read, long_feed(), HEADERS, URL, max_entries=100, now=NOW)
-        assert worker.submit(read).result(timeout=30) == read()
-    finally:
-        worker.stop(wait=1)
+def test_a_read_that_cannot_be_sent_is_refused_and_counts_for_nothing(worker):
+    with pytest.raises(AttributeError, match="Can't pickle local object"):
+        worker.submit(lambda: None)
+    assert worker.outstanding == 0
+    read = functools.partial(reading.read, long_feed(), HEADERS, URL, max_entries=100, now=NOW)
+    assert worker.submit(read).result(timeout=30) == read()
 
 
 def test_a_process_that_never_closes_its_readers_still_exits(tmp_path):
-    script = tmp_path / "reads.py"
-    script.write_text(
-        "import sys\n"
-        "from datetime import datetime, UTC\n"
-        "from feedwatch.poll.processes import Readers\n"
-        "if __name__ == '__main__':\n"
-        "    readers = Readers(processes=1)\n"
-        "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
-        " max_entries=100, now=datetime.now(UTC))\n"
-        "    print('read', flush=True)\n"
+    script = reading_script(
+        tmp_path / "reads.py",
+        "print('read', flush=True)\n"
         # Moves multiprocessing's exit hook to run first, as a library's logging can.
-        "    import multiprocessing; multiprocessing.get_logger()\n"
+        "multiprocessing.get_logger()",
     )
     done = subprocess.run(
         [sys.executable, str(script)],
@@ -281,10 +295,7 @@ def test_once_over_long_feeds_stores_and_publishes_what_they_say(server, tmp_pat
 
 
 def test_when_no_process_can_be_started_feeds_are_read_here(monkeypatch, caplog):
-    def refused(process: object) -> None:
-        raise BlockingIOError(11, "Resource temporarily unavailable")
-
-    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", no_process_starts)
     body = long_feed()
     expected = reading.read(body, HEADERS, URL, max_entries=100, now=NOW)
     with closing(Readers(processes=2)) as readers, caplog.at_level(logging.WARNING):
@@ -306,11 +317,7 @@ def test_when_no_more_processes_can_be_started_the_workers_there_are_go_on(monke
         killed, kept = workers()
         os.kill(killed.pid, signal.SIGKILL)
         wait_until(lambda: not killed.is_alive())
-
-        def refused(process: object) -> None:
-            raise BlockingIOError(11, "Resource temporarily unavailable")
-
-        monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
+        monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", no_process_starts)
         with caplog.at_level(logging.WARNING), ThreadPoolExecutor(8) as threads:
             # Another burst: the kept worker has reads waiting, so another is asked for.
             found = list(threads.map(lambda _: read_by(readers, body), range(16)))
@@ -338,18 +345,10 @@ def test_when_no_thread_can_be_started_for_a_worker_feeds_are_read_here(monkeypa
 
 
 def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
-    script = tmp_path / "reads.py"
-    script.write_text(
-        "import multiprocessing, sys, time\n"
-        "from datetime import datetime, UTC\n"
-        "from feedwatch.poll.processes import Readers\n"
-        "if __name__ == '__main__':\n"
-        "    readers = Readers(processes=1)\n"
-        "    body = sys.stdin.buffer.read()\n"
-        "    readers.read(body, {}, 'https://tvwire.example/rss', max_entries=100,"
-        " now=datetime.now(UTC))\n"
-        "    print(*[worker.pid for worker in multiprocessing.active_children()], flush=True)\n"
-        "    time.sleep(60)\n"
+    script = reading_script(
+        tmp_path / "reads.py",
+        "print(*[worker.pid for worker in multiprocessing.active_children()], flush=True)\n"
+        "time.sleep(60)",
     )
     started = subprocess.Popen(
         [sys.executable, str(script)],
@@ -378,20 +377,13 @@ def test_the_feedwatch_commands_workers_do_not_load_its_command_line(tmp_path):
     # `feedwatch` command, importing its entry point. Importing the CLI there would load its
     # libraries (pydantic for the config, among them) into every worker, for nothing.
     [command] = entry_points(group="console_scripts", name="feedwatch")
-    script = tmp_path / "feedwatch"
-    script.write_text(
-        f"from {command.module} import {command.attr}\n"
-        "import multiprocessing, sys\n"
-        "from datetime import datetime, UTC\n"
-        "from feedwatch.poll.processes import Readers\n"
-        "if __name__ == '__main__':\n"
-        "    readers = Readers(processes=1)\n"
-        "    readers.read(sys.stdin.buffer.read(), {}, 'https://tvwire.example/rss',"
-        " max_entries=100, now=datetime.now(UTC))\n"
-        "    [worker] = multiprocessing.active_children()\n"
-        "    with open(f'/proc/{worker.pid}/maps') as maps:\n"
-        "        print('pydantic_core' in maps.read())\n"
-        "    readers.close()\n"
+    script = reading_script(
+        tmp_path / "feedwatch",
+        "[worker] = multiprocessing.active_children()\n"
+        "with open(f'/proc/{worker.pid}/maps') as maps:\n"
+        "    print('pydantic_core' in maps.read())\n"
+        "readers.close()",
+        first=f"from {command.module} import {command.attr}\n",
     )
     done = subprocess.run(
         [sys.executable, str(script)], input=long_feed(), capture_output=True, check=True
