@@ -14,8 +14,8 @@ from daemonkit import Concurrency, replace_text, rss, story, wait_until, write_c
 from feedwatch import config
 from feedwatch.cli import main
 from feedwatch.daemon import Daemon
-from feedwatch.errors import NetworkError
-from feedwatch.models import Validators
+from feedwatch.errors import NetworkError, ParseError
+from feedwatch.models import FetchResult, Validators
 from feedwatch.pipeline import Pipeline
 from feedwatch.poll.http import Fetcher
 from feedwatch.poll.pool import HostPool, HostSlots, Prefetch, host_of
@@ -68,29 +68,64 @@ def test_a_busy_host_does_not_hold_up_the_others():
     assert pool.shutdown(timeout=2)
 
 
-class FakeFetcher:
+class FakeDownloads:
+    """Answers 304 to an ETag of "same", else a body; reads one answer at a time, each after
+    `reading` is set."""
+
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.reading = threading.Event()
+        self.reading.set()
 
-    def fetch(self, url: str, validators: Validators | None = None) -> str:
+    def request(self, url: str, validators: Validators | None = None) -> FetchResult:
         self.calls.append(url)
         if "bad" in url:
             raise NetworkError("connection refused", url)
-        return f"body of {url} ({validators.etag if validators else None})"
+        etag = validators.etag if validators else None
+        if etag == '"same"':
+            return FetchResult(url, 304, {}, b"")
+        return FetchResult(url, 200, {}, f"body of {url} ({etag})".encode())
+
+    def read(self, result: FetchResult) -> str:
+        if result.not_modified:
+            return f"{result.url} not modified"
+        if b"unreadable" in result.content:
+            raise ParseError("not a feed")
+        assert self.reading.wait(5)
+        return result.content.decode()
 
 
 def test_prefetch_answers_each_request_with_its_own_response_or_error():
-    fetcher = FakeFetcher()
-    with Prefetch(fetcher, concurrency=2, per_host=1) as ahead:
+    downloads = FakeDownloads()
+    with Prefetch(downloads, concurrency=2, per_host=1) as ahead:
         ahead.request("http://a/1", Validators(etag='"1"'))
         ahead.request("http://bad/2", Validators())
-        wait_until(lambda: len(fetcher.calls) == 2)
+        ahead.request("http://a/unreadable", Validators())
+        ahead.request("http://a/3", Validators(etag='"same"'))
+        wait_until(lambda: len(downloads.calls) == 4)
         assert ahead.fetch("http://a/1", Validators(etag='"1"')) == 'body of http://a/1 ("1")'
         with pytest.raises(NetworkError, match="refused"):
             ahead.fetch("http://bad/2")
+        with pytest.raises(ParseError, match="not a feed"):
+            ahead.fetch("http://a/unreadable")
+        assert ahead.fetch("http://a/3", Validators(etag='"same"')) == "http://a/3 not modified"
         # Not requested ahead (or asked with other validators): fetched there and then.
         assert ahead.fetch("http://a/1", Validators(etag='"2"')) == 'body of http://a/1 ("2")'
-    assert fetcher.calls[2:] == ["http://a/1"]
+    assert downloads.calls[4:] == ["http://a/1"]
+
+
+def test_the_next_request_goes_out_while_an_answer_is_read():
+    downloads = FakeDownloads()
+    downloads.reading.clear()
+    with Prefetch(downloads, concurrency=1, per_host=1) as ahead:
+        for number in range(3):
+            ahead.request(f"http://a/{number}", Validators())
+        # One request at a time, but none waits for the answers before it to be read.
+        wait_until(lambda: len(downloads.calls) == 3)
+        downloads.reading.set()
+        assert [ahead.fetch(f"http://a/{number}") for number in range(3)] == [
+            f"body of http://a/{number} (None)" for number in range(3)
+        ]
 
 
 def test_shutdown_drops_queued_calls_and_gives_up_on_hung_ones_at_the_deadline():

@@ -94,7 +94,8 @@ class Download:
 
 class Downloads:
     """Fetches a feed and reads the answer: all of a poll that needs neither the store nor
-    the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch)."""
+    the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch), the
+    request and the reading in threads of their own."""
 
     def __init__(
         self,
@@ -110,7 +111,14 @@ class Downloads:
 
     def fetch(self, url: str, validators: Validators | None = None) -> Download:
         """Raises FetchError or ParseError."""
-        result = self._fetcher.fetch(url, validators)
+        return self.read(self.request(url, validators))
+
+    def request(self, url: str, validators: Validators | None = None) -> FetchResult:
+        """The feed's answer. Raises FetchError."""
+        return self._fetcher.fetch(url, validators)
+
+    def read(self, result: FetchResult) -> Download:
+        """What `result` says. Raises ParseError."""
         if result.not_modified:
             return Download(result)
         # No entry is dated after the fetch: a future date is a feed's mistake or an embargo.
@@ -515,7 +523,7 @@ class Pipeline:
         """Poll `feeds` (default: pollable() ones), then publish.
 
         Requests go out several at once, within poll.concurrency and poll.per_host, and each
-        response is parsed in the thread that fetched it, while the results are matched and
+        response is parsed while the next requests are out, while the results are matched and
         stored in the order given, WRITE_BATCH_FEEDS feeds (or about WRITE_BATCH_ENTRIES
         entries) per transaction: the outcome never depends on which server answered first
         (e.g. which of two feeds carrying the same story it is credited to), and a crash loses

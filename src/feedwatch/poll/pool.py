@@ -13,13 +13,13 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from feedwatch.models import Validators
+from feedwatch.models import FetchResult, Validators
 
 T = TypeVar("T")
 R_co = TypeVar("R_co", covariant=True)
@@ -177,24 +177,27 @@ class HostPool:
                 task.future.set_result(result)
 
 
-class _Fetches(Protocol[R_co]):
-    def fetch(self, url: str, validators: Validators | None = None) -> R_co: ...
+class _Downloads(Protocol[R_co]):
+    def request(self, url: str, validators: Validators | None = None) -> FetchResult: ...
+    def read(self, result: FetchResult) -> R_co: ...
 
 
 class Prefetch(Generic[T]):
     """Fetches ahead, within a HostPool's limits, what a loop will ask for in a known order.
 
-    It stands in for the fetcher: fetch() returns what the fetcher's fetch() gave for that very
-    request, done ahead in a worker thread (or raises its error), waiting for it if need be;
-    anything not requested ahead is fetched there and then. Leaving the `with` block drops
-    what was never asked for. The fetcher may do more than fetch (pipeline.Downloads parses
-    too): all of it runs ahead.
+    It stands in for the downloads: fetch() returns what read() made of request()'s answer to
+    that very request, done ahead (or raises their error), waiting for it if need be; anything
+    not requested ahead is fetched there and then. Leaving the `with` block drops what was
+    never asked for. An answer with a body is read in threads of its own, outside the
+    HostPool: `concurrency` and `per_host` bound the requests out at once, not the answers
+    being read, so the next request goes out while one is parsed.
     """
 
-    def __init__(self, fetcher: _Fetches[T], concurrency: int, per_host: int) -> None:
-        self._fetcher = fetcher
+    def __init__(self, downloads: _Downloads[T], concurrency: int, per_host: int) -> None:
+        self._downloads = downloads
         self._pool = HostPool(concurrency, per_host, name="fetch")
-        self._ahead: dict[tuple[str, Validators], deque[Future[T]]] = {}
+        self._reads = ThreadPoolExecutor(concurrency, thread_name_prefix="read")
+        self._ahead: dict[tuple[str, Validators], deque[Future[Future[T]]]] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> Prefetch[T]:
@@ -202,9 +205,10 @@ class Prefetch(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown()
+        self._reads.shutdown(cancel_futures=True)
 
     def request(self, url: str, validators: Validators) -> None:
-        future = self._pool.submit(host_of(url), self._fetcher.fetch, url, validators)
+        future = self._pool.submit(host_of(url), self._request, url, validators)
         with self._lock:
             self._ahead.setdefault((url, validators), deque()).append(future)
 
@@ -214,5 +218,14 @@ class Prefetch(Generic[T]):
             waiting = self._ahead.get(key)
             future = waiting.popleft() if waiting else None
         if future is None:
-            return self._fetcher.fetch(url, validators)
-        return future.result()
+            return self._downloads.read(self._downloads.request(url, validators))
+        return future.result().result()
+
+    def _request(self, url: str, validators: Validators) -> Future[T]:
+        result = self._downloads.request(url, validators)
+        if not result.not_modified:
+            return self._reads.submit(self._downloads.read, result)
+        # Nothing to read in a 304: handing it to another thread would cost more than that.
+        done: Future[T] = Future()
+        done.set_result(self._downloads.read(result))
+        return done
