@@ -114,17 +114,19 @@ def test_prefetch_answers_each_request_with_its_own_response_or_error():
     assert downloads.calls[4:] == ["http://a/1"]
 
 
-def test_the_next_request_goes_out_while_an_answer_is_read():
+def test_requests_go_on_while_answers_are_read_until_as_many_wait_to_be_read():
     downloads = FakeDownloads()
     downloads.reading.clear()
-    with Prefetch(downloads, concurrency=1, per_host=1) as ahead:
-        for number in range(3):
+    with Prefetch(downloads, concurrency=2, per_host=2) as ahead:
+        for number in range(5):
             ahead.request(f"http://a/{number}", Validators())
-        # One request at a time, but none waits for the answers before it to be read.
-        wait_until(lambda: len(downloads.calls) == 3)
+        # Two answers being read and two more waiting to be: the fifth request waits.
+        wait_until(lambda: len(downloads.calls) == 4)
+        time.sleep(0.2)
+        assert len(downloads.calls) == 4
         downloads.reading.set()
-        assert [ahead.fetch(f"http://a/{number}") for number in range(3)] == [
-            f"body of http://a/{number} (None)" for number in range(3)
+        assert [ahead.fetch(f"http://a/{number}") for number in range(5)] == [
+            f"body of http://a/{number} (None)" for number in range(5)
         ]
 
 

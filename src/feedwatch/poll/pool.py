@@ -190,13 +190,16 @@ class Prefetch(Generic[T]):
     not requested ahead is fetched there and then. Leaving the `with` block drops what was
     never asked for. An answer with a body is read in threads of its own, outside the
     HostPool: `concurrency` and `per_host` bound the requests out at once, not the answers
-    being read, so the next request goes out while one is parsed.
+    being read, so the next request goes out while one is parsed. At most `concurrency`
+    answers wait to be read or are being read: when reading is what holds the loop up, the
+    requests wait for it rather than pile bodies up.
     """
 
     def __init__(self, downloads: _Downloads[T], concurrency: int, per_host: int) -> None:
         self._downloads = downloads
         self._pool = HostPool(concurrency, per_host, name="fetch")
         self._reads = ThreadPoolExecutor(concurrency, thread_name_prefix="read")
+        self._unread = threading.BoundedSemaphore(concurrency)
         self._ahead: dict[tuple[str, Validators], deque[Future[Future[T]]]] = {}
         self._lock = threading.Lock()
 
@@ -224,8 +227,15 @@ class Prefetch(Generic[T]):
     def _request(self, url: str, validators: Validators) -> Future[T]:
         result = self._downloads.request(url, validators)
         if not result.not_modified:
-            return self._reads.submit(self._downloads.read, result)
+            self._unread.acquire()
+            return self._reads.submit(self._read, result)
         # Nothing to read in a 304: handing it to another thread would cost more than that.
         done: Future[T] = Future()
         done.set_result(self._downloads.read(result))
         return done
+
+    def _read(self, result: FetchResult) -> T:
+        try:
+            return self._downloads.read(result)
+        finally:
+            self._unread.release()
