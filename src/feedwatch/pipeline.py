@@ -94,8 +94,8 @@ class Download:
 
 class Downloads:
     """Fetches a feed and reads the answer: all of a poll that needs neither the store nor
-    the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch), the
-    request and the reading in threads of their own."""
+    the order of feeds, so run_cycle runs it ahead in worker threads (pool.Prefetch), where
+    a body is read in another thread than the one that requested it."""
 
     def __init__(
         self,

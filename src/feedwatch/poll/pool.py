@@ -5,7 +5,8 @@ site never holds up the rest. The pools only schedule: the per-host limit itself
 HostSlots, which the one Fetcher of a process holds around every request, feed or page.
 Workers are daemon threads: a process told to stop can leave after a grace period even when a
 request hangs, and nothing half-done is committed because every store write is its own
-transaction.
+transaction. Prefetch's reading threads are not, but a read has no network to hang on: one in
+a worker process ends when the workers are stopped, one in the thread when its parse does.
 """
 
 from __future__ import annotations
@@ -189,10 +190,10 @@ class Prefetch(Generic[T]):
     that very request, done ahead (or raises their error), waiting for it if need be; anything
     not requested ahead is fetched there and then. Leaving the `with` block drops what was
     never asked for. An answer with a body is read in threads of its own, outside the
-    HostPool: `concurrency` and `per_host` bound the requests out at once, not the answers
-    being read, so the next request goes out while one is parsed. At most `concurrency`
-    answers wait to be read or are being read: when reading is what holds the loop up, the
-    requests wait for it rather than pile bodies up.
+    HostPool, so the request's slot goes to the next request while the answer is parsed. Up
+    to `concurrency` answers are read at once; when that many are, a request with another
+    waits in its slot until one is done: reading, when it is what holds the loop up, holds
+    the requests up too, and at most 2 x `concurrency` bodies are held.
     """
 
     def __init__(self, downloads: _Downloads[T], concurrency: int, per_host: int) -> None:
@@ -207,8 +208,10 @@ class Prefetch(Generic[T]):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown()
-        self._reads.shutdown(cancel_futures=True)
+        try:
+            self._pool.shutdown()
+        finally:
+            self._reads.shutdown(cancel_futures=True)
 
     def request(self, url: str, validators: Validators) -> None:
         future = self._pool.submit(host_of(url), self._request, url, validators)
