@@ -435,7 +435,7 @@ def test_a_poll_that_hits_a_bug_is_logged_counted_and_backed_off(
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
     calls: list[int] = []
 
-    def broken(self, feed, state=None):
+    def broken(self, feed, state=None, **options):
         calls.append(1)
         raise RuntimeError("parser bug")
 
@@ -565,11 +565,11 @@ def test_a_poll_that_cannot_be_recorded_is_503_until_one_is(server, tmp_path, ru
     real = Pipeline.poll
     failures = []
 
-    def poll(self, feed, state=None):
+    def poll(self, feed, state=None, **options):
         if len(failures) < 2:
             failures.append(1)
             raise StoreError("database sqlite:///state/feedwatch.db: disk I/O error")
-        return real(self, feed, state)
+        return real(self, feed, state, **options)
 
     monkeypatch.setattr(Pipeline, "poll", poll)
     running.append(app.start())

@@ -146,6 +146,31 @@ def test_shutdown_drops_queued_calls_and_gives_up_on_hung_ones_at_the_deadline()
         pool.submit("h", lambda: None)
 
 
+def test_a_call_that_gives_its_slot_up_lets_the_next_start_beside_it():
+    pool = HostPool(concurrency=1, per_host=1)
+    going_on, done = threading.Event(), threading.Event()
+
+    def gives_up() -> str:
+        pool.release()
+        pool.release()  # again: nothing more to give
+        going_on.set()
+        assert done.wait(5)
+        return "first"
+
+    first = pool.submit("h", gives_up)
+    second = pool.submit("h", lambda: "second")
+    # Both limits are 1, and the first call still runs: the second started all the same.
+    assert second.result(timeout=5) == "second"
+    assert going_on.is_set() and not first.done()
+    assert pool.running == 0
+    # A pool shut down waits for the calls that gave their slots up too.
+    assert not pool.shutdown(timeout=0.2)
+    done.set()
+    assert first.result(timeout=5) == "first"
+    assert pool.shutdown(timeout=5)
+    pool.release()  # outside a call: nothing
+
+
 def test_new_limits_apply_to_what_is_queued():
     gate = threading.Event()
     pool = HostPool(concurrency=1, per_host=1)
@@ -264,6 +289,37 @@ def test_the_daemon_keeps_to_per_host_and_overall_limits(server, tmp_path):
     assert handler.peak == {"127.0.0.1": 2, "localhost": 2}
 
 
+def test_the_daemon_fetches_the_next_feed_while_a_poll_waits_for_its_write(
+    server, tmp_path, monkeypatch
+):
+    paths = [f"/news{n}.rss" for n in range(3)]
+    urls = [server.serve(path, rss(path, [story("Daredevil", path)])) for path in paths]
+    cfg = config.load(write_config(tmp_path, urls, poll={"concurrency": 1, "per_host": 1}))
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    record_polls = store.record_polls
+    written: list[int] = []
+
+    def slow_first_write(intents, **options):
+        written.append(len(intents))
+        if len(written) == 1:
+            # One poll at a time, and one more fetched and read waiting for the first's write.
+            wait_until(lambda: sum(len(server.hits(path)) for path in paths) == 2)
+        return record_polls(intents, **options)
+
+    monkeypatch.setattr(store, "record_polls", slow_first_write)
+    daemon = Daemon(Pipeline(cfg, store, fetcher), tick=0.05)
+    try:
+        daemon.start()
+        wait_until(lambda: sum(written) == 3)
+    finally:
+        assert daemon.stop()
+        fetcher.close()
+        store.close()
+    assert written[0] == 1
+    assert [len(server.hits(path)) for path in paths] == [1, 1, 1]
+
+
 def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_poll_ended(
     server, tmp_path
 ):
@@ -297,9 +353,9 @@ def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_p
     pipeline.due = due_read_while_the_poll_runs
     poll = pipeline.poll
 
-    def poll_and_say_so(feed, state=None):
+    def poll_and_say_so(feed, state=None, **options):
         try:
-            return poll(feed, state)
+            return poll(feed, state, **options)
         finally:
             finished.set()
 

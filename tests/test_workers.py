@@ -232,11 +232,11 @@ def test_a_poll_that_cannot_be_recorded_keeps_its_lease_for_the_back_off(
     url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
     real, calls = Pipeline.poll, []
 
-    def poll(self, feed, state=None):
+    def poll(self, feed, state=None, **options):
         calls.append(1)
         if len(calls) == 1:
             raise StoreError("database sqlite:///state/feedwatch.db: disk I/O error")
-        return real(self, feed, state)
+        return real(self, feed, state, **options)
 
     monkeypatch.setattr(Pipeline, "poll", poll)
     path = write_config(tmp_path, [url], poll={"min_interval": "1m"})

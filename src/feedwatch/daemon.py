@@ -3,7 +3,9 @@
 - Every TICK seconds APScheduler runs the dispatcher. It claims from the store as many due
   feeds as the pool has room for (store/claims.py: an indexed query, each feed leased to this
   worker for `poll.lease`), and hands them to a HostPool: `poll.concurrency` at once,
-  `poll.per_host` per host. Each poll frees its lease once recorded; a lease half run out
+  `poll.per_host` per host. A poll fetched and read gives its slot up to the next one while
+  it waits for its write (polls finishing together are written together), up to as many
+  more waiting. Each poll frees its lease once recorded; a lease half run out
   while its feed is still queued or polled (full-text pages can take several timeouts) is
   renewed at the next tick. Several `feedwatch run` processes on one PostgreSQL database
   thus share the feeds, each due feed polled by one of them; the feeds of a worker that dies
@@ -131,12 +133,14 @@ class Daemon:
         self._publish_gap = publish_gap
         poll = pipeline.config.poll
         self._pool = HostPool(poll.concurrency, poll.per_host)
-        self.metrics.track_in_flight(lambda: self._pool.running)
+        self.metrics.track_in_flight(lambda: self._pool.running + len(self._writing))
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._clock = clock
         self.owner = worker_name()  # the name its leases are held under
         self._lock = threading.Lock()
         self._in_flight: dict[str, datetime] = {}  # feed URL -> when its lease ends
+        # Of those, the polls fetched and read that gave their slot up to wait for their write.
+        self._writing: set[str] = set()
         self._claiming = threading.Lock()
         self._backlog = False  # the last claim took all it had room for: more may be due
         self._held: dict[str, _Hold] = {}
@@ -350,14 +354,16 @@ class Daemon:
     def _claim(self, now: datetime) -> None:
         """Claim as many due feeds as the pool has room for, and queue their polls.
 
-        Run at each tick, and by a poll that ends while more feeds were due than the last
-        claim took, once half the pool is free: a worker is not held to one pool-full a tick.
+        Run at each tick, and by a poll that is done fetching while more feeds were due than
+        the last claim took, once half the pool is free: a worker is not held to one
+        pool-full a tick.
         """
         if not self._claiming.acquire(blocking=False):
             return  # the tick and a poll thread at once: one claim is enough
         try:
             with self._lock:
-                room = self.config.poll.concurrency - len(self._in_flight)
+                concurrency = self.config.poll.concurrency
+                room = min(concurrency - self._fetching(), 2 * concurrency - len(self._in_flight))
             if room <= 0:
                 return
             pipeline = self.pipeline
@@ -425,7 +431,7 @@ class Daemon:
             if feed is None or self._stopping.is_set() or not self._store_file_ok():
                 return
             try:
-                outcome = pipeline.poll(feed, state)
+                outcome = pipeline.poll(feed, state, answered=lambda: self._answered(url))
             except AbandonedError:
                 # Closed under it at shutdown: no news of the feed, so nothing is recorded
                 # and the feed is simply polled again at the next start.
@@ -461,14 +467,33 @@ class Daemon:
             # Out of flight first: a renewal must not come after the lease is freed or kept.
             with self._lock:
                 self._in_flight.pop(url, None)
+                self._writing.discard(url)
                 cycle.left -= 1
                 cycle_over = cycle.left == 0
-                more = self._backlog and len(self._in_flight) <= self.config.poll.concurrency // 2
+                more = self._backlog and self._fetching() <= self.config.poll.concurrency // 2
             self._releases.write((url, keep_until))
             if more and not self._stopping.is_set():
                 self._claim(self._clock())
             if cycle_over:
                 self.metrics.cycle_done(time.monotonic() - cycle.started)
+
+    def _fetching(self) -> int:
+        """Polls in flight that have not given their slot up (queued or fetching). Caller
+        holds the lock."""
+        return len(self._in_flight) - len(self._writing)
+
+    def _answered(self, url: str) -> None:
+        """`url`'s poll is fetched and read: its slot goes to the next poll while it waits for
+        its write, unless as many polls as the pool holds wait already."""
+        with self._lock:
+            concurrency = self.config.poll.concurrency
+            if len(self._writing) >= concurrency:
+                return
+            self._writing.add(url)
+            more = self._backlog and self._fetching() <= concurrency // 2
+        self._pool.release()
+        if more and not self._stopping.is_set():
+            self._claim(self._clock())
 
     def _release_together(self, leases: Sequence[tuple[str, datetime | None]]) -> list[None]:
         """Free (or keep until when said) the leases of polls that ended together."""

@@ -200,10 +200,18 @@ class Pipeline:
         # whichever pool or thread asks. Set last, so a reload that fails keeps the old one.
         fetcher.limit_per_host(config.poll.per_host)
 
-    def poll(self, feed: FeedSettings, state: FeedState | None = None) -> PollOutcome:
+    def poll(
+        self,
+        feed: FeedSettings,
+        state: FeedState | None = None,
+        *,
+        answered: Callable[[], None] | None = None,
+    ) -> PollOutcome:
         """Fetch, parse, match and store one feed now, then schedule its next poll.
 
         `state`: the feed's, as read under its lease (Store.claim_due); else it is read here.
+        `answered` is called once the feed (and the pages it needs) is fetched and read, as
+        the poll begins to wait for its write.
 
         Polls whatever the schedule says: due() and pollable() choose the feeds. A per-feed
         failure (the database refusing this feed's articles included) is recorded against
@@ -216,6 +224,8 @@ class Pipeline:
         """
         state = state or self.store.feed_state(feed.url)
         fetched = self._with_pages(self._fetch(feed, state, self._downloads()))
+        if answered is not None:
+            answered()
         outcome = self._writer.write(fetched)
         if isinstance(outcome, StoreError):
             raise outcome

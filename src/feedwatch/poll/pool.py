@@ -73,10 +73,15 @@ class _Task:
     host: str
     call: Callable[[], Any]
     future: Future[Any] = field(default_factory=Future)
+    holds_slot: bool = True  # until it ends, or gives its slot up early (HostPool.release)
 
 
 class HostPool:
-    """Runs submitted calls in threads: at most `concurrency` at once, `per_host` per host."""
+    """Runs submitted calls in threads: at most `concurrency` at once, `per_host` per host.
+
+    A call may give its slots up before it ends (release()): from then on it counts against
+    neither limit, and the next ready call starts beside it.
+    """
 
     def __init__(self, concurrency: int, per_host: int, *, name: str = "poll") -> None:
         if concurrency < 1 or per_host < 1:
@@ -87,7 +92,8 @@ class HostPool:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._queue: deque[_Task] = deque()
-        self._running: dict[str, int] = {}
+        self._running: dict[str, int] = {}  # calls holding slots, per host
+        self._current: dict[int, _Task] = {}  # the call each thread runs, by thread ident
         self._closed = False
         self._started = 0
 
@@ -114,8 +120,20 @@ class HostPool:
             self._start_ready()
         return task.future
 
+    def release(self) -> None:
+        """Give up the slots of the call running in this thread, overall and on its host, and
+        start what that lets start; the call goes on. Outside a call, or again, nothing."""
+        with self._lock:
+            task = self._current.get(threading.get_ident())
+            if task is None or not task.holds_slot:
+                return
+            self._free(task)
+            if not self._closed:
+                self._start_ready()
+
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Cancel what is queued, wait up to `timeout` seconds for what runs.
+        """Cancel what is queued, wait up to `timeout` seconds for what runs (calls that
+        gave their slots up included).
 
         True when nothing is running any more; False when tasks were still running at the
         deadline (they go on in their daemon threads until the process exits).
@@ -124,7 +142,7 @@ class HostPool:
             self._closed = True
             while self._queue:
                 self._queue.popleft().future.cancel()
-            return self._idle.wait_for(lambda: not self._running, timeout)
+            return self._idle.wait_for(lambda: not self._running and not self._current, timeout)
 
     def _start_ready(self) -> None:
         """Start every queued task the limits allow, in queue order. Caller holds the lock."""
@@ -157,15 +175,25 @@ class HostPool:
         # thread: starting a thread costs more than many a task, and waits for the new thread
         # to get the GIL. A finished task frees one slot overall and one on its host, so one
         # worker can take up whatever that lets start. It ends when nothing is ready.
+        me = threading.get_ident()
         next_task: _Task | None = task
         while next_task is not None:
+            with self._lock:
+                self._current[me] = next_task
             self._run(next_task)
             with self._lock:
-                self._running[next_task.host] -= 1
-                if not self._running[next_task.host]:
-                    del self._running[next_task.host]
+                del self._current[me]
+                if next_task.holds_slot:
+                    self._free(next_task)
                 next_task = None if self._closed else self._next_ready()
                 self._idle.notify_all()
+
+    def _free(self, task: _Task) -> None:
+        """`task`'s slots are free. Caller holds the lock."""
+        task.holds_slot = False
+        self._running[task.host] -= 1
+        if not self._running[task.host]:
+            del self._running[task.host]
 
     @staticmethod
     def _run(task: _Task) -> None:
