@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -318,6 +319,68 @@ def test_the_daemon_fetches_the_next_feed_while_a_poll_waits_for_its_write(
         store.close()
     assert written[0] == 1
     assert [len(server.hits(path)) for path in paths] == [1, 1, 1]
+
+
+def test_polls_waiting_on_the_database_are_no_more_than_twice_the_pool(
+    server, tmp_path, monkeypatch
+):
+    urls = [server.serve(f"/f{n}.rss", rss(f"f{n}", [story("Daredevil", "a")])) for n in range(40)]
+    cfg = config.load(write_config(tmp_path, urls, poll={"concurrency": 2, "per_host": 64}))
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    release_claims = store.release_claims
+    gate = threading.Event()
+
+    def slow_release(owner, urls=None, *, until=None):
+        if until is None and urls is not None:
+            gate.wait(10)  # freeing the leases of polls written: a database that is slow
+        return release_claims(owner, urls, until=until)
+
+    monkeypatch.setattr(store, "release_claims", slow_release)
+    daemon = Daemon(Pipeline(cfg, store, fetcher), tick=0.05)
+    peak = 0
+    try:
+        daemon.start()
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            polls = [t for t in threading.enumerate() if t.name.startswith("poll-")]
+            peak = max(peak, len(polls))
+            time.sleep(0.01)
+    finally:
+        gate.set()
+        assert daemon.stop()
+        fetcher.close()
+        store.close()
+    # Two fetching, and two more fetched and waiting on the database, none beyond.
+    assert 2 < peak <= 4
+
+
+def test_stopping_counts_the_polls_waiting_for_their_writes(server, tmp_path, monkeypatch, caplog):
+    url = server.serve("/news.rss", rss("news", [story("Daredevil", "a trailer")]))
+    cfg = config.load(write_config(tmp_path, [url], poll={"concurrency": 1}))
+    store = Store.open(cfg.database)
+    fetcher = Fetcher(timeout=5)
+    record_polls = store.record_polls
+    writing, gate = threading.Event(), threading.Event()
+
+    def slow_write(intents, **options):
+        writing.set()
+        assert gate.wait(5)
+        return record_polls(intents, **options)
+
+    monkeypatch.setattr(store, "record_polls", slow_write)
+    daemon = Daemon(Pipeline(cfg, store, fetcher), tick=0.05, grace=0.3)
+    try:
+        daemon.start()
+        wait_until(writing.is_set)
+        caplog.set_level(logging.INFO, logger="feedwatch.daemon")
+        assert not daemon.stop()
+    finally:
+        gate.set()
+        fetcher.close()
+        store.close()
+    assert "waiting up to 0.3s for 1 polls in flight" in caplog.text
+    assert "1 polls still running after 0.3s, abandoned" in caplog.text
 
 
 def test_the_daemon_never_sends_a_feed_out_again_on_a_schedule_read_before_its_poll_ended(

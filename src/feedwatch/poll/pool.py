@@ -102,6 +102,12 @@ class HostPool:
         with self._lock:
             return sum(self._running.values())
 
+    @property
+    def released(self) -> int:
+        """Calls still running that gave their slots up (release())."""
+        with self._lock:
+            return sum(not task.holds_slot for task in self._current.values())
+
     def set_limits(self, concurrency: int, per_host: int) -> None:
         """New limits; running tasks carry on, queued ones start as the new limits allow."""
         if concurrency < 1 or per_host < 1:
