@@ -133,7 +133,7 @@ class Daemon:
         self._publish_gap = publish_gap
         poll = pipeline.config.poll
         self._pool = HostPool(poll.concurrency, poll.per_host)
-        self.metrics.track_in_flight(lambda: self._pool.running + self._pool.released)
+        self.metrics.track_in_flight(lambda: self._pool.calls)
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._clock = clock
         self.owner = worker_name()  # the name its leases are held under
@@ -255,7 +255,7 @@ class Daemon:
             self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        running = self._pool.running + self._pool.released
+        running = self._pool.calls
         if running:
             log.info("stopping: waiting up to %gs for %d polls in flight", self.grace, running)
         finished = self._pool.shutdown(timeout=self.grace)
@@ -263,7 +263,7 @@ class Daemon:
             log.warning(
                 "stopping: %d polls still running after %gs, abandoned (what they did not "
                 "commit is fetched again next time)",
-                self._pool.running + self._pool.released,
+                self._pool.calls,
                 self.grace,
             )
         # Polls dropped from the queue, or abandoned: their feeds go to the other workers now.
@@ -487,12 +487,13 @@ class Daemon:
         its write, unless as many polls as the pool holds wait already."""
         with self._lock:
             concurrency = self.config.poll.concurrency
-            # Threads that gave their slot up, to the end of _poll (lease freed) included.
-            if len(self._writing) >= concurrency or self._pool.released >= concurrency:
+            # Threads that gave their slot up, to the end of _poll (lease freed) included;
+            # given up under the lock, so no two polls pass this test on the same count.
+            if self._pool.released >= concurrency:
                 return
             self._writing.add(url)
+            self._pool.release()
             more = self._backlog and self._fetching() <= concurrency // 2
-        self._pool.release()
         if more and not self._stopping.is_set():
             self._claim(self._clock())
 

@@ -106,7 +106,13 @@ class HostPool:
     def released(self) -> int:
         """Calls still running that gave their slots up (release())."""
         with self._lock:
-            return sum(not task.holds_slot for task in self._current.values())
+            return self._released()
+
+    @property
+    def calls(self) -> int:
+        """Calls running, whether they still hold their slots or gave them up."""
+        with self._lock:
+            return sum(self._running.values()) + self._released()
 
     def set_limits(self, concurrency: int, per_host: int) -> None:
         """New limits; running tasks carry on, queued ones start as the new limits allow."""
@@ -193,6 +199,10 @@ class HostPool:
                     self._free(next_task)
                 next_task = None if self._closed else self._next_ready()
                 self._idle.notify_all()
+
+    def _released(self) -> int:
+        """Caller holds the lock."""
+        return sum(not task.holds_slot for task in self._current.values())
 
     def _free(self, task: _Task) -> None:
         """`task`'s slots are free. Caller holds the lock."""
